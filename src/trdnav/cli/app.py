@@ -1,0 +1,158 @@
+"""Commands of the ``trdnav`` program.
+
+Exit codes: 0 success; 2 invalid input or usage (one line per problem on stderr, nothing
+on stdout); 1 an internal or knowledge-data error. Tracebacks are never shown.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from trdnav.cli import catalog
+from trdnav.cli.report import assessment_report
+from trdnav.core.history import PatientHistory
+from trdnav.errors import InputError, KnowledgeError, Problem, TrdnavError
+from trdnav.service import assess_document, knowledge_for, read_json_document
+from trdnav.settings import Settings, load_settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="trdnav",
+    help="Clinical decision support for treatment-resistant depression. "
+    "Not a medical device: it supports clinicians and never replaces them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="TOML settings file.", show_default=False)
+]
+
+
+def _settings(config: Path | None, **cli: Any) -> Settings:
+    return load_settings(cli, config_file=config)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+@app.command()
+def assess(
+    file: Annotated[str, typer.Argument(help="Patient history JSON file, or - for stdin.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the assessment as JSON.")] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Assess as of this date (YYYY-MM-DD) instead of the file's."),
+    ] = None,
+    adequate_trial_days: Annotated[
+        int | None,
+        typer.Option(help="Minimum days of an adequate trial (default: knowledge base, 42)."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Assess a patient: trials, TRD staging, scores, alerts and every treatment option."""
+    settings = _settings(config, adequate_trial_days=adequate_trial_days)
+    kb = knowledge_for(settings)
+    when = _parse_date("--as-of", as_of) if as_of else None
+    assessment = assess_document(read_json_document(file), kb, settings, as_of=when)
+    if as_json:
+        _print_json(assessment.to_json())
+    else:
+        _console().print(assessment_report(assessment))
+
+
+def _parse_date(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError([Problem(option, value, "a date as YYYY-MM-DD")]) from None
+
+
+@app.command()
+def treatments(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the knowledge base as JSON.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """List the treatment options of the knowledge base (--json: the whole knowledge base)."""
+    kb = knowledge_for(_settings(config))
+    if as_json:
+        _print_json(catalog.knowledge_json(kb))
+    else:
+        _console().print(catalog.treatments_table(kb, date.today()))
+
+
+@app.command()
+def explain(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="TREATMENT", help="Treatment id (or a rule, drug, instrument, condition)."
+        ),
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Explain a treatment: status, schedule, efficacy, side effects, rules and sources."""
+    kb = knowledge_for(_settings(config))
+    _console().print(catalog.explain(name, kb, date.today()))
+
+
+@app.command()
+def rules(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print docs/rules.md.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rules as JSON.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """List every rule with its statement and sources."""
+    kb = knowledge_for(_settings(config))
+    if as_json:
+        _print_json([r.model_dump(mode="json") for r in kb.rules.values()])
+    elif markdown:
+        sys.stdout.write(catalog.rules_markdown(kb))
+    else:
+        console = _console()
+        for rule in kb.rules.values():
+            console.print(f"[bold]{rule.id}[/bold]  {rule.title}  [dim]({', '.join(rule.sources)})")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the patient-history format."""
+    _print_json(PatientHistory.model_json_schema())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``trdnav`` console script."""
+    try:
+        app(args=argv, prog_name="trdnav")
+    except InputError as exc:
+        for line in exc.lines():
+            sys.stderr.write(f"error: {line}\n")
+        sys.exit(exc.exit_code)
+    except KnowledgeError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(exc.exit_code)
+    except TrdnavError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except Exception as exc:
+        sys.stderr.write(f"internal error ({type(exc).__name__}): {exc}\n")
+        sys.exit(1)

@@ -1,0 +1,150 @@
+"""A patient's depression history: the input of every assessment.
+
+These models define the JSON format (published as ``docs/patient-history.schema.json``).
+Fields not listed here are accepted and ignored, unless their name is so close to a
+listed field that it is probably a misspelling (see :mod:`trdnav.core.intake`).
+Names are normalised on intake: drugs to their generic name, instruments and
+procedure types to their canonical spelling, conditions to their vocabulary id.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "PROCEDURE_TYPES",
+    "Episode",
+    "Measurement",
+    "MedicationTrial",
+    "Patient",
+    "PatientHistory",
+    "Procedure",
+    "PsychotherapyCourse",
+    "Response",
+    "Severity",
+]
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: Any) -> Any:
+    """Accept a date or a ``YYYY-MM-DD`` string; nothing else (no timestamps)."""
+    if isinstance(value, datetime):
+        raise PydanticCustomError("date_only", "expected a date as YYYY-MM-DD, not a date-time")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError("date_invalid", "expected a real calendar date") from None
+    raise PydanticCustomError("date_format", "expected a date as YYYY-MM-DD")
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+PROCEDURE_TYPES: tuple[str, ...] = ("ECT", "TMS", "VNS", "DBS", "ketamine", "esketamine")
+_PROCEDURE_SPELLING = {p.lower(): p for p in PROCEDURE_TYPES}
+
+
+def _procedure_type(value: Any) -> Any:
+    if isinstance(value, str):
+        return _PROCEDURE_SPELLING.get(value.strip().lower(), value)
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Severity = Annotated[Literal["subsyndromal", "mild", "moderate", "severe"], BeforeValidator(_lower)]
+Response = Annotated[
+    Literal["none", "partial", "response", "remission", "intolerance", "unknown"],
+    BeforeValidator(_lower),
+]
+Role = Annotated[Literal["antidepressant", "augmentation"], BeforeValidator(_lower)]
+ProcedureType = Annotated[
+    Literal["ECT", "TMS", "VNS", "DBS", "ketamine", "esketamine"],
+    BeforeValidator(_procedure_type),
+]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Patient(Record):
+    birth_date: IsoDate
+    sex: Name
+
+
+class Episode(Record):
+    onset: IsoDate = Field(description="start of the current major depressive episode")
+    severity: Severity
+    psychotic_features: StrictBool
+    recurrent: StrictBool
+
+
+class MedicationTrial(Record):
+    drug: Name = Field(description="generic, synonym or brand name (case-insensitive)")
+    daily_dose_mg: StrictFloat = Field(gt=0, description="mg per day (liothyronine 25 µg = 0.025)")
+    start: IsoDate
+    end: IsoDate | None = None
+    role: Role
+    response: Response
+    dose_optimized: StrictBool = False
+
+
+class PsychotherapyCourse(Record):
+    type: Name
+    start: IsoDate
+    end: IsoDate | None = None
+    sessions: StrictInt = Field(ge=0)
+
+
+class Procedure(Record):
+    type: ProcedureType
+    start: IsoDate
+    end: IsoDate | None = None
+    sessions: StrictInt = Field(ge=0)
+    response: Response
+
+
+class Measurement(Record):
+    instrument: Name = Field(description="PHQ-9, QIDS-SR16, MADRS or HAMD-17")
+    date: IsoDate
+    items: list[StrictInt] = Field(description="item scores in questionnaire order")
+
+
+class PatientHistory(Record):
+    """The whole input of an assessment."""
+
+    id: Name
+    as_of: IsoDate = Field(description="the date the assessment is made for")
+    patient: Patient
+    episode: Episode
+    conditions: list[Name] = Field(
+        default_factory=list, description="condition ids from the knowledge base vocabulary"
+    )
+    medication_trials: list[MedicationTrial] = Field(default_factory=list)
+    psychotherapy: list[PsychotherapyCourse] = Field(default_factory=list)
+    procedures: list[Procedure] = Field(default_factory=list)
+    measurements: list[Measurement] = Field(default_factory=list)
+
+    def in_episode(self, when: date) -> bool:
+        """Whether a record dated ``when`` belongs to the current episode."""
+        return self.episode.onset <= when <= self.as_of

@@ -1,0 +1,285 @@
+"""Turn untrusted data (parsed JSON) into a :class:`PatientHistory`, or say what is wrong.
+
+Every section and every list element is checked on its own, so one run reports every
+problem in the document, each with its field path, the value found and what was
+expected. Names are resolved against the knowledge base: an unknown drug, condition or
+instrument is an error with the closest known names suggested, because a misspelt
+condition could hide a contraindication.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from trdnav.core.history import (
+    Episode,
+    IsoDate,
+    Measurement,
+    MedicationTrial,
+    Name,
+    Patient,
+    PatientHistory,
+    Procedure,
+    PsychotherapyCourse,
+)
+from trdnav.core.knowledge import KnowledgeBase
+from trdnav.errors import InputError, Problem, format_path
+
+__all__ = ["parse_history", "problems_from_validation_error"]
+
+M = TypeVar("M", bound=BaseModel)
+Loc = tuple[str | int, ...]
+
+_EXPECTED_BY_TYPE = {
+    "missing": "a value (this field is required)",
+    "string_type": "a string",
+    "string_too_short": "a non-empty string",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "model_type": "an object",
+    "dict_type": "an object",
+    "model_attributes_type": "an object",
+}
+
+_LIST_SECTIONS: dict[str, type[BaseModel]] = {
+    "medication_trials": MedicationTrial,
+    "psychotherapy": PsychotherapyCourse,
+    "procedures": Procedure,
+    "measurements": Measurement,
+}
+
+
+def problems_from_validation_error(exc: ValidationError, prefix: Loc = ()) -> list[Problem]:
+    """One :class:`Problem` per pydantic error, with the path rooted at ``prefix``."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = prefix + tuple(err["loc"])
+        kind = err["type"]
+        ctx = err.get("ctx") or {}
+        if kind in _EXPECTED_BY_TYPE:
+            expected = _EXPECTED_BY_TYPE[kind]
+        elif kind == "literal_error":
+            expected = f"one of {ctx.get('expected', '')}"
+        elif kind == "greater_than":
+            expected = f"a number greater than {ctx.get('gt')}"
+        elif kind == "greater_than_equal":
+            expected = f"a number of at least {ctx.get('ge')}"
+        else:
+            expected = err["msg"].removeprefix("expected ").removeprefix("Value error, ")
+        problems.append(
+            Problem(format_path(loc), err.get("input"), expected, missing=kind == "missing")
+        )
+    return problems
+
+
+def _misspelt_fields(data: Mapping[str, Any], model: type[BaseModel], loc: Loc) -> list[Problem]:
+    """Unknown keys that are close to a known field: probably typos, which could hide data."""
+    known = list(model.model_fields)
+    problems = []
+    for key in data:
+        if key in model.model_fields:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.8)
+        if close:
+            problems.append(
+                Problem(
+                    format_path((*loc, str(key))),
+                    data[key],
+                    f"a known field; did you mean {close[0]!r}?",
+                )
+            )
+    return problems
+
+
+def _validate(model: type[M], data: Any, loc: Loc, problems: list[Problem]) -> M | None:
+    if isinstance(data, Mapping):
+        problems.extend(_misspelt_fields(data, model, loc))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(problems_from_validation_error(exc, loc))
+        return None
+
+
+def _validate_value(
+    adapter: TypeAdapter[Any], data: Mapping[str, Any], key: str, problems: list[Problem]
+) -> Any:
+    if key not in data:
+        problems.append(Problem(key, None, "a value (this field is required)", missing=True))
+        return None
+    try:
+        return adapter.validate_python(data[key])
+    except ValidationError as exc:
+        problems.extend(problems_from_validation_error(exc, (key,)))
+        return None
+
+
+def _suggest(names: list[str]) -> str:
+    return f" (did you mean {', '.join(repr(n) for n in names)}?)" if names else ""
+
+
+def _check_dates(record: Any, loc: Loc, problems: list[Problem]) -> None:
+    end = getattr(record, "end", None)
+    if end is not None and end < record.start:
+        problems.append(
+            Problem(
+                format_path((*loc, "end")),
+                end.isoformat(),
+                f"a date on or after the start ({record.start.isoformat()})",
+            )
+        )
+
+
+def _resolve_trial(
+    trial: MedicationTrial, loc: Loc, kb: KnowledgeBase, problems: list[Problem]
+) -> MedicationTrial:
+    _check_dates(trial, loc, problems)
+    drug = kb.find_drug(trial.drug)
+    if drug is None:
+        problems.append(
+            Problem(
+                format_path((*loc, "drug")),
+                trial.drug,
+                "a drug known to the knowledge base (generic, synonym or brand name)"
+                + _suggest(kb.close_drug_names(trial.drug)),
+            )
+        )
+        return trial
+    return trial.model_copy(update={"drug": drug.id})
+
+
+def _resolve_measurement(
+    m: Measurement, loc: Loc, kb: KnowledgeBase, problems: list[Problem]
+) -> Measurement:
+    inst = kb.find_instrument(m.instrument)
+    if inst is None:
+        known = ", ".join(kb.instruments)
+        problems.append(
+            Problem(
+                format_path((*loc, "instrument")),
+                m.instrument,
+                f"one of {known}" + _suggest(kb.close_instrument_names(m.instrument)),
+            )
+        )
+        return m
+    if len(m.items) != inst.item_count:
+        problems.append(
+            Problem(
+                format_path((*loc, "items")),
+                m.items,
+                f"{inst.item_count} item scores for {inst.id} (got {len(m.items)})",
+            )
+        )
+    for index, (value, item) in enumerate(zip(m.items, inst.items, strict=False)):
+        if not item.min <= value <= item.max:
+            problems.append(
+                Problem(
+                    format_path((*loc, "items", index)),
+                    value,
+                    f"an integer from {item.min} to {item.max} "
+                    f"({inst.id} item {item.number}, {item.label})",
+                )
+            )
+    return m.model_copy(update={"instrument": inst.id})
+
+
+def _resolve_conditions(raw: Any, kb: KnowledgeBase, problems: list[Problem]) -> list[str]:
+    names = _validate_value(TypeAdapter(list[Name]), {"conditions": raw}, "conditions", problems)
+    resolved: list[str] = []
+    for index, name in enumerate(names or []):
+        cond = kb.find_condition(name)
+        if cond is None:
+            problems.append(
+                Problem(
+                    format_path(("conditions", index)),
+                    name,
+                    "a condition id from the knowledge base vocabulary"
+                    + _suggest(kb.close_condition_names(name)),
+                )
+            )
+        elif cond.id not in resolved:
+            resolved.append(cond.id)
+    return resolved
+
+
+def parse_history(data: Any, kb: KnowledgeBase) -> PatientHistory:
+    """Validate parsed JSON into a :class:`PatientHistory`; raise :class:`InputError` listing
+    every problem otherwise."""
+    if not isinstance(data, Mapping):
+        raise InputError([Problem("(document)", type(data).__name__, "a JSON object")])
+    problems: list[Problem] = _misspelt_fields(data, PatientHistory, ())
+
+    record_id = _validate_value(TypeAdapter(Name), data, "id", problems)
+    as_of = _validate_value(TypeAdapter(IsoDate), data, "as_of", problems)
+    parts: dict[str, Any] = {}
+    for key, model in (("patient", Patient), ("episode", Episode)):
+        if key not in data:
+            problems.append(Problem(key, None, "an object (this field is required)", missing=True))
+        else:
+            parts[key] = _validate(model, data[key], (key,), problems)
+
+    conditions = _resolve_conditions(data.get("conditions", []), kb, problems)
+    sections: dict[str, list[Any]] = {}
+    for key, record_model in _LIST_SECTIONS.items():
+        raw = data.get(key, [])
+        if not isinstance(raw, list):
+            problems.append(Problem(key, raw, "a list"))
+            continue
+        records = []
+        for index, item in enumerate(raw):
+            loc: Loc = (key, index)
+            record = _validate(record_model, item, loc, problems)
+            if record is None:
+                continue
+            if isinstance(record, MedicationTrial):
+                record = _resolve_trial(record, loc, kb, problems)
+            elif isinstance(record, Measurement):
+                record = _resolve_measurement(record, loc, kb, problems)
+            else:
+                _check_dates(record, loc, problems)
+            records.append(record)
+        sections[key] = records
+
+    patient, episode = parts.get("patient"), parts.get("episode")
+    if as_of is not None and episode is not None and episode.onset > as_of:
+        problems.append(
+            Problem(
+                "episode.onset",
+                episode.onset.isoformat(),
+                f"a date on or before as_of ({as_of.isoformat()})",
+            )
+        )
+    if as_of is not None and patient is not None and patient.birth_date > as_of:
+        problems.append(
+            Problem(
+                "patient.birth_date",
+                patient.birth_date.isoformat(),
+                f"a date on or before as_of ({as_of.isoformat()})",
+            )
+        )
+    if patient is not None and episode is not None and episode.onset < patient.birth_date:
+        problems.append(
+            Problem(
+                "episode.onset",
+                episode.onset.isoformat(),
+                f"a date after the birth date ({patient.birth_date.isoformat()})",
+            )
+        )
+    if problems:
+        raise InputError(problems)
+    extras = {k: v for k, v in data.items() if k not in PatientHistory.model_fields}
+    return PatientHistory(
+        id=record_id,
+        as_of=as_of,
+        patient=patient,
+        episode=episode,
+        conditions=conditions,
+        **sections,
+        **extras,
+    )

@@ -1,0 +1,108 @@
+"""The one table of trdnav settings.
+
+Each setting has a name, a type, a default and a help text; the environment variable is
+``TRDNAV_`` + the upper-cased name. Values come, lowest precedence first, from the
+defaults, a TOML file (``--config`` or ``TRDNAV_CONFIG``), the environment, and the
+command line. ``docs/settings.md`` is generated from this table and a test keeps it so.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from trdnav.core.intake import problems_from_validation_error
+from trdnav.errors import InputError, Problem
+
+__all__ = ["SETTINGS", "SettingSpec", "Settings", "load_settings", "settings_markdown"]
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"TRDNAV_{self.name.upper()}"
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        "adequate_trial_days",
+        None,
+        "Minimum duration in days of an adequate antidepressant trial. Empty means the "
+        "knowledge-base default (42 days, 6 weeks); 28 (4 weeks) is the shortest any "
+        "source accepts.",
+    ),
+    SettingSpec(
+        "knowledge_dir",
+        None,
+        "Folder of knowledge data files to use instead of the packaged knowledge base.",
+    ),
+)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    adequate_trial_days: int | None = Field(default=None, ge=1, le=365)
+    knowledge_dir: Path | None = None
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise InputError([Problem("--config", str(path), "an existing TOML file")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError([Problem(str(path), str(exc), "valid TOML")]) from None
+    section = data.get("trdnav", data)
+    return dict(section) if isinstance(section, Mapping) else {}
+
+
+def load_settings(
+    cli: Mapping[str, Any] | None = None,
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Settings from defaults < file < environment < command line."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    file = config_file or (Path(env["TRDNAV_CONFIG"]) if env.get("TRDNAV_CONFIG") else None)
+    if file is not None:
+        values.update(_from_file(file))
+    for spec in SETTINGS:
+        raw = env.get(spec.env)
+        if raw not in (None, ""):
+            values[spec.name] = raw
+    values.update({k: v for k, v in (cli or {}).items() if v is not None})
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise InputError(problems_from_validation_error(exc, ("settings",))) from None
+
+
+def settings_markdown() -> str:
+    lines = [
+        "# Settings",
+        "",
+        "Precedence, lowest first: default, TOML file (`--config` or `TRDNAV_CONFIG`, keys at",
+        "the top level or under `[trdnav]`), environment variable, command-line option.",
+        "",
+        "| setting | environment variable | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for spec in SETTINGS:
+        default = "" if spec.default is None else f"`{spec.default}`"
+        lines.append(f"| `{spec.name}` | `{spec.env}` | {default} | {spec.help} |")
+    return "\n".join(lines) + "\n"
