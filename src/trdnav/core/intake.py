@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -53,6 +54,12 @@ _LIST_SECTIONS: dict[str, type[BaseModel]] = {
     "procedures": Procedure,
     "measurements": Measurement,
 }
+
+
+@cache
+def _adapter(kind: str) -> TypeAdapter[Any]:
+    types: dict[str, Any] = {"name": Name, "date": IsoDate, "names": list[Name]}
+    return TypeAdapter(types[kind])
 
 
 def problems_from_validation_error(exc: ValidationError, prefix: Loc = ()) -> list[Problem]:
@@ -151,7 +158,7 @@ def _resolve_trial(
             )
         )
         return trial
-    return trial.model_copy(update={"drug": drug.id})
+    return trial if trial.drug == drug.id else trial.model_copy(update={"drug": drug.id})
 
 
 def _resolve_measurement(
@@ -186,11 +193,11 @@ def _resolve_measurement(
                     f"({inst.id} item {item.number}, {item.label})",
                 )
             )
-    return m.model_copy(update={"instrument": inst.id})
+    return m if m.instrument == inst.id else m.model_copy(update={"instrument": inst.id})
 
 
 def _resolve_conditions(raw: Any, kb: KnowledgeBase, problems: list[Problem]) -> list[str]:
-    names = _validate_value(TypeAdapter(list[Name]), {"conditions": raw}, "conditions", problems)
+    names = _validate_value(_adapter("names"), {"conditions": raw}, "conditions", problems)
     resolved: list[str] = []
     for index, name in enumerate(names or []):
         cond = kb.find_condition(name)
@@ -215,8 +222,8 @@ def parse_history(data: Any, kb: KnowledgeBase) -> PatientHistory:
         raise InputError([Problem("(document)", type(data).__name__, "a JSON object")])
     problems: list[Problem] = _misspelt_fields(data, PatientHistory, ())
 
-    record_id = _validate_value(TypeAdapter(Name), data, "id", problems)
-    as_of = _validate_value(TypeAdapter(IsoDate), data, "as_of", problems)
+    record_id = _validate_value(_adapter("name"), data, "id", problems)
+    as_of = _validate_value(_adapter("date"), data, "as_of", problems)
     parts: dict[str, Any] = {}
     for key, model in (("patient", Patient), ("episode", Episode)):
         if key not in data:

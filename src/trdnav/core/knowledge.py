@@ -293,11 +293,18 @@ class Treatment(Model):
     eligibility_rules: list[Id] = Field(min_length=1)
     sources: list[Id] = Field(min_length=1)
 
+    _timeline: list[tuple[dt.date, RegulatoryStatus]] = PrivateAttr(default_factory=list)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._timeline = sorted((e.effective, e.status) for e in self.regulatory)
+
     def regulatory_status(self, on: dt.date) -> RegulatoryStatus:
         """Status on a date: that of the latest event in effect, else the earliest event's."""
-        events = sorted(self.regulatory, key=lambda e: e.effective)
-        current = [e for e in events if e.effective <= on]
-        return (current[-1] if current else events[0]).status
+        status = self._timeline[0][1]
+        for effective, event_status in self._timeline:
+            if effective <= on:
+                status = event_status
+        return status
 
     def regulatory_event(self, event_id: str) -> RegulatoryEvent:
         for event in self.regulatory:
@@ -339,6 +346,8 @@ class KnowledgeBase(Model):
 
     # -- lookups -----------------------------------------------------------------
     def find_drug(self, name: str) -> Drug | None:
+        if name in self.drugs:
+            return self.drugs[name]
         drug_id = self._drug_index.get(normalise_name(name))
         return self.drugs[drug_id] if drug_id else None
 
@@ -347,6 +356,8 @@ class KnowledgeBase(Model):
         return self.conditions[cond_id] if cond_id else None
 
     def find_instrument(self, name: str) -> Instrument | None:
+        if name in self.instruments:
+            return self.instruments[name]
         inst_id = self._instrument_index.get(normalise_name(name))
         return self.instruments[inst_id] if inst_id else None
 

@@ -28,10 +28,13 @@ __all__ = ["DATA_DIR", "load_knowledge"]
 DATA_DIR = Path(__file__).parent / "data"
 
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+
+
 def _read(path: Path) -> Any:
     try:
         with path.open(encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return yaml.load(handle, Loader=_Loader)
     except FileNotFoundError:
         raise KnowledgeError([f"{path.name}: file is missing"]) from None
     except yaml.YAMLError as exc:

@@ -1,0 +1,191 @@
+"""Shared fixtures, and the collector of clinical vignettes (``tests/cases/*.yaml``).
+
+A vignette is one patient history and what the assessment must say about it::
+
+    title: Two failed SSRIs at full dose make TRD stage I
+    covers: [trd.definition, staging.thase_rush]   # rule ids this vignette exercises
+    history: {...}                                 # the patient-history format, as YAML
+    expect:                                        # a subset of `trdnav assess --json`
+      trd: true
+      staging: {thase_rush: 1}
+      options: {tms: eligible, esketamine: {verdict: eligible, with_oral_antidepressant: optional}}
+      alerts: [suicidal_ideation]                  # the alert codes, in order
+    # or, for invalid input:
+    errors: ["medication_trials[0].drug"]          # paths that must be reported
+
+Every mapping in ``expect`` is compared key by key; lists are compared element by element
+and must have the same length. Each file is collected as its own test.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from trdnav.core.assessment import Assessment, assess
+from trdnav.core.intake import parse_history
+from trdnav.core.knowledge import KnowledgeBase
+from trdnav.errors import InputError
+from trdnav.knowledge import load_knowledge
+
+CASES_DIR = Path(__file__).parent / "cases"
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return load_knowledge()
+
+
+BASE_HISTORY: dict[str, Any] = {
+    "id": "p1",
+    "as_of": "2025-06-01",
+    "patient": {"birth_date": "1980-01-15", "sex": "female"},
+    "episode": {
+        "onset": "2024-01-01",
+        "severity": "moderate",
+        "psychotic_features": False,
+        "recurrent": False,
+    },
+    "conditions": [],
+    "medication_trials": [],
+    "psychotherapy": [],
+    "procedures": [],
+    "measurements": [],
+}
+
+
+def make_trial(
+    drug: str,
+    dose: float,
+    start: str,
+    end: str | None,
+    response: str = "none",
+    role: str = "antidepressant",
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "drug": drug,
+        "daily_dose_mg": dose,
+        "start": start,
+        "end": end,
+        "role": role,
+        "response": response,
+        **extra,
+    }
+
+
+@pytest.fixture
+def trial() -> Callable[..., dict[str, Any]]:
+    """Build a medication trial: ``trial("sertraline", 100, "2024-01-01", "2024-03-01")``."""
+    return make_trial
+
+
+@pytest.fixture
+def history() -> Callable[..., dict[str, Any]]:
+    """Build a patient-history document: ``history(episode={...}, medication_trials=[...])``;
+    nested mappings are merged into the base document."""
+
+    def build(**changes: Any) -> dict[str, Any]:
+        doc = copy.deepcopy(BASE_HISTORY)
+        for key, value in changes.items():
+            if isinstance(value, dict) and isinstance(doc.get(key), dict):
+                doc[key] = {**doc[key], **value}
+            else:
+                doc[key] = value
+        return doc
+
+    return build
+
+
+@pytest.fixture
+def run(kb: KnowledgeBase) -> Callable[..., Assessment]:
+    def go(doc: dict[str, Any], **kwargs: Any) -> Assessment:
+        return assess(parse_history(doc, kb), kb, **kwargs)
+
+    return go
+
+
+# --- vignettes ---------------------------------------------------------------------
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
+    if file_path.suffix == ".yaml" and file_path.parent == CASES_DIR:
+        return VignetteFile.from_parent(parent, path=file_path)
+    return None
+
+
+class VignetteFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        data = yaml.safe_load(self.path.read_text(encoding="utf-8"))
+        yield VignetteItem.from_parent(self, name=self.path.stem, spec=data)
+
+
+class VignetteMismatch(Exception):
+    pass
+
+
+class VignetteItem(pytest.Item):
+    def __init__(self, *, spec: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+
+    def runtest(self) -> None:
+        kb = load_knowledge()
+        spec = self.spec
+        if not spec.get("covers"):
+            raise VignetteMismatch("a vignette must list the rule ids it covers")
+        unknown = [r for r in spec["covers"] if r not in kb.rules]
+        if unknown:
+            raise VignetteMismatch(f"unknown rule ids in covers: {unknown}")
+        if "errors" in spec:
+            with pytest.raises(InputError) as info:
+                parse_history(spec["history"], kb)
+            found = [p.path for p in info.value.problems]
+            missing = [p for p in spec["errors"] if p not in found]
+            if missing:
+                raise VignetteMismatch(f"expected problems at {missing}; got {found}")
+            return
+        result = assess(parse_history(spec["history"], kb), kb).to_json()
+        expect = dict(spec["expect"])
+        if "options" in expect:
+            by_id = {o["treatment"]: o for o in result["options"]}
+            for treatment, wanted in expect.pop("options").items():
+                if treatment not in by_id:
+                    raise VignetteMismatch(f"no option {treatment!r}")
+                want = wanted if isinstance(wanted, dict) else {"verdict": wanted}
+                _match(by_id[treatment], want, f"options.{treatment}")
+        if "alerts" in expect:
+            codes = [a["code"] for a in result["alerts"]]
+            if codes != expect.pop("alerts"):
+                raise VignetteMismatch(f"alerts: got {codes}")
+        _match(result, expect, "")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, VignetteMismatch):
+            return f"vignette {self.name}: {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"vignette: {self.spec.get('title', self.name)}"
+
+
+def _match(actual: Any, expected: Any, where: str) -> None:
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            raise VignetteMismatch(f"{where}: expected an object, got {actual!r}")
+        for key, value in expected.items():
+            if key not in actual:
+                raise VignetteMismatch(f"{where}.{key}: missing from the result")
+            _match(actual[key], value, f"{where}.{key}")
+    elif isinstance(expected, list) and not all(isinstance(x, str) for x in expected):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            raise VignetteMismatch(f"{where}: expected {len(expected)} items, got {actual!r}")
+        for index, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            _match(a, e, f"{where}[{index}]")
+    elif actual != expected:
+        raise VignetteMismatch(f"{where}: expected {expected!r}, got {actual!r}")

@@ -1,0 +1,180 @@
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trdnav.core.intake import parse_history
+from trdnav.errors import InputError
+
+
+def problems(kb, doc):
+    with pytest.raises(InputError) as info:
+        parse_history(doc, kb)
+    return {p.path: p for p in info.value.problems}
+
+
+def test_a_valid_history_parses_and_normalises_names(kb, history, trial):
+    doc = history(
+        conditions=["Epilepsy", "cochlear implant"],
+        medication_trials=[
+            trial("ZOLOFT", 100, "2024-02-01", "2024-04-01"),
+            trial("Effexor XR", 150, "2024-04-02", None),
+            trial("t3", 0.025, "2024-04-02", None, role="augmentation"),
+        ],
+        procedures=[
+            {
+                "type": "ect",
+                "start": "2024-05-01",
+                "end": None,
+                "sessions": 3,
+                "response": "UNKNOWN",
+            }
+        ],
+        measurements=[{"instrument": "phq9", "date": "2024-02-01", "items": [1] * 9}],
+    )
+    h = parse_history(doc, kb)
+    assert [t.drug for t in h.medication_trials] == ["sertraline", "venlafaxine", "liothyronine"]
+    assert h.medication_trials[2].daily_dose_mg == 0.025
+    assert h.conditions == ["seizure_disorder", "cochlear_implant"]
+    assert h.procedures[0].type == "ECT"
+    assert h.procedures[0].response == "unknown"
+    assert h.measurements[0].instrument == "PHQ-9"
+
+
+def test_extra_fields_are_accepted_as_written(kb, history):
+    doc = history(patient={"name": "Jane Example", "mrn": "A-17"}, source_system="clinic-emr")
+    h = parse_history(doc, kb)
+    assert h.patient.model_extra == {"name": "Jane Example", "mrn": "A-17"}
+    assert h.model_extra == {"source_system": "clinic-emr"}
+
+
+def test_misspelt_fields_are_errors_because_they_could_hide_data(kb, history, trial):
+    doc = history(conditons=["seizure_disorder"])
+    doc["medication_trials"] = [{**trial("sertraline", 100, "2024-02-01", None), "daily_dose": 100}]
+    found = problems(kb, doc)
+    assert "did you mean 'conditions'" in found["conditons"].expected
+    assert "did you mean 'daily_dose_mg'" in found["medication_trials[0].daily_dose"].expected
+
+
+def test_unknown_drug_suggests_close_names(kb, history, trial):
+    found = problems(kb, history(medication_trials=[trial("sertralin", 100, "2024-02-01", None)]))
+    problem = found["medication_trials[0].drug"]
+    assert problem.value == "sertralin"
+    assert "sertraline" in problem.expected
+    assert str(problem).startswith('medication_trials[0].drug: got "sertralin"; expected')
+
+
+def test_misspelt_condition_is_an_error(kb, history):
+    found = problems(kb, history(conditions=["cochlear_implnt"]))
+    assert "cochlear_implant" in found["conditions[0]"].expected
+
+
+def test_items_are_checked_against_the_instrument(kb, history):
+    doc = history(
+        measurements=[
+            {"instrument": "PHQ-9", "date": "2024-02-01", "items": [0, 0, 0, 0, 0, 0, 0, 0, 4]},
+            {"instrument": "PHQ-9", "date": "2024-02-01", "items": [0] * 8},
+            {"instrument": "HAMD-17", "date": "2024-02-01", "items": [0, 0, 0, 3] + [0] * 13},
+            {"instrument": "BDI-II", "date": "2024-02-01", "items": [0] * 21},
+        ]
+    )
+    found = problems(kb, doc)
+    assert found["measurements[0].items[8]"].value == 4
+    assert "from 0 to 3" in found["measurements[0].items[8]"].expected
+    assert "9 item scores" in found["measurements[1].items"].expected
+    assert "from 0 to 2" in found["measurements[2].items[3]"].expected
+    assert "PHQ-9" in found["measurements[3].instrument"].expected
+
+
+def test_end_before_start_is_an_error(kb, history, trial):
+    doc = history(
+        medication_trials=[trial("sertraline", 100, "2024-03-01", "2024-02-01")],
+        psychotherapy=[{"type": "CBT", "start": "2024-03-01", "end": "2024-01-01", "sessions": 4}],
+    )
+    found = problems(kb, doc)
+    assert "on or after the start (2024-03-01)" in found["medication_trials[0].end"].expected
+    assert "psychotherapy[0].end" in found
+
+
+def test_every_problem_is_reported_at_once(kb, history, trial):
+    doc = history(
+        as_of="2025-13-01",
+        episode={"severity": "extreme", "psychotic_features": "no"},
+        medication_trials=[trial("sertraline", "100", "2024-02-01", None, response="great")],
+    )
+    del doc["patient"]
+    found = problems(kb, doc)
+    assert set(found) >= {
+        "as_of",
+        "patient",
+        "episode.severity",
+        "episode.psychotic_features",
+        "medication_trials[0].daily_dose_mg",
+        "medication_trials[0].response",
+    }
+    assert found["patient"].missing
+    assert "real calendar date" in found["as_of"].expected
+
+
+def test_dates_must_be_iso_dates_not_timestamps(kb, history):
+    found = problems(kb, history(as_of=1717200000))
+    assert found["as_of"].expected == "a date as YYYY-MM-DD"
+
+
+def test_onset_after_as_of_and_birth_after_as_of(kb, history):
+    found = problems(kb, history(as_of="2023-01-01", patient={"birth_date": "2024-01-01"}))
+    assert "on or before as_of" in found["episode.onset"].expected
+    assert "on or before as_of" in found["patient.birth_date"].expected
+
+
+@pytest.mark.parametrize("doc", [None, [], "text", 3])
+def test_the_document_must_be_an_object(kb, doc):
+    assert "(document)" in problems(kb, doc)
+
+
+def test_negative_dose_and_sessions(kb, history, trial):
+    doc = history(
+        medication_trials=[trial("sertraline", 0, "2024-02-01", None)],
+        procedures=[{"type": "ECT", "start": "2024-02-01", "sessions": -1, "response": "none"}],
+    )
+    found = problems(kb, doc)
+    assert "greater than 0" in found["medication_trials[0].daily_dose_mg"].expected
+    assert "at least 0" in found["procedures[0].sessions"].expected
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=200)
+@given(
+    key=st.sampled_from(
+        [
+            "id",
+            "as_of",
+            "patient",
+            "episode",
+            "conditions",
+            "medication_trials",
+            "psychotherapy",
+            "procedures",
+            "measurements",
+        ]
+    ),
+    value=json_values,
+)
+def test_any_json_value_either_parses_or_raises_input_error(kb, history, key, value):
+    doc = history()
+    doc[key] = value
+    try:
+        parse_history(doc, kb)
+    except InputError as exc:
+        problems = exc.problems
+    else:
+        return
+    assert problems
+    assert all(p.path and p.expected for p in problems)

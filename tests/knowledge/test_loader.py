@@ -1,0 +1,96 @@
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from trdnav.errors import KnowledgeError
+from trdnav.knowledge import DATA_DIR, load_knowledge
+from trdnav.knowledge.loader import build_knowledge
+
+
+@pytest.fixture
+def data_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "kb"
+    shutil.copytree(DATA_DIR, target)
+    return target
+
+
+def edit(path: Path, change) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def test_packaged_knowledge_loads_once(kb):
+    assert load_knowledge() is load_knowledge()
+    assert kb.version
+    assert build_knowledge(DATA_DIR) == kb
+
+
+def test_a_copy_loads_identically(data_copy, kb):
+    assert build_knowledge(data_copy).model_dump() == kb.model_dump()
+
+
+def test_unknown_source_is_reported_with_its_place(data_copy):
+    edit(
+        data_copy / "treatments" / "tms.yaml",
+        lambda d: d["side_effects"][0].update(sources=["no_such_source"]),
+    )
+    with pytest.raises(KnowledgeError, match="treatment tms side effect Headache: unknown source"):
+        build_knowledge(data_copy)
+
+
+def test_field_errors_name_the_file(data_copy):
+    edit(data_copy / "drugs.yaml", lambda d: d["drugs"][0].update(drug_class="opioid"))
+    with pytest.raises(KnowledgeError, match=r"drugs.yaml: citalopram.drug_class"):
+        build_knowledge(data_copy)
+
+
+def test_treatment_set_is_fixed(data_copy):
+    edit(data_copy / "manifest.yaml", lambda d: d["treatments"].remove("botox"))
+    with pytest.raises(KnowledgeError, match="treatments must be exactly"):
+        build_knowledge(data_copy)
+
+
+def test_rule_parameters_are_validated(data_copy):
+    def change(d):
+        rule = next(r for r in d["rules"] if r["id"] == "trial.adequate")
+        rule["parameters"] = {"min_duration_days": "six weeks"}
+
+    edit(data_copy / "rules.yaml", change)
+    with pytest.raises(KnowledgeError, match=r"rule trial\.adequate: invalid parameters"):
+        build_knowledge(data_copy)
+
+
+def test_instrument_bands_must_cover_the_scale(data_copy):
+    edit(data_copy / "instruments.yaml", lambda d: d["instruments"][0]["bands"].pop())
+    with pytest.raises(KnowledgeError, match="PHQ-9: bands end at 19, total max is 27"):
+        build_knowledge(data_copy)
+
+
+def test_a_drug_name_may_belong_to_one_drug_only(data_copy):
+    edit(data_copy / "drugs.yaml", lambda d: d["drugs"][1]["brands"].append("Zoloft"))
+    with pytest.raises(KnowledgeError, match="'Zoloft' is used by"):
+        build_knowledge(data_copy)
+
+
+def test_sources_need_a_locator(data_copy):
+    edit(data_copy / "sources.yaml", lambda d: d["sources"][0].pop("doi"))
+    with pytest.raises(KnowledgeError, match="needs a url or a doi"):
+        build_knowledge(data_copy)
+
+
+def test_broken_yaml_and_missing_files(data_copy):
+    (data_copy / "rules.yaml").write_text("rules: [unclosed", encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=r"rules\.yaml: not valid YAML"):
+        build_knowledge(data_copy)
+    (data_copy / "rules.yaml").unlink()
+    with pytest.raises(KnowledgeError, match=r"rules\.yaml: file is missing"):
+        build_knowledge(data_copy)
+
+
+def test_duplicate_ids(data_copy):
+    edit(data_copy / "conditions.yaml", lambda d: d["conditions"].append(d["conditions"][0]))
+    with pytest.raises(KnowledgeError, match="duplicate id 'ferromagnetic_head_implant'"):
+        build_knowledge(data_copy)
