@@ -178,3 +178,13 @@ def test_any_json_value_either_parses_or_raises_input_error(kb, history, key, va
         return
     assert problems
     assert all(p.path and p.expected for p in problems)
+
+
+def test_cross_field_checks_run_even_when_the_section_has_other_errors(kb, history):
+    doc = history(
+        as_of="2025-06-01",
+        episode={"onset": "2025-07-01", "severity": "extreme"},
+        patient={"birth_date": "2026-01-01", "sex": ""},
+    )
+    found = problems(kb, doc)
+    assert {"episode.severity", "episode.onset", "patient.sex", "patient.birth_date"} <= set(found)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from datetime import date
 from functools import cache
 from typing import Any, TypeVar
 
@@ -215,6 +216,19 @@ def _resolve_conditions(raw: Any, kb: KnowledgeBase, problems: list[Problem]) ->
     return resolved
 
 
+def _section_date(data: Mapping[str, Any], section: str, key: str) -> date | None:
+    """A date field of a section, even when other fields of the section are invalid (so the
+    cross-field checks still run); None when it is itself invalid (already reported)."""
+    part = data.get(section)
+    if not isinstance(part, Mapping) or key not in part:
+        return None
+    try:
+        value: date = _adapter("date").validate_python(part[key])
+    except ValidationError:
+        return None
+    return value
+
+
 def parse_history(data: Any, kb: KnowledgeBase) -> PatientHistory:
     """Validate parsed JSON into a :class:`PatientHistory`; raise :class:`InputError` listing
     every problem otherwise."""
@@ -253,29 +267,30 @@ def parse_history(data: Any, kb: KnowledgeBase) -> PatientHistory:
             records.append(record)
         sections[key] = records
 
-    patient, episode = parts.get("patient"), parts.get("episode")
-    if as_of is not None and episode is not None and episode.onset > as_of:
+    onset = _section_date(data, "episode", "onset")
+    birth = _section_date(data, "patient", "birth_date")
+    if as_of is not None and onset is not None and onset > as_of:
         problems.append(
             Problem(
                 "episode.onset",
-                episode.onset.isoformat(),
+                onset.isoformat(),
                 f"a date on or before as_of ({as_of.isoformat()})",
             )
         )
-    if as_of is not None and patient is not None and patient.birth_date > as_of:
+    if as_of is not None and birth is not None and birth > as_of:
         problems.append(
             Problem(
                 "patient.birth_date",
-                patient.birth_date.isoformat(),
+                birth.isoformat(),
                 f"a date on or before as_of ({as_of.isoformat()})",
             )
         )
-    if patient is not None and episode is not None and episode.onset < patient.birth_date:
+    if birth is not None and onset is not None and onset < birth:
         problems.append(
             Problem(
                 "episode.onset",
-                episode.onset.isoformat(),
-                f"a date after the birth date ({patient.birth_date.isoformat()})",
+                onset.isoformat(),
+                f"a date after the birth date ({birth.isoformat()})",
             )
         )
     if problems:
@@ -284,8 +299,8 @@ def parse_history(data: Any, kb: KnowledgeBase) -> PatientHistory:
     return PatientHistory(
         id=record_id,
         as_of=as_of,
-        patient=patient,
-        episode=episode,
+        patient=parts["patient"],
+        episode=parts["episode"],
         conditions=conditions,
         **sections,
         **extras,
