@@ -20,6 +20,8 @@ and must have the same length. Each file is collected as its own test.
 from __future__ import annotations
 
 import copy
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,33 @@ def run(kb: KnowledgeBase) -> Callable[..., Assessment]:
         return assess(parse_history(doc, kb), kb, **kwargs)
 
     return go
+
+
+# --- PostgreSQL ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session (dropped afterwards); its URL.
+
+    ``TRDNAV_TEST_POSTGRES_URL`` names a maintenance database and a role that may create
+    databases (``.ci/services.sh`` sets it). Without it the PostgreSQL tests are skipped,
+    except under CI (``CI`` set), where that is a failure.
+    """
+    admin = os.environ.get("TRDNAV_TEST_POSTGRES_URL")
+    if not admin:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs TRDNAV_TEST_POSTGRES_URL (see .ci/services.sh)")
+        pytest.skip("set TRDNAV_TEST_POSTGRES_URL to run the PostgreSQL tests")
+    import psycopg
+
+    name = f"trdnav_test_{uuid.uuid4().hex[:12]}"
+    conninfo = admin.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield admin.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- vignettes ---------------------------------------------------------------------
