@@ -5,9 +5,16 @@ render it: the HTTP status of the API, the FHIR ``OperationOutcome.issue.code``,
 and the exit code of the command line.
 
     TrdnavError
-    ├── InputError        bad input: one Problem per field (HTTP 422, exit 2)
-    │   └── UnknownName   a name that is not in the knowledge base (treatment, rule, ...)
-    └── KnowledgeError    the knowledge data failed validation on load (HTTP 500, exit 1)
+    ├── InputError            bad input: one Problem per field (HTTP 422, exit 2)
+    │   └── UnknownName       a name that is not in the knowledge base (HTTP 404)
+    ├── KnowledgeError        the knowledge data failed validation on load (HTTP 500)
+    ├── NotAuthenticated      no valid credentials (HTTP 401)
+    ├── NotPermitted          authenticated, but the role may not do this (HTTP 403)
+    ├── NotFound              no such record for this user; also hides other clinics' records (404)
+    ├── Conflict              the record exists already or the state forbids it (HTTP 409)
+    ├── PreconditionFailed    a stale version (If-Match) or data that cannot be had (HTTP 412)
+    ├── PreconditionRequired  a write without a version to check (HTTP 428)
+    └── TooManyRequests       throttled, with the seconds to wait (HTTP 429)
 
 This module is pure (standard library only) so the clinical core may raise these.
 """
@@ -20,9 +27,16 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 __all__ = [
+    "Conflict",
     "InputError",
     "KnowledgeError",
+    "NotAuthenticated",
+    "NotFound",
+    "NotPermitted",
+    "PreconditionFailed",
+    "PreconditionRequired",
     "Problem",
+    "TooManyRequests",
     "TrdnavError",
     "UnknownName",
     "format_path",
@@ -113,3 +127,56 @@ class KnowledgeError(TrdnavError):
     def __init__(self, problems: Iterable[str]) -> None:
         self.problems: tuple[str, ...] = tuple(problems)
         super().__init__("knowledge data is invalid:\n" + "\n".join(self.problems))
+
+
+class NotAuthenticated(TrdnavError):
+    http_status = 401
+    fhir_issue_code = "login"
+    exit_code = 2
+    title = "Not authenticated"
+
+
+class NotPermitted(TrdnavError):
+    http_status = 403
+    fhir_issue_code = "forbidden"
+    exit_code = 2
+    title = "Not permitted"
+
+
+class NotFound(TrdnavError):
+    http_status = 404
+    fhir_issue_code = "not-found"
+    exit_code = 2
+    title = "Not found"
+
+
+class Conflict(TrdnavError):
+    http_status = 409
+    fhir_issue_code = "conflict"
+    exit_code = 2
+    title = "Conflict"
+
+
+class PreconditionFailed(TrdnavError):
+    http_status = 412
+    fhir_issue_code = "conflict"
+    exit_code = 2
+    title = "Precondition failed"
+
+
+class PreconditionRequired(TrdnavError):
+    http_status = 428
+    fhir_issue_code = "required"
+    exit_code = 2
+    title = "Precondition required"
+
+
+class TooManyRequests(TrdnavError):
+    http_status = 429
+    fhir_issue_code = "throttled"
+    exit_code = 2
+    title = "Too many requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

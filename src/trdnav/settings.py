@@ -12,10 +12,12 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from trdnav.core.intake import problems_from_validation_error
 from trdnav.errors import InputError, Problem
@@ -47,6 +49,32 @@ SETTINGS: tuple[SettingSpec, ...] = (
         None,
         "Folder of knowledge data files to use instead of the packaged knowledge base.",
     ),
+    SettingSpec(
+        "database_url",
+        None,
+        "SQLAlchemy URL of the database. Empty means a SQLite file `trdnav.db` in the "
+        "user's data directory. PostgreSQL: `postgresql+psycopg://user:password@host/db`.",
+    ),
+    SettingSpec(
+        "secret_key",
+        None,
+        "Key that signs login tokens. Empty means a random key kept in the database, shared "
+        "by every server process that uses it.",
+    ),
+    SettingSpec("token_minutes", 480, "Lifetime of a login token, in minutes."),
+    SettingSpec(
+        "login_max_failures",
+        5,
+        "Failed logins allowed per account (and 4 times as many per client address) within "
+        "the login window before further attempts are refused with 429.",
+    ),
+    SettingSpec("login_window_minutes", 15, "Length of the login-throttling window, in minutes."),
+    SettingSpec(
+        "timezone",
+        None,
+        "IANA time zone that decides the clinic's 'today' (the default assessment date). "
+        "Empty means the server's local time zone.",
+    ),
 )
 
 
@@ -55,6 +83,28 @@ class Settings(BaseModel):
 
     adequate_trial_days: int | None = Field(default=None, ge=1, le=365)
     knowledge_dir: Path | None = None
+    database_url: str | None = None
+    secret_key: SecretStr | None = None
+    token_minutes: int = Field(default=480, ge=1, le=60 * 24 * 30)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError("expected an IANA time zone such as Europe/London") from None
+        return value
+
+    def today(self) -> date:
+        """The clinic's current date (the default assessment date)."""
+        if self.timezone:
+            return datetime.now(ZoneInfo(self.timezone)).date()
+        return date.today()
 
 
 def _from_file(path: Path) -> dict[str, Any]:

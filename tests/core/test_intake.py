@@ -41,9 +41,13 @@ def test_a_valid_history_parses_and_normalises_names(kb, history, trial):
 
 
 def test_extra_fields_are_accepted_as_written(kb, history):
-    doc = history(patient={"name": "Jane Example", "mrn": "A-17"}, source_system="clinic-emr")
+    doc = history(
+        patient={"name": "Jane Example", "mrn": "A-17", "language": "en"},
+        source_system="clinic-emr",
+    )
     h = parse_history(doc, kb)
-    assert h.patient.model_extra == {"name": "Jane Example", "mrn": "A-17"}
+    assert (h.patient.name, h.patient.mrn) == ("Jane Example", "A-17")
+    assert h.patient.model_extra == {"language": "en"}
     assert h.model_extra == {"source_system": "clinic-emr"}
 
 
@@ -188,3 +192,18 @@ def test_cross_field_checks_run_even_when_the_section_has_other_errors(kb, histo
     )
     found = problems(kb, doc)
     assert {"episode.severity", "episode.onset", "patient.sex", "patient.birth_date"} <= set(found)
+
+
+def test_knowledge_checks_still_run_when_a_record_has_other_errors(kb, history, trial):
+    doc = history(
+        medication_trials=[{**trial("zoloftt", 100, "2024-03-01", "2024-02-01"), "role": "x"}],
+        measurements=[{"instrument": "PHQ-9", "date": "2024-13-01", "items": [1] * 8 + [5]}],
+    )
+    found = problems(kb, doc)
+    assert {
+        "medication_trials[0].role",
+        "medication_trials[0].drug",
+        "medication_trials[0].end",
+        "measurements[0].date",
+        "measurements[0].items[8]",
+    } <= set(found)

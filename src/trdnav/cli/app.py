@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from trdnav.cli import catalog
+from trdnav.cli import catalog, server
 from trdnav.cli.report import assessment_report
 from trdnav.core.history import PatientHistory
 from trdnav.errors import InputError, KnowledgeError, Problem, TrdnavError
@@ -134,6 +134,13 @@ def rules(
 def schema() -> None:
     """Print the JSON Schema of the patient-history format."""
     _print_json(PatientHistory.model_json_schema())
+
+
+app.add_typer(server.db_app, name="db")
+app.add_typer(server.clinic_app, name="clinic")
+app.add_typer(server.user_app, name="user")
+app.command("import")(server.import_command)
+app.command("serve")(server.serve_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 from datetime import date
-from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -13,6 +12,7 @@ from rich.text import Text
 
 from trdnav.core.knowledge import Cited, KnowledgeBase, Rule, Treatment
 from trdnav.errors import Problem, UnknownName
+from trdnav.knowledge.export import knowledge_json
 
 __all__ = [
     "explain",
@@ -26,21 +26,6 @@ CONFIDENCE_MARK = {
     "secondary": " (secondary source)",
     "unverified": " (UNVERIFIED)",
 }
-
-
-def knowledge_json(kb: KnowledgeBase) -> dict[str, Any]:
-    """The whole knowledge base as JSON, treatments first."""
-    data = kb.model_dump(mode="json")
-    return {
-        "version": data["version"],
-        "released": data["released"],
-        "treatments": list(data["treatments"].values()),
-        "drugs": list(data["drugs"].values()),
-        "instruments": list(data["instruments"].values()),
-        "conditions": list(data["conditions"].values()),
-        "rules": list(data["rules"].values()),
-        "sources": list(data["sources"].values()),
-    }
 
 
 def treatments_table(kb: KnowledgeBase, on: date) -> RenderableType:

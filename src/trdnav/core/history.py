@@ -71,6 +71,7 @@ def _procedure_type(value: Any) -> Any:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+RecordId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Severity = Annotated[Literal["subsyndromal", "mild", "moderate", "severe"], BeforeValidator(_lower)]
 Response = Annotated[
     Literal["none", "partial", "response", "remission", "intolerance", "unknown"],
@@ -90,6 +91,10 @@ class Record(BaseModel):
 class Patient(Record):
     birth_date: IsoDate
     sex: Name
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    mrn: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = Field(
+        default=None, description="medical record number"
+    )
 
 
 class Episode(Record):
@@ -133,7 +138,7 @@ class Measurement(Record):
 class PatientHistory(Record):
     """The whole input of an assessment."""
 
-    id: Name
+    id: RecordId
     as_of: IsoDate = Field(description="the date the assessment is made for")
     patient: Patient
     episode: Episode

@@ -10,12 +10,13 @@ condition could hide a contraindication.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from functools import cache
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, StrictInt, TypeAdapter, ValidationError
 
 from trdnav.core.history import (
     Episode,
@@ -27,11 +28,12 @@ from trdnav.core.history import (
     PatientHistory,
     Procedure,
     PsychotherapyCourse,
+    RecordId,
 )
-from trdnav.core.knowledge import KnowledgeBase
+from trdnav.core.knowledge import Drug, Instrument, KnowledgeBase
 from trdnav.errors import InputError, Problem, format_path
 
-__all__ = ["parse_history", "problems_from_validation_error"]
+__all__ = ["parse_history", "problems_from_errors", "problems_from_validation_error"]
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
@@ -59,14 +61,25 @@ _LIST_SECTIONS: dict[str, type[BaseModel]] = {
 
 @cache
 def _adapter(kind: str) -> TypeAdapter[Any]:
-    types: dict[str, Any] = {"name": Name, "date": IsoDate, "names": list[Name]}
+    types: dict[str, Any] = {
+        "id": RecordId,
+        "date": IsoDate,
+        "name": Name,
+        "names": list[Name],
+        "items": list[StrictInt],
+    }
     return TypeAdapter(types[kind])
 
 
 def problems_from_validation_error(exc: ValidationError, prefix: Loc = ()) -> list[Problem]:
     """One :class:`Problem` per pydantic error, with the path rooted at ``prefix``."""
+    return problems_from_errors(exc.errors(include_url=False), prefix)
+
+
+def problems_from_errors(errors: Iterable[Mapping[str, Any]], prefix: Loc = ()) -> list[Problem]:
+    """Problems from pydantic-style error dicts (``loc``, ``type``, ``msg``, ``input``)."""
     problems = []
-    for err in exc.errors(include_url=False):
+    for err in errors:
         loc = prefix + tuple(err["loc"])
         kind = err["type"]
         ctx = err.get("ctx") or {}
@@ -79,7 +92,7 @@ def problems_from_validation_error(exc: ValidationError, prefix: Loc = ()) -> li
         elif kind == "greater_than_equal":
             expected = f"a number of at least {ctx.get('ge')}"
         else:
-            expected = err["msg"].removeprefix("expected ").removeprefix("Value error, ")
+            expected = err["msg"].removeprefix("Value error, ").removeprefix("expected ")
         problems.append(
             Problem(format_path(loc), err.get("input"), expected, missing=kind == "missing")
         )
@@ -144,47 +157,54 @@ def _check_dates(record: Any, loc: Loc, problems: list[Problem]) -> None:
         )
 
 
-def _resolve_trial(
-    trial: MedicationTrial, loc: Loc, kb: KnowledgeBase, problems: list[Problem]
-) -> MedicationTrial:
-    _check_dates(trial, loc, problems)
-    drug = kb.find_drug(trial.drug)
+def _find_drug(name: str, loc: Loc, kb: KnowledgeBase, problems: list[Problem]) -> Drug | None:
+    drug = kb.find_drug(name)
     if drug is None:
         problems.append(
             Problem(
                 format_path((*loc, "drug")),
-                trial.drug,
+                name,
                 "a drug known to the knowledge base (generic, synonym or brand name)"
-                + _suggest(kb.close_drug_names(trial.drug)),
+                + _suggest(kb.close_drug_names(name)),
             )
         )
+    return drug
+
+
+def _resolve_trial(
+    trial: MedicationTrial, loc: Loc, kb: KnowledgeBase, problems: list[Problem]
+) -> MedicationTrial:
+    _check_dates(trial, loc, problems)
+    drug = _find_drug(trial.drug, loc, kb, problems)
+    if drug is None or trial.drug == drug.id:
         return trial
-    return trial if trial.drug == drug.id else trial.model_copy(update={"drug": drug.id})
+    return trial.model_copy(update={"drug": drug.id})
 
 
-def _resolve_measurement(
-    m: Measurement, loc: Loc, kb: KnowledgeBase, problems: list[Problem]
-) -> Measurement:
-    inst = kb.find_instrument(m.instrument)
+def _check_scores(
+    name: str, items: list[int], loc: Loc, kb: KnowledgeBase, problems: list[Problem]
+) -> Instrument | None:
+    """The instrument named, after checking the item count and each item's range."""
+    inst = kb.find_instrument(name)
     if inst is None:
         known = ", ".join(kb.instruments)
         problems.append(
             Problem(
                 format_path((*loc, "instrument")),
-                m.instrument,
-                f"one of {known}" + _suggest(kb.close_instrument_names(m.instrument)),
+                name,
+                f"one of {known}" + _suggest(kb.close_instrument_names(name)),
             )
         )
-        return m
-    if len(m.items) != inst.item_count:
+        return None
+    if len(items) != inst.item_count:
         problems.append(
             Problem(
                 format_path((*loc, "items")),
-                m.items,
-                f"{inst.item_count} item scores for {inst.id} (got {len(m.items)})",
+                items,
+                f"{inst.item_count} item scores for {inst.id} (got {len(items)})",
             )
         )
-    for index, (value, item) in enumerate(zip(m.items, inst.items, strict=False)):
+    for index, (value, item) in enumerate(zip(items, inst.items, strict=False)):
         if not item.min <= value <= item.max:
             problems.append(
                 Problem(
@@ -194,7 +214,16 @@ def _resolve_measurement(
                     f"({inst.id} item {item.number}, {item.label})",
                 )
             )
-    return m if m.instrument == inst.id else m.model_copy(update={"instrument": inst.id})
+    return inst
+
+
+def _resolve_measurement(
+    m: Measurement, loc: Loc, kb: KnowledgeBase, problems: list[Problem]
+) -> Measurement:
+    inst = _check_scores(m.instrument, m.items, loc, kb, problems)
+    if inst is None or m.instrument == inst.id:
+        return m
+    return m.model_copy(update={"instrument": inst.id})
 
 
 def _resolve_conditions(raw: Any, kb: KnowledgeBase, problems: list[Problem]) -> list[str]:
@@ -214,6 +243,34 @@ def _resolve_conditions(raw: Any, kb: KnowledgeBase, problems: list[Problem]) ->
         elif cond.id not in resolved:
             resolved.append(cond.id)
     return resolved
+
+
+def _valid(kind: str, value: Any) -> Any:
+    """A value if it validates as ``kind``, else None (its problem is reported elsewhere)."""
+    try:
+        return _adapter(kind).validate_python(value)
+    except ValidationError:
+        return None
+
+
+def _salvage(
+    model: type[BaseModel], raw: Any, loc: Loc, kb: KnowledgeBase, problems: list[Problem]
+) -> None:
+    """Run the checks that need knowledge on a record whose other fields are invalid, so
+    that one run still reports every problem (an unknown drug next to a bad date)."""
+    if not isinstance(raw, Mapping):
+        return
+    start, end = _valid("date", raw.get("start")), _valid("date", raw.get("end"))
+    if start is not None and end is not None:
+        _check_dates(SimpleNamespace(start=start, end=end), loc, problems)
+    drug = _valid("name", raw.get("drug"))
+    if model is MedicationTrial and drug is not None:
+        _find_drug(drug, loc, kb, problems)
+    if model is Measurement:
+        items = _valid("items", raw.get("items"))
+        name = _valid("name", raw.get("instrument"))
+        if items is not None and name is not None:
+            _check_scores(name, items, loc, kb, problems)
 
 
 def _section_date(data: Mapping[str, Any], section: str, key: str) -> date | None:
@@ -236,7 +293,7 @@ def parse_history(data: Any, kb: KnowledgeBase) -> PatientHistory:
         raise InputError([Problem("(document)", type(data).__name__, "a JSON object")])
     problems: list[Problem] = _misspelt_fields(data, PatientHistory, ())
 
-    record_id = _validate_value(_adapter("name"), data, "id", problems)
+    record_id = _validate_value(_adapter("id"), data, "id", problems)
     as_of = _validate_value(_adapter("date"), data, "as_of", problems)
     parts: dict[str, Any] = {}
     for key, model in (("patient", Patient), ("episode", Episode)):
@@ -257,6 +314,7 @@ def parse_history(data: Any, kb: KnowledgeBase) -> PatientHistory:
             loc: Loc = (key, index)
             record = _validate(record_model, item, loc, problems)
             if record is None:
+                _salvage(record_model, item, loc, kb, problems)
                 continue
             if isinstance(record, MedicationTrial):
                 record = _resolve_trial(record, loc, kb, problems)

@@ -1,0 +1,88 @@
+"""The API application factory.
+
+``create_app(settings)`` builds an app over one database; nothing is done at import time.
+``create_app_from_env()`` is the factory ``uvicorn`` calls in each worker process
+(``trdnav serve``), reading its settings from the environment: the server keeps no state
+of its own, so any number of workers or hosts can share one PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from trdnav import __version__
+from trdnav.api import problems
+from trdnav.api.routes import admin, auth, items, meta, patients
+from trdnav.api.state import AppState
+from trdnav.service import knowledge_for
+from trdnav.settings import Settings, load_settings
+from trdnav.store.database import Store, default_database_url
+
+__all__ = ["create_app", "create_app_from_env"]
+
+STATIC = Path(__file__).parent / "static"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+DESCRIPTION = """
+Clinical decision support for treatment-resistant depression. **Not a medical device**: every
+verdict shows its basis so that a clinician can check it.
+
+Sign in with `POST /auth/login`, then send `Authorization: Bearer <token>`. Changes to a
+patient need its current version in `If-Match` (the `ETag` of the patient); a stale version
+gets 412. Errors are RFC 9457 problem details with field paths in `errors`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    store = store or Store(settings.database_url or default_database_url())
+    app = FastAPI(
+        title="trdnav",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.trdnav = AppState(settings=settings, store=store, kb=knowledge_for(settings))
+    problems.install(app)
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        given = request.headers.get("X-Request-ID", "")
+        request.state.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    for router in (auth.router, patients.router, items.router, admin.router, meta.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="trdnav API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon.png",
+        )
+
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The factory of ``trdnav serve`` worker processes."""
+    return create_app(load_settings())

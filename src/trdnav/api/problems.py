@@ -1,0 +1,130 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``), one handler for all.
+
+Field problems travel in ``errors``: ``[{"path", "value", "expected"}]``, with paths in the
+same form as the command line reports them (``medication_trials[0].drug``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from trdnav.core.intake import problems_from_errors
+from trdnav.errors import (
+    InputError,
+    NotAuthenticated,
+    Problem,
+    TooManyRequests,
+    TrdnavError,
+)
+
+__all__ = ["PROBLEM_TYPES", "install", "problem_response"]
+
+log = logging.getLogger("trdnav.api")
+
+PROBLEM_TYPES = {
+    400: "bad-request",
+    401: "not-authenticated",
+    403: "not-permitted",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    412: "stale-version",
+    422: "invalid-input",
+    428: "version-required",
+    429: "too-many-requests",
+    500: "internal-error",
+}
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    errors: list[Problem] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"/problems/{PROBLEM_TYPES.get(status, 'error')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = [p.to_dict() for p in errors]
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    return JSONResponse(
+        body, status_code=status, headers=headers, media_type="application/problem+json"
+    )
+
+
+async def _trdnav_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TrdnavError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, NotAuthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    errors = list(exc.problems) if isinstance(exc, InputError) else None
+    detail = f"{len(errors)} problem(s) in the request; nothing was changed" if errors else str(exc)
+    return problem_response(
+        request, exc.http_status, exc.title, detail, errors=errors, headers=headers or None
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {**err, "loc": tuple(err["loc"][1:]) if err["loc"][:1] == ("body",) else err["loc"]}
+        for err in exc.errors()
+    ]
+    problems = problems_from_errors(errors)
+    return problem_response(
+        request,
+        422,
+        "Invalid input",
+        f"{len(problems)} problem(s) in the request; nothing was changed",
+        errors=problems,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+    return problem_response(
+        request, exc.status_code, title, str(exc.detail), headers=getattr(exc, "headers", None)
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error(
+        "unexpected %s on %s %s (request %s)",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        getattr(request.state, "request_id", "-"),
+        exc_info=exc,
+    )
+    return problem_response(
+        request,
+        500,
+        "Internal error",
+        "the server could not complete the request; it has been logged",
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(TrdnavError, _trdnav_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

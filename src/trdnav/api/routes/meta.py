@@ -1,0 +1,35 @@
+"""Health, the knowledge base, and the problem types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import text
+
+from trdnav.api.deps import StateDep
+from trdnav.api.problems import PROBLEM_TYPES
+from trdnav.errors import NotFound
+from trdnav.knowledge.export import knowledge_json
+
+router = APIRouter(tags=["meta"])
+
+
+@router.get("/health", summary="Liveness and database check")
+def health(state: StateDep) -> dict[str, Any]:
+    with state.store.reading() as session:
+        session.execute(text("SELECT 1"))
+    return {"status": "ok", "database": state.store.dialect, "knowledge": state.kb.version}
+
+
+@router.get("/knowledge", summary="The knowledge base: treatments, drugs, instruments, rules")
+def knowledge(state: StateDep) -> dict[str, Any]:
+    return knowledge_json(state.kb)
+
+
+@router.get("/problems/{slug}", summary="What a problem type means")
+def problem_type(slug: str) -> dict[str, Any]:
+    for code, name in PROBLEM_TYPES.items():
+        if name == slug:
+            return {"type": f"/problems/{slug}", "status": code}
+    raise NotFound(f"no problem type {slug!r}")

@@ -1,0 +1,291 @@
+"""Commands of the clinic server: ``serve``, ``db``, ``clinic``, ``user``, ``import``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy import select
+
+from trdnav.clinic import accounts, demo, patients
+from trdnav.clinic.actor import Actor
+from trdnav.errors import InputError, Problem
+from trdnav.service import knowledge_for, read_json_document
+from trdnav.settings import Settings, load_settings
+from trdnav.store import migrate
+from trdnav.store.database import Store, default_database_url
+from trdnav.store.tables import Clinic, User
+
+__all__ = ["clinic_app", "db_app", "import_command", "serve_command", "user_app"]
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="Database URL (default: setting TRDNAV_DATABASE_URL, "
+        "else a SQLite file in the user's data directory).",
+        show_default=False,
+    ),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="TOML settings file.", show_default=False)
+]
+ClinicOption = Annotated[str, typer.Option("--clinic", help="Clinic id or exact name.")]
+
+db_app = typer.Typer(
+    help="Database schema: upgrade, downgrade, current revision, refresh.", no_args_is_help=True
+)
+clinic_app = typer.Typer(help="Clinics: add and list.", no_args_is_help=True)
+user_app = typer.Typer(
+    help="Users: add, disable, enable, reset-password, list.", no_args_is_help=True
+)
+
+
+def _settings(config: Path | None, database_url: str | None) -> Settings:
+    return load_settings({"database_url": database_url}, config_file=config)
+
+
+def _url(settings: Settings) -> str:
+    return settings.database_url or default_database_url()
+
+
+def _out() -> Console:
+    return Console(highlight=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument()] = "head",
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    url = _url(_settings(config, database_url))
+    migrate.upgrade(url, revision)
+    _out().print(f"database at revision {migrate.current(url)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target, e.g. base or -1.")],
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Revert migrations down to REVISION."""
+    url = _url(_settings(config, database_url))
+    migrate.downgrade(url, revision)
+    _out().print(f"database at revision {migrate.current(url) or 'base (empty)'}")
+
+
+@db_app.command("current")
+def db_current(database_url: DatabaseOption = None, config: ConfigOption = None) -> None:
+    """Show the database's schema revision and the latest one."""
+    url = _url(_settings(config, database_url))
+    _out().print(f"current: {migrate.current(url) or 'none'}; latest: {migrate.head()}")
+
+
+@db_app.command("refresh")
+def db_refresh(database_url: DatabaseOption = None, config: ConfigOption = None) -> None:
+    """Recompute every patient's assessment summary as of today (run daily)."""
+    settings = _settings(config, database_url)
+    store = Store(_url(settings))
+    kb = knowledge_for(settings)
+    with store.reading() as session:
+        clinic_ids = list(session.scalars(select(Clinic.id)))
+    for clinic_id in clinic_ids:
+        patients.refresh_stale_summaries(store, clinic_id, kb, settings.today())
+    _out().print(f"summaries refreshed for {len(clinic_ids)} clinic(s)")
+
+
+def _store(config: Path | None, database_url: str | None) -> Store:
+    return Store(_url(_settings(config, database_url)))
+
+
+@clinic_app.command("add")
+def clinic_add(name: str, database_url: DatabaseOption = None, config: ConfigOption = None) -> None:
+    """Create a clinic."""
+    clinic = accounts.add_clinic(_store(config, database_url), name)
+    _out().print(f"clinic {clinic.id}: {clinic.name}")
+
+
+@clinic_app.command("list")
+def clinic_list(database_url: DatabaseOption = None, config: ConfigOption = None) -> None:
+    """List clinics."""
+    with _store(config, database_url).reading() as session:
+        for clinic in session.scalars(select(Clinic).order_by(Clinic.id)):
+            _out().print(f"{clinic.id}\t{clinic.name}")
+
+
+def _cli_actor(store: Store, clinic: str) -> Actor:
+    return Actor.command_line(accounts.find_clinic(store, clinic).id)
+
+
+@user_app.command("add")
+def user_add(
+    email: str,
+    clinic: ClinicOption,
+    role: Annotated[str, typer.Option(help="admin, clinician or viewer")] = "clinician",
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add a user; prints a generated password unless one is given on standard input."""
+    store = _store(config, database_url)
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else accounts.generate_password()
+    user = accounts.add_user(
+        store, _cli_actor(store, clinic), email=email, name=name, role=role, password=password
+    )
+    _out().print(f"user {user.email} ({user.role}) added to clinic {user.clinic_id}")
+    if not password_stdin:
+        _out().print(f"password: {password}")
+
+
+def _set_active(
+    email: str, clinic: str, database_url: str | None, config: Path | None, active: bool
+) -> None:
+    store = _store(config, database_url)
+    user = accounts.set_active(store, _cli_actor(store, clinic), email, active)
+    _out().print(
+        f"user {user.email} {'enabled' if active else 'disabled'}; existing tokens revoked"
+    )
+
+
+@user_app.command("disable")
+def user_disable(
+    email: str,
+    clinic: ClinicOption,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Disable a user and revoke their tokens."""
+    _set_active(email, clinic, database_url, config, False)
+
+
+@user_app.command("enable")
+def user_enable(
+    email: str,
+    clinic: ClinicOption,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Enable a disabled user."""
+    _set_active(email, clinic, database_url, config, True)
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    email: str,
+    clinic: ClinicOption,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Give a user a new password (generated and printed, or read from standard input)."""
+    store = _store(config, database_url)
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else accounts.generate_password()
+    accounts.set_password(store, _cli_actor(store, clinic), email, password)
+    _out().print(f"password of {email} reset; existing tokens revoked")
+    if not password_stdin:
+        _out().print(f"password: {password}")
+
+
+@user_app.command("list")
+def user_list(
+    clinic: ClinicOption, database_url: DatabaseOption = None, config: ConfigOption = None
+) -> None:
+    """List the users of a clinic."""
+    store = _store(config, database_url)
+    clinic_id = accounts.find_clinic(store, clinic).id
+    with store.reading() as session:
+        for user in session.scalars(
+            select(User).where(User.clinic_id == clinic_id).order_by(User.email)
+        ):
+            state = "active" if user.active else "disabled"
+            _out().print(f"{user.email}\t{user.role}\t{state}")
+
+
+def import_command(
+    files: Annotated[list[str], typer.Argument(help="Patient history JSON files.")],
+    clinic: ClinicOption,
+    clinician: Annotated[
+        str | None, typer.Option(help="E-mail of the responsible clinician.")
+    ] = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Store patient histories (the core JSON format), each in one transaction."""
+    settings = _settings(config, database_url)
+    store = Store(_url(settings))
+    kb = knowledge_for(settings)
+    actor = _cli_actor(store, clinic)
+    failed: list[Problem] = []
+    for name in files:
+        try:
+            view = patients.import_patient(
+                store, actor, kb, read_json_document(name), settings.today(), clinician=clinician
+            )
+            _out().print(f"imported {name} as patient {view['id']}")
+        except InputError as exc:
+            failed += [
+                Problem(f"{name}: {p.path}", p.value, p.expected, p.missing) for p in exc.problems
+            ]
+    if failed:
+        raise InputError(failed)
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    demo_data: Annotated[
+        bool,
+        typer.Option("--demo", help="Use a demo database with a demo clinic, users and patients."),
+    ] = False,
+    migrate_first: Annotated[
+        bool,
+        typer.Option("--migrate/--no-migrate", help="Upgrade the database schema before serving."),
+    ] = True,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the clinic server (REST API; OpenAPI at /docs)."""
+    import uvicorn
+
+    settings = _settings(config, database_url)
+    url = settings.database_url
+    if demo_data and url is None:
+        url = default_database_url().replace("trdnav.db", "trdnav-demo.db")
+    url = url or default_database_url()
+    if migrate_first or demo_data:
+        migrate.upgrade(url)
+    elif migrate.current(url) != migrate.head():
+        raise InputError(
+            [Problem("database", url, "a schema at the latest revision; run `trdnav db upgrade`")]
+        )
+    out = _out()
+    if demo_data:
+        login = demo.seed_demo(Store(url), knowledge_for(settings), settings.today())
+        out.print("[bold]trdnav demo[/bold] (not a medical device)")
+        out.print(f"  sign in as {login.email} with password: {login.password}")
+        out.print("  (clinician@demo.trdnav.org and viewer@demo.trdnav.org have the same password)")
+    out.print(f"  database: {url}")
+    out.print(f"  API: http://{host}:{port}/  OpenAPI docs: http://{host}:{port}/docs")
+    os.environ["TRDNAV_DATABASE_URL"] = url
+    if config is not None:
+        os.environ["TRDNAV_CONFIG"] = str(config)
+    uvicorn.run(
+        "trdnav.api.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=True,
+    )

@@ -1,0 +1,302 @@
+"""Clinics, users, passwords, login tokens and login throttling.
+
+Passwords are hashed with argon2. A login gives a signed bearer token (JWT, HS256) that
+names the user, their clinic, their role and their token version; disabling a user or
+resetting their password bumps the version, so older tokens stop working at once. Failed
+logins are counted in the database, so every server process sees the same count.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from trdnav.clinic import audit
+from trdnav.clinic.actor import Actor
+from trdnav.errors import (
+    Conflict,
+    InputError,
+    NotAuthenticated,
+    NotFound,
+    Problem,
+    TooManyRequests,
+)
+from trdnav.settings import Settings
+from trdnav.store.database import Store
+from trdnav.store.tables import ROLES, Clinic, LoginFailure, ServerSecret, User, utcnow
+
+__all__ = [
+    "Login",
+    "add_clinic",
+    "add_user",
+    "authenticate",
+    "find_clinic",
+    "generate_password",
+    "resolve_token",
+    "set_active",
+    "set_password",
+    "token_key",
+]
+
+_hasher = PasswordHasher()
+ALGORITHM = "HS256"
+MIN_PASSWORD = 10
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InputError([Problem("password", "(hidden)", f"at least {MIN_PASSWORD} characters")])
+
+
+def _normal_email(email: str) -> str:
+    address = email.strip().lower()
+    if "@" not in address or address.startswith("@") or address.endswith("@"):
+        raise InputError([Problem("email", email, "an e-mail address")])
+    return address
+
+
+def add_clinic(store: Store, name: str) -> Clinic:
+    name = name.strip()
+    if not name:
+        raise InputError([Problem("name", name, "a clinic name")])
+    with store.transaction() as session:
+        clinic = Clinic(name=name)
+        session.add(clinic)
+        session.flush()
+        audit.record(session, Actor.command_line(clinic.id), "clinic.create", detail={"name": name})
+    return clinic
+
+
+def find_clinic(store: Store, ref: str) -> Clinic:
+    """A clinic by id or exact name."""
+    with store.reading() as session:
+        stmt = select(Clinic).where(Clinic.name == ref)
+        if ref.isdigit():
+            stmt = select(Clinic).where((Clinic.id == int(ref)) | (Clinic.name == ref))
+        clinic = session.scalars(stmt).first()
+    if clinic is None:
+        raise NotFound(f"no clinic {ref!r}; create it with `trdnav clinic add`")
+    return clinic
+
+
+def add_user(
+    store: Store, actor: Actor, *, email: str, name: str, role: str, password: str
+) -> User:
+    actor.require_admin()
+    if role not in ROLES:
+        raise InputError([Problem("role", role, f"one of {', '.join(ROLES)}")])
+    _check_password(password)
+    address = _normal_email(email)
+    try:
+        with store.transaction() as session:
+            user = User(
+                clinic_id=actor.clinic_id,
+                email=address,
+                name=name.strip() or address,
+                role=role,
+                password_hash=_hasher.hash(password),
+                active=True,
+                token_version=0,
+            )
+            session.add(user)
+            session.flush()
+            audit.record(
+                session,
+                actor,
+                "user.create",
+                resource=f"user/{user.id}",
+                detail={"email": address, "role": role},
+            )
+    except IntegrityError:
+        raise Conflict(f"a user with e-mail {address} exists already") from None
+    return user
+
+
+def _user(session: Session, actor: Actor, email: str) -> User:
+    user = session.scalars(
+        select(User).where(User.email == email.strip().lower(), User.clinic_id == actor.clinic_id)
+    ).first()
+    if user is None:
+        raise NotFound(f"no user {email!r} in this clinic")
+    return user
+
+
+def set_active(store: Store, actor: Actor, email: str, active: bool) -> User:
+    actor.require_admin()
+    with store.transaction() as session:
+        user = _user(session, actor, email)
+        user.active = active
+        user.token_version += 1
+        audit.record(
+            session,
+            actor,
+            "user.enable" if active else "user.disable",
+            resource=f"user/{user.id}",
+            detail={"email": user.email},
+        )
+    return user
+
+
+def set_password(store: Store, actor: Actor, email: str, password: str) -> User:
+    actor.require_admin()
+    _check_password(password)
+    with store.transaction() as session:
+        user = _user(session, actor, email)
+        user.password_hash = _hasher.hash(password)
+        user.token_version += 1
+        audit.record(
+            session,
+            actor,
+            "user.password_reset",
+            resource=f"user/{user.id}",
+            detail={"email": user.email},
+        )
+    return user
+
+
+def token_key(store: Store, settings: Settings) -> str:
+    """The key that signs tokens: the setting, else one kept in the database (made once)."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    with store.reading() as session:
+        row = session.get(ServerSecret, "token_key")
+        if row is not None:
+            return row.value
+    try:
+        with store.transaction() as session:
+            session.add(ServerSecret(name="token_key", value=secrets.token_urlsafe(48)))
+    except IntegrityError:
+        pass  # another process made it first
+    with store.reading() as session:
+        row = session.get(ServerSecret, "token_key")
+        assert row is not None
+        return row.value
+
+
+@dataclass(frozen=True)
+class Login:
+    token: str
+    expires_in: int
+    user: User
+
+
+def _throttle(
+    session: Session, settings: Settings, email: str, remote: str | None, now: datetime
+) -> None:
+    since = now - timedelta(minutes=settings.login_window_minutes)
+    by_email = session.scalar(
+        select(func.count()).where(LoginFailure.email == email, LoginFailure.at >= since)
+    )
+    by_addr = 0
+    if remote:
+        by_addr = (
+            session.scalar(
+                select(func.count()).where(
+                    LoginFailure.remote_addr == remote, LoginFailure.at >= since
+                )
+            )
+            or 0
+        )
+    if (by_email or 0) >= settings.login_max_failures or by_addr >= 4 * settings.login_max_failures:
+        raise TooManyRequests(
+            "too many failed logins; try again later",
+            retry_after=settings.login_window_minutes * 60,
+        )
+
+
+def authenticate(
+    store: Store, settings: Settings, email: str, password: str, remote_addr: str | None
+) -> Login:
+    """Check a password and issue a token. Failures are counted and throttled."""
+    now = utcnow()
+    address = email.strip().lower()
+    with store.reading() as session:
+        _throttle(session, settings, address, remote_addr, now)
+        user = session.scalars(select(User).where(User.email == address)).first()
+        ok = False
+        if user is not None and user.active:
+            try:
+                ok = _hasher.verify(user.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                ok = False
+        elif user is None:
+            _hasher.hash(password)  # spend the same time as a real check
+    if not ok or user is None:
+        with store.transaction() as session:
+            session.add(LoginFailure(email=address, remote_addr=remote_addr, at=now))
+            if user is not None:
+                audit.record(
+                    session,
+                    Actor(
+                        clinic_id=user.clinic_id,
+                        role=user.role,
+                        email=address,
+                        remote_addr=remote_addr,
+                    ),
+                    "login.failed",
+                )
+        raise NotAuthenticated("e-mail or password not recognised")
+    actor = Actor(
+        clinic_id=user.clinic_id,
+        role=user.role,
+        user_id=user.id,
+        email=user.email,
+        remote_addr=remote_addr,
+    )
+    with store.transaction() as session:
+        if _hasher.check_needs_rehash(user.password_hash):
+            fresh = session.get(User, user.id)
+            if fresh is not None:
+                fresh.password_hash = _hasher.hash(password)
+        audit.record(session, actor, "login")
+    lifetime = settings.token_minutes * 60
+    claims = {
+        "sub": str(user.id),
+        "clinic": user.clinic_id,
+        "role": user.role,
+        "tv": user.token_version,
+        "iat": int(now.timestamp()),
+        "exp": int(now.timestamp()) + lifetime,
+        "jti": uuid.uuid4().hex,
+    }
+    token = jwt.encode(claims, token_key(store, settings), algorithm=ALGORITHM)
+    return Login(token=token, expires_in=lifetime, user=user)
+
+
+def resolve_token(
+    store: Store, key: str, token: str, remote_addr: str | None, request_id: str | None
+) -> Actor:
+    """The actor a bearer token stands for; the user must still be active and current."""
+    try:
+        claims = jwt.decode(
+            token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "tv"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise NotAuthenticated("the token has expired; sign in again") from None
+    except jwt.InvalidTokenError:
+        raise NotAuthenticated("the token is not valid") from None
+    with store.reading() as session:
+        user = session.get(User, int(claims["sub"]))
+        if user is None or not user.active or user.token_version != claims["tv"]:
+            raise NotAuthenticated("the token is no longer valid; sign in again")
+        return Actor(
+            clinic_id=user.clinic_id,
+            role=user.role,
+            user_id=user.id,
+            email=user.email,
+            remote_addr=remote_addr,
+            request_id=request_id,
+        )

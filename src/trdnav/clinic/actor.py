@@ -1,0 +1,37 @@
+"""Who is acting, from where, and what their role allows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trdnav.errors import NotPermitted
+
+__all__ = ["Actor"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A signed-in user (or the command line, acting for a clinic as an administrator)."""
+
+    clinic_id: int
+    role: str
+    user_id: int | None = None
+    email: str | None = None
+    remote_addr: str | None = None
+    request_id: str | None = None
+
+    @classmethod
+    def command_line(cls, clinic_id: int) -> Actor:
+        return cls(clinic_id=clinic_id, role="admin", email="(command line)")
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in ("admin", "clinician")
+
+    def require_write(self) -> None:
+        if not self.can_write:
+            raise NotPermitted("viewers cannot change patient data")
+
+    def require_admin(self) -> None:
+        if self.role != "admin":
+            raise NotPermitted("only an administrator can do this")

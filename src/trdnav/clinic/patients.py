@@ -1,0 +1,669 @@
+"""Patients and their history: import, read, list, change, remove, assess.
+
+Every change is validated the same way: the patient's stored history is rebuilt as a core
+document, the change is applied to it, and the whole document goes through the core's
+intake. So a change is accepted only if the resulting history is valid, and the problems
+are reported with their field paths. Writes check the patient's version (``if_match``)
+in the same UPDATE that bumps it, so two clinicians cannot overwrite each other.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from trdnav.clinic import audit
+from trdnav.clinic.actor import Actor
+from trdnav.core.assessment import Assessment, assess
+from trdnav.core.history import PatientHistory
+from trdnav.core.intake import parse_history
+from trdnav.core.knowledge import KnowledgeBase
+from trdnav.errors import (
+    Conflict,
+    InputError,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    Problem,
+)
+from trdnav.store import history_rows
+from trdnav.store.database import Store
+from trdnav.store.history_rows import ITEM_KINDS, ItemKind
+from trdnav.store.tables import Note, Patient, PatientCondition, User, utcnow
+
+__all__ = [
+    "Page",
+    "PatientFilters",
+    "add_item",
+    "add_note",
+    "assessment",
+    "correct_item",
+    "delete_patient",
+    "get_patient",
+    "history_document",
+    "import_patient",
+    "list_notes",
+    "list_patients",
+    "patient_view",
+    "refresh_stale_summaries",
+    "remove_item",
+    "restore_patient",
+    "update_patient",
+]
+
+CHILDREN = (
+    selectinload(Patient.episodes),
+    selectinload(Patient.conditions),
+    selectinload(Patient.medication_trials),
+    selectinload(Patient.psychotherapy),
+    selectinload(Patient.procedures),
+    selectinload(Patient.measurements),
+    selectinload(Patient.clinician),
+)
+PATIENT_FIELDS = ("mrn", "name", "birth_date", "sex")
+EPISODE_FIELDS = ("onset", "severity", "psychotic_features", "recurrent")
+
+
+# --- reading ------------------------------------------------------------------------
+
+
+def _load(session: Session, actor: Actor, patient_id: str, *, deleted: bool = False) -> Patient:
+    """The patient of the actor's clinic; 404 for anything else, so existence never leaks."""
+    stmt = (
+        select(Patient)
+        .where(Patient.clinic_id == actor.clinic_id, Patient.id == patient_id)
+        .options(*CHILDREN)
+    )
+    patient = session.scalars(stmt).first()
+    if patient is None or (patient.deleted_at is not None) != deleted:
+        raise NotFound(f"no patient {patient_id!r}")
+    return patient
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def patient_view(patient: Patient) -> dict[str, Any]:
+    """The API representation: demographics, version, history items with their ids, summary."""
+    episode = history_rows.current_episode(patient)
+    view: dict[str, Any] = {
+        "id": patient.id,
+        "version": patient.version,
+        "mrn": patient.mrn,
+        "name": patient.name,
+        "birth_date": patient.birth_date.isoformat(),
+        "sex": patient.sex,
+        "clinician": None
+        if patient.clinician is None
+        else {
+            "id": patient.clinician.id,
+            "email": patient.clinician.email,
+            "name": patient.clinician.name,
+        },
+        "episode": {f: getattr(episode, f) for f in EPISODE_FIELDS}
+        | {"onset": episode.onset.isoformat()},
+        "conditions": [c.condition for c in patient.conditions],
+        "created_at": _iso(patient.created_at),
+        "updated_at": _iso(patient.updated_at),
+        "deleted_at": _iso(patient.deleted_at),
+        "summary": summary_view(patient),
+    }
+    for kind in ITEM_KINDS.values():
+        rows = getattr(patient, kind.section)
+        view[kind.section] = [
+            {"item_id": r.id, **history_rows.item_document(kind, r)}
+            for r in rows
+            if r.removed_at is None
+        ]
+    return view
+
+
+def summary_view(patient: Patient) -> dict[str, Any]:
+    return {
+        "as_of": _iso(patient.summary_as_of),
+        "trd": patient.trd,
+        "failed_adequate_trials": patient.failed_adequate_trials,
+        "thase_rush": patient.thase_rush,
+        "mgh_s": patient.mgh_s,
+        "msm_total": patient.msm_total,
+        "msm_band": patient.msm_band,
+        "latest_instrument": patient.latest_instrument,
+        "latest_severity": patient.latest_severity,
+        "latest_score_date": _iso(patient.latest_score_date),
+        "open_alerts": patient.open_alerts,
+    }
+
+
+def get_patient(
+    store: Store, actor: Actor, patient_id: str, *, deleted: bool = False
+) -> dict[str, Any]:
+    if deleted:
+        actor.require_admin()
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id, deleted=deleted)
+        audit.record(session, actor, "patient.read", patient_id=patient.id)
+        return patient_view(patient)
+
+
+def history_document(store: Store, actor: Actor, patient_id: str, as_of: date) -> dict[str, Any]:
+    """The stored history in the core format (what ``trdnav assess`` reads)."""
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        audit.record(session, actor, "patient.export", patient_id=patient.id)
+        return history_rows.document(patient, as_of)
+
+
+def assessment(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    patient_id: str,
+    as_of: date,
+    adequate_trial_days: int | None = None,
+) -> Assessment:
+    """The assessment computed from what is stored, as of a date."""
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        doc = history_rows.document(patient, as_of)
+        audit.record(
+            session,
+            actor,
+            "patient.assessment",
+            patient_id=patient.id,
+            detail={"as_of": as_of.isoformat()},
+        )
+    history = parse_history(doc, kb)
+    return assess(history, kb, adequate_trial_days=adequate_trial_days)
+
+
+# --- listing ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientFilters:
+    trd: bool | None = None
+    stage_min: int | None = None
+    stage_max: int | None = None
+    severity: str | None = None
+    alerts: bool | None = None
+    clinician: str | None = None
+    q: str | None = None
+    deleted: bool = False
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+    stale_summaries: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _filtered(actor: Actor, f: PatientFilters) -> Select[Patient]:
+    stmt = select(Patient).where(Patient.clinic_id == actor.clinic_id)
+    stmt = stmt.where(
+        Patient.deleted_at.is_not(None) if f.deleted else Patient.deleted_at.is_(None)
+    )
+    if f.trd is not None:
+        stmt = stmt.where(Patient.trd.is_(f.trd))
+    if f.stage_min is not None:
+        stmt = stmt.where(Patient.thase_rush >= f.stage_min)
+    if f.stage_max is not None:
+        stmt = stmt.where(Patient.thase_rush <= f.stage_max)
+    if f.severity:
+        stmt = stmt.where(Patient.latest_severity == f.severity)
+    if f.alerts is True:
+        stmt = stmt.where(Patient.open_alerts > 0)
+    elif f.alerts is False:
+        stmt = stmt.where(or_(Patient.open_alerts == 0, Patient.open_alerts.is_(None)))
+    if f.clinician:
+        stmt = stmt.join(User, User.id == Patient.clinician_id).where(
+            User.email == f.clinician.strip().lower()
+        )
+    if f.q:
+        like = f"%{f.q.strip().lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Patient.name).like(like),
+                func.lower(Patient.mrn).like(like),
+                func.lower(Patient.id).like(like),
+            )
+        )
+    return stmt
+
+
+def list_patients(
+    store: Store, actor: Actor, kb: KnowledgeBase, f: PatientFilters, today: date
+) -> Page:
+    """Patients of the actor's clinic, alerts first, filtered on their assessment summaries."""
+    if f.deleted:
+        actor.require_admin()
+    stale = refresh_stale_summaries(store, actor.clinic_id, kb, today, limit=500)
+    with store.transaction() as session:
+        stmt = _filtered(actor, f)
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = session.scalars(
+            stmt.options(selectinload(Patient.clinician))
+            .order_by(Patient.open_alerts.desc().nulls_last(), Patient.name, Patient.id)
+            .limit(f.limit)
+            .offset(f.offset)
+        ).all()
+        items = [
+            {
+                "id": p.id,
+                "version": p.version,
+                "mrn": p.mrn,
+                "name": p.name,
+                "birth_date": p.birth_date.isoformat(),
+                "sex": p.sex,
+                "clinician": p.clinician.email if p.clinician else None,
+                "deleted_at": _iso(p.deleted_at),
+                "summary": summary_view(p),
+            }
+            for p in rows
+        ]
+        audit.record(
+            session,
+            actor,
+            "patient.list",
+            detail={"returned": [i["id"] for i in items], "total": total},
+        )
+    return Page(items=items, total=total, limit=f.limit, offset=f.offset, stale_summaries=stale)
+
+
+def _summarise(patient: Patient, history: PatientHistory, kb: KnowledgeBase, today: date) -> None:
+    result = assess(history, kb)
+    latest = max(result.scores, key=lambda s: s.date, default=None)
+    patient.summary_as_of = today
+    patient.trd = result.trd
+    patient.failed_adequate_trials = result.failed_adequate_trials
+    patient.thase_rush = result.staging.thase_rush
+    patient.mgh_s = result.staging.mgh_s
+    patient.msm_total = result.staging.msm.total
+    patient.msm_band = result.staging.msm.band
+    patient.latest_instrument = latest.instrument if latest else None
+    patient.latest_severity = latest.severity if latest else None
+    patient.latest_score_date = latest.date if latest else None
+    patient.open_alerts = len(result.alerts)
+
+
+def refresh_stale_summaries(
+    store: Store, clinic_id: int, kb: KnowledgeBase, today: date, limit: int | None = None
+) -> int:
+    """Recompute summaries made before ``today``; returns how many stale ones remain."""
+    with store.transaction() as session:
+        stale = select(Patient).where(
+            Patient.clinic_id == clinic_id,
+            Patient.deleted_at.is_(None),
+            or_(Patient.summary_as_of.is_(None), Patient.summary_as_of < today),
+        )
+        count = session.scalar(select(func.count()).select_from(stale.subquery())) or 0
+        if limit is not None and count > limit:
+            return count
+        for patient in session.scalars(stale.options(*CHILDREN)):
+            history = parse_history(history_rows.document(patient, today), kb)
+            _summarise(patient, history, kb, today)
+    return 0
+
+
+# --- writing ------------------------------------------------------------------------
+
+
+def _bump(session: Session, patient: Patient, if_match: int | None) -> None:
+    """Check the version the client saw and take the next one, atomically."""
+    if if_match is None:
+        raise PreconditionRequired("send the patient's version in If-Match (its ETag) to change it")
+    result = session.execute(
+        update(Patient)
+        .where(Patient.pk == patient.pk, Patient.version == if_match)
+        .values(version=Patient.version + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise PreconditionFailed(
+            f"patient {patient.id!r} has changed since version {if_match}; "
+            "reload it and apply your change again"
+        )
+    session.refresh(patient, ["version", "updated_at"])
+
+
+def _clinician(session: Session, actor: Actor, email: str | None) -> User | None:
+    if email is None:
+        return None
+    user = session.scalars(
+        select(User).where(User.clinic_id == actor.clinic_id, User.email == email.strip().lower())
+    ).first()
+    if user is None or user.role == "viewer":
+        raise InputError(
+            [
+                Problem(
+                    "clinician", email, "the e-mail of a clinician or administrator of this clinic"
+                )
+            ]
+        )
+    return user
+
+
+def import_patient(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    document: Any,
+    today: date,
+    *,
+    clinician: str | None = None,
+    action: str = "patient.import",
+) -> dict[str, Any]:
+    """Store a whole history (the core format) in one transaction; nothing on any problem.
+
+    ``id`` may be omitted (a new one is made); ``as_of`` is ignored.
+    """
+    actor.require_write()
+    if isinstance(document, dict):
+        document = {"as_of": today.isoformat(), **document}
+        document.setdefault("id", uuid.uuid4().hex[:16])
+    history = parse_history(document, kb)
+    history = history.model_copy(update={"as_of": today})
+    try:
+        with store.transaction() as session:
+            owner = _clinician(session, actor, clinician)
+            if owner is None and actor.role == "clinician" and actor.user_id is not None:
+                owner = session.get(User, actor.user_id)
+            patient = Patient(clinic_id=actor.clinic_id, id=history.id, version=1, clinician=owner)
+            history_rows.fill(patient, history)
+            _summarise(patient, history, kb, today)
+            session.add(patient)
+            session.flush()
+            audit.record(
+                session,
+                actor,
+                action,
+                patient_id=patient.id,
+                detail={
+                    section: len(getattr(history, section))
+                    for section in (
+                        "medication_trials",
+                        "psychotherapy",
+                        "procedures",
+                        "measurements",
+                    )
+                },
+            )
+            view = patient_view(patient)
+    except IntegrityError:
+        raise Conflict(f"patient {history.id!r} exists already in this clinic") from None
+    return view
+
+
+def _revalidate(
+    kb: KnowledgeBase, doc: dict[str, Any], prefix: tuple[str, int] | None = None
+) -> PatientHistory:
+    """Validate a changed document; problem paths are made relative to an item if given."""
+    try:
+        return parse_history(doc, kb)
+    except InputError as exc:
+        if prefix is None:
+            raise
+        head = f"{prefix[0]}[{prefix[1]}]"
+        problems = [
+            Problem(p.path[len(head) :].lstrip(".") or "(item)", p.value, p.expected, p.missing)
+            if p.path.startswith(head)
+            else p
+            for p in exc.problems
+        ]
+        raise InputError(problems) from None
+
+
+def update_patient(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    patient_id: str,
+    changes: dict[str, Any],
+    if_match: int | None,
+    today: date,
+) -> dict[str, Any]:
+    """Change demographics, the episode, the conditions or the clinician."""
+    actor.require_write()
+    allowed = {*PATIENT_FIELDS, "episode", "conditions", "clinician"}
+    unknown = [k for k in changes if k not in allowed]
+    if unknown:
+        raise InputError(
+            [Problem(k, changes[k], f"one of {', '.join(sorted(allowed))}") for k in unknown]
+        )
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        _bump(session, patient, if_match)
+        doc = history_rows.document(patient, today)
+        for key in PATIENT_FIELDS:
+            if key in changes:
+                doc["patient"][key] = changes[key]
+        if "episode" in changes:
+            if not isinstance(changes["episode"], dict):
+                raise InputError([Problem("episode", changes["episode"], "an object")])
+            doc["episode"] = {**doc["episode"], **changes["episode"]}
+        if "conditions" in changes:
+            doc["conditions"] = changes["conditions"]
+        history = _revalidate(kb, doc)
+        if "clinician" in changes:
+            patient.clinician = _clinician(session, actor, changes["clinician"])
+        p = history.patient
+        patient.mrn, patient.name, patient.birth_date, patient.sex = (
+            p.mrn,
+            p.name,
+            p.birth_date,
+            p.sex,
+        )
+        episode = history_rows.current_episode(patient)
+        for key in EPISODE_FIELDS:
+            setattr(episode, key, getattr(history.episode, key))
+        if "conditions" in changes:
+            for row in list(patient.conditions):
+                session.delete(row)
+            session.flush()
+            patient.conditions = [PatientCondition(condition=c) for c in history.conditions]
+        _summarise(patient, history, kb, today)
+        audit.record(
+            session,
+            actor,
+            "patient.update",
+            patient_id=patient.id,
+            detail={"fields": sorted(changes)},
+        )
+        session.flush()
+        return patient_view(patient)
+
+
+def delete_patient(store: Store, actor: Actor, patient_id: str, if_match: int | None) -> None:
+    """Soft delete: hidden from everyone, restorable by an administrator."""
+    actor.require_write()
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        _bump(session, patient, if_match)
+        patient.deleted_at = utcnow()
+        audit.record(session, actor, "patient.delete", patient_id=patient.id)
+
+
+def restore_patient(store: Store, actor: Actor, patient_id: str) -> dict[str, Any]:
+    actor.require_admin()
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id, deleted=True)
+        clash = session.scalars(
+            select(Patient.pk).where(
+                Patient.clinic_id == actor.clinic_id,
+                Patient.id == patient_id,
+                Patient.deleted_at.is_(None),
+            )
+        ).first()
+        if clash is not None:
+            raise Conflict(f"patient {patient_id!r} exists already")
+        patient.deleted_at = None
+        patient.version += 1
+        audit.record(session, actor, "patient.restore", patient_id=patient.id)
+        session.flush()
+        return patient_view(patient)
+
+
+def _kind(segment: str) -> ItemKind:
+    try:
+        return ITEM_KINDS[segment]
+    except KeyError:
+        raise NotFound(f"no kind of history item {segment!r}") from None
+
+
+def _item(patient: Patient, kind: ItemKind, item_id: int) -> Any:
+    for row in getattr(patient, kind.section):
+        if row.id == item_id and row.removed_at is None:
+            return row
+    raise NotFound(f"no {kind.segment} item {item_id} for patient {patient.id!r}")
+
+
+def add_item(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    patient_id: str,
+    segment: str,
+    data: Any,
+    if_match: int | None,
+    today: date,
+) -> tuple[int, dict[str, Any]]:
+    """Add a trial, psychotherapy course, procedure or measurement; returns its id and the
+    patient."""
+    actor.require_write()
+    kind = _kind(segment)
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        _bump(session, patient, if_match)
+        doc = history_rows.document(patient, today)
+        index = len(doc[kind.section])
+        doc[kind.section].append(data)
+        history = _revalidate(kb, doc, (kind.section, index))
+        record = getattr(history, kind.section)[index]
+        row = kind.table(**history_rows.item_values(kind, record))
+        getattr(patient, kind.section).append(row)
+        _summarise(patient, history, kb, today)
+        session.flush()
+        audit.record(
+            session, actor, "item.add", patient_id=patient.id, resource=f"{segment}/{row.id}"
+        )
+        return row.id, patient_view(patient)
+
+
+def correct_item(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    patient_id: str,
+    segment: str,
+    item_id: int,
+    data: Any,
+    if_match: int | None,
+    today: date,
+) -> dict[str, Any]:
+    """Replace an item's fields with corrected ones (validated like a new item)."""
+    actor.require_write()
+    kind = _kind(segment)
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        row = _item(patient, kind, item_id)
+        _bump(session, patient, if_match)
+        doc = history_rows.document(patient, today)
+        live = [r for r in getattr(patient, kind.section) if r.removed_at is None]
+        index = live.index(row)
+        doc[kind.section][index] = data
+        history = _revalidate(kb, doc, (kind.section, index))
+        values = history_rows.item_values(kind, getattr(history, kind.section)[index])
+        before = history_rows.item_document(kind, row)
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.updated_at = utcnow()
+        _summarise(patient, history, kb, today)
+        after = history_rows.item_document(kind, row)
+        audit.record(
+            session,
+            actor,
+            "item.correct",
+            patient_id=patient.id,
+            resource=f"{segment}/{row.id}",
+            detail={"fields": sorted(k for k in after if before.get(k) != after[k])},
+        )
+        session.flush()
+        return patient_view(patient)
+
+
+def remove_item(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    patient_id: str,
+    segment: str,
+    item_id: int,
+    if_match: int | None,
+    today: date,
+) -> dict[str, Any]:
+    """Remove an item from the history (the row is kept, marked removed)."""
+    actor.require_write()
+    kind = _kind(segment)
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        row = _item(patient, kind, item_id)
+        _bump(session, patient, if_match)
+        row.removed_at = utcnow()
+        history = parse_history(history_rows.document(patient, today), kb)
+        _summarise(patient, history, kb, today)
+        audit.record(
+            session, actor, "item.remove", patient_id=patient.id, resource=f"{segment}/{row.id}"
+        )
+        session.flush()
+        return patient_view(patient)
+
+
+# --- notes --------------------------------------------------------------------------
+
+
+def add_note(store: Store, actor: Actor, patient_id: str, text: str) -> dict[str, Any]:
+    actor.require_write()
+    if not text.strip():
+        raise InputError([Problem("text", text, "a non-empty note")])
+    with store.transaction() as session:
+        if actor.user_id is None:
+            raise InputError([Problem("author", None, "a signed-in user")])
+        patient = _load(session, actor, patient_id)
+        note = Note(patient_pk=patient.pk, author_id=actor.user_id, text=text.strip())
+        session.add(note)
+        session.flush()
+        audit.record(session, actor, "note.add", patient_id=patient.id, resource=f"notes/{note.id}")
+        return {
+            "id": note.id,
+            "text": note.text,
+            "author": actor.email,
+            "created_at": _iso(note.created_at),
+        }
+
+
+def list_notes(store: Store, actor: Actor, patient_id: str) -> list[dict[str, Any]]:
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        notes = session.scalars(
+            select(Note)
+            .where(Note.patient_pk == patient.pk)
+            .options(selectinload(Note.author))
+            .order_by(Note.id)
+        ).all()
+        audit.record(session, actor, "note.read", patient_id=patient.id)
+        return [
+            {"id": n.id, "text": n.text, "author": n.author.email, "created_at": _iso(n.created_at)}
+            for n in notes
+        ]

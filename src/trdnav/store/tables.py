@@ -1,0 +1,284 @@
+"""The database tables (SQLAlchemy 2 ORM).
+
+A clinic owns users and patients; a patient owns its episode, conditions and history items
+(medication trials, psychotherapy courses, procedures, measurements) and notes. History
+items are never deleted: a removed item keeps its row with ``removed_at`` set. The audit
+log is append-only (database triggers refuse UPDATE and DELETE, see the migrations).
+Each patient row also caches a summary of its latest assessment for list filters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "ROLES",
+    "AuditEvent",
+    "Base",
+    "Clinic",
+    "Episode",
+    "LoginFailure",
+    "Measurement",
+    "MedicationTrial",
+    "Note",
+    "Patient",
+    "PatientCondition",
+    "Procedure",
+    "PsychotherapyCourse",
+    "ServerSecret",
+    "User",
+    "utcnow",
+]
+
+ROLES = ("admin", "clinician", "viewer")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'clinician', 'viewer')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship()
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "id", name="clinic_patient_id"),
+        Index("ix_patients_clinic_deleted", "clinic_id", "deleted_at"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    id: Mapped[str] = mapped_column(String(64))
+    mrn: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(32))
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    extra: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # summary of the assessment as of summary_as_of, for list filters
+    summary_as_of: Mapped[date | None] = mapped_column(Date)
+    trd: Mapped[bool | None] = mapped_column(Boolean)
+    failed_adequate_trials: Mapped[int | None] = mapped_column(Integer)
+    thase_rush: Mapped[int | None] = mapped_column(Integer)
+    mgh_s: Mapped[float | None] = mapped_column(Float)
+    msm_total: Mapped[int | None] = mapped_column(Integer)
+    msm_band: Mapped[str | None] = mapped_column(String(16))
+    latest_instrument: Mapped[str | None] = mapped_column(String(16))
+    latest_severity: Mapped[str | None] = mapped_column(String(32))
+    latest_score_date: Mapped[date | None] = mapped_column(Date)
+    open_alerts: Mapped[int | None] = mapped_column(Integer)
+
+    episodes: Mapped[list[Episode]] = relationship(order_by="Episode.id")
+    conditions: Mapped[list[PatientCondition]] = relationship(order_by="PatientCondition.id")
+    medication_trials: Mapped[list[MedicationTrial]] = relationship(order_by="MedicationTrial.id")
+    psychotherapy: Mapped[list[PsychotherapyCourse]] = relationship(
+        order_by="PsychotherapyCourse.id"
+    )
+    procedures: Mapped[list[Procedure]] = relationship(order_by="Procedure.id")
+    measurements: Mapped[list[Measurement]] = relationship(order_by="Measurement.id")
+    clinician: Mapped[User | None] = relationship()
+
+
+class Episode(Base):
+    __tablename__ = "episodes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_pk: Mapped[int] = mapped_column(ForeignKey("patients.pk"), index=True)
+    onset: Mapped[date] = mapped_column(Date)
+    severity: Mapped[str] = mapped_column(String(16))
+    psychotic_features: Mapped[bool] = mapped_column(Boolean)
+    recurrent: Mapped[bool] = mapped_column(Boolean)
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class PatientCondition(Base):
+    __tablename__ = "patient_conditions"
+    __table_args__ = (UniqueConstraint("patient_pk", "condition", name="patient_condition"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_pk: Mapped[int] = mapped_column(ForeignKey("patients.pk"), index=True)
+    condition: Mapped[str] = mapped_column(String(64))
+
+
+class HistoryItem:
+    """Columns shared by the history items."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_pk: Mapped[int] = mapped_column(ForeignKey("patients.pk"), index=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MedicationTrial(HistoryItem, Base):
+    __tablename__ = "medication_trials"
+
+    drug: Mapped[str] = mapped_column(String(64))
+    daily_dose_mg: Mapped[float] = mapped_column(Float)
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date | None] = mapped_column(Date)
+    role: Mapped[str] = mapped_column(String(16))
+    response: Mapped[str] = mapped_column(String(16))
+    dose_optimized: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PsychotherapyCourse(HistoryItem, Base):
+    __tablename__ = "psychotherapy_courses"
+
+    type: Mapped[str] = mapped_column(String(64))
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date | None] = mapped_column(Date)
+    sessions: Mapped[int] = mapped_column(Integer)
+
+
+class Procedure(HistoryItem, Base):
+    __tablename__ = "procedures"
+
+    type: Mapped[str] = mapped_column(String(16))
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date | None] = mapped_column(Date)
+    sessions: Mapped[int] = mapped_column(Integer)
+    response: Mapped[str] = mapped_column(String(16))
+
+
+class Measurement(HistoryItem, Base):
+    __tablename__ = "measurements"
+
+    instrument: Mapped[str] = mapped_column(String(16))
+    date: Mapped[dt.date] = mapped_column(Date)
+    items: Mapped[list[int]] = mapped_column(Json)
+
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_pk: Mapped[int] = mapped_column(ForeignKey("patients.pk"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User] = relationship()
+
+
+class AuditEvent(Base):
+    """One read or write of patient data, or an account event. Never updated or deleted."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_clinic_at", "clinic_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    user_email: Mapped[str | None] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64))
+    patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    resource: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoginFailure(Base):
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    remote_addr: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class ServerSecret(Base):
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
