@@ -1,9 +1,9 @@
 """Patients over real HTTP: import, read, list, change with versions, delete and restore."""
 
 import json
-from datetime import UTC, datetime
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
