@@ -58,8 +58,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "secret_key",
         None,
-        "Key that signs login tokens. Empty means a random key kept in the database, shared "
-        "by every server process that uses it.",
+        "Key that signs login tokens (at least 32 characters). Empty means a random key kept "
+        "in the database, shared by every server process that uses it.",
     ),
     SettingSpec("token_minutes", 480, "Lifetime of a login token, in minutes."),
     SettingSpec(
@@ -84,7 +84,7 @@ class Settings(BaseModel):
     adequate_trial_days: int | None = Field(default=None, ge=1, le=365)
     knowledge_dir: Path | None = None
     database_url: str | None = None
-    secret_key: SecretStr | None = None
+    secret_key: SecretStr | None = Field(default=None, min_length=32)
     token_minutes: int = Field(default=480, ge=1, le=60 * 24 * 30)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)

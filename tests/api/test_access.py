@@ -1,0 +1,169 @@
+"""Who may do what, for every endpoint of the OpenAPI document.
+
+- Without a token: 401 everywhere except the public endpoints.
+- Another clinic's user: 404 for every patient route (existence does not leak).
+- A viewer: reads allowed, writes 403.
+- Administrative routes: 403 for clinicians and viewers.
+A new endpoint fails `test_every_endpoint_is_classified` until it is added here.
+"""
+
+import httpx
+import pytest
+
+from trdnav.api import create_app
+from trdnav.settings import Settings
+
+PUBLIC = {
+    ("post", "/auth/login"),
+    ("get", "/health"),
+    ("get", "/knowledge"),
+    ("get", "/problems/{slug}"),
+}
+ADMIN = {
+    ("get", "/users"),
+    ("post", "/users"),
+    ("patch", "/users/{email}"),
+    ("get", "/audit"),
+    ("get", "/audit/export"),
+    ("post", "/patients/{patient_id}/restore"),
+}
+SELF = {("get", "/auth/me")}
+CLINIC_WIDE = {("get", "/patients"), ("post", "/patients"), ("post", "/patients/import")}
+
+ITEM = {
+    "trials": {
+        "drug": "sertraline",
+        "daily_dose_mg": 50,
+        "start": "2024-08-01",
+        "end": None,
+        "role": "antidepressant",
+        "response": "unknown",
+    },
+    "psychotherapy": {"type": "CBT", "start": "2024-08-01", "end": None, "sessions": 1},
+    "procedures": {
+        "type": "ECT",
+        "start": "2024-08-01",
+        "end": None,
+        "sessions": 1,
+        "response": "unknown",
+    },
+    "measurements": {"instrument": "PHQ-9", "date": "2024-08-01", "items": [0] * 9},
+}
+
+
+def operations():
+    spec = create_app(Settings(database_url="sqlite://")).openapi()
+    return sorted((method, path) for path, ops in spec["paths"].items() for method in ops)
+
+
+OPERATIONS = operations()
+PATIENT_ROUTES = [
+    op for op in OPERATIONS if op[1].startswith("/patients/{patient_id}") and op not in ADMIN
+]
+
+
+def test_every_endpoint_is_classified():
+    known = PUBLIC | ADMIN | SELF | CLINIC_WIDE | set(PATIENT_ROUTES)
+    assert set(OPERATIONS) == known
+
+
+def _request(client, method, path, patient_id="example-stage-2", item_id=1, version='"1"'):
+    url = path.replace("{patient_id}", patient_id).replace("{item_id}", str(item_id))
+    url = url.replace("{slug}", "not-found").replace("{email}", "someone@clinic.test")
+    body = None
+    segment = url.split("/")[3] if url.count("/") >= 3 else ""
+    if method in ("post", "put") and segment in ITEM:
+        body = ITEM[segment]
+    elif url.endswith("/notes") and method == "post":
+        body = {"text": "note"}
+    elif method == "patch" and url.startswith("/patients"):
+        body = {"name": "x"}
+    elif method == "post" and url in ("/patients", "/patients/import"):
+        body = {
+            "patient": {"birth_date": "1990-01-01", "sex": "f"},
+            "episode": {
+                "onset": "2024-01-01",
+                "severity": "mild",
+                "psychotic_features": False,
+                "recurrent": False,
+            },
+        }
+    elif url == "/users":
+        body = {"email": "new@clinic.test", "role": "viewer", "password": "long enough pw"}
+    elif url.startswith("/users/"):
+        body = {"active": False}
+    elif url == "/auth/login":
+        body = {"email": "nobody@clinic.test", "password": "wrong password"}
+    return client.request(method.upper(), url, json=body, headers={"If-Match": version})
+
+
+@pytest.fixture
+def two_clinics(make_clinic, example_doc):
+    mine, theirs = make_clinic(), make_clinic()
+    with mine.client("clinician") as c:
+        assert c.post("/patients/import", json=example_doc("stage-2-trd")).status_code == 201
+        trial = c.get("/patients/example-stage-2").json()["medication_trials"][0]["item_id"]
+        c.post("/patients/example-stage-2/notes", json={"text": "private"})
+    return mine, theirs, trial
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(set(OPERATIONS) - PUBLIC))
+def test_no_token_means_401(server, method, path):
+    with httpx.Client(base_url=server.url) as anonymous:
+        response = _request(anonymous, method, path)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.json()["type"] == "/problems/not-authenticated"
+
+
+def test_another_clinic_never_sees_a_patient(two_clinics):
+    mine, theirs, trial = two_clinics
+    with theirs.client("admin") as other:
+        for method, path in PATIENT_ROUTES:
+            response = _request(other, method, path, item_id=trial)
+            assert response.status_code == 404, (method, path, response.text)
+        listed = other.get("/patients").json()
+        assert listed["total"] == 0
+        audit = other.get("/audit", params={"patient_id": "example-stage-2"}).json()
+        assert [e for e in audit if e["action"] != "audit.query"] == []
+    with mine.client("viewer") as viewer:
+        assert viewer.get("/patients/example-stage-2").status_code == 200
+    with mine.client("clinician") as c:
+        assert c.get("/patients/example-stage-2").json()["version"] == 1
+        assert [n["text"] for n in c.get("/patients/example-stage-2/notes").json()] == ["private"]
+
+
+def test_viewers_read_but_never_write(two_clinics):
+    mine, _, trial = two_clinics
+    writes = [op for op in PATIENT_ROUTES + sorted(CLINIC_WIDE) if op[0] != "get"]
+    with mine.client("viewer") as viewer:
+        for method, path in writes:
+            response = _request(viewer, method, path, item_id=trial)
+            assert response.status_code == 403, (method, path, response.text)
+        for method, path in [op for op in PATIENT_ROUTES if op[0] == "get"]:
+            assert _request(viewer, method, path).status_code == 200, path
+    with mine.client("clinician") as c:
+        assert c.get("/patients/example-stage-2").json()["version"] == 1
+
+
+@pytest.mark.parametrize("role", ["clinician", "viewer"])
+def test_administration_is_for_administrators(two_clinics, role):
+    mine, _, _ = two_clinics
+    with mine.client(role) as client:
+        for method, path in sorted(ADMIN):
+            response = _request(client, method, path)
+            assert response.status_code == 403, (method, path)
+            assert response.json()["type"] == "/problems/not-permitted"
+
+
+def test_public_endpoints(server):
+    with httpx.Client(base_url=server.url) as anonymous:
+        assert anonymous.get("/health").json()["status"] == "ok"
+        assert len(anonymous.get("/knowledge").json()["treatments"]) == 11
+        docs = anonymous.get("/docs")
+        assert docs.status_code == 200
+        assert "/static/swagger-ui/swagger-ui-bundle.js" in docs.text
+        assert "http://" not in docs.text
+        assert "https://" not in docs.text
+        assert anonymous.get("/static/swagger-ui/swagger-ui-bundle.js").status_code == 200
+        assert anonymous.get("/openapi.json").json()["info"]["title"] == "trdnav"
