@@ -117,7 +117,7 @@ def clinic_list(database_url: DatabaseOption = None, config: ConfigOption = None
     """List clinics."""
     with _store(config, database_url).reading() as session:
         for clinic in session.scalars(select(Clinic).order_by(Clinic.id)):
-            _out().print(f"{clinic.id}\t{clinic.name}")
+            typer.echo(f"{clinic.id}\t{clinic.name}")
 
 
 def _cli_actor(store: Store, clinic: str) -> Actor:
@@ -208,7 +208,7 @@ def user_list(
             select(User).where(User.clinic_id == clinic_id).order_by(User.email)
         ):
             state = "active" if user.active else "disabled"
-            _out().print(f"{user.email}\t{user.role}\t{state}")
+            typer.echo(f"{user.email}\t{user.role}\t{state}")
 
 
 def import_command(

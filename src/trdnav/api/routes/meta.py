@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import APIRouter
@@ -19,7 +20,12 @@ router = APIRouter(tags=["meta"])
 def health(state: StateDep) -> dict[str, Any]:
     with state.store.reading() as session:
         session.execute(text("SELECT 1"))
-    return {"status": "ok", "database": state.store.dialect, "knowledge": state.kb.version}
+    return {
+        "status": "ok",
+        "database": state.store.dialect,
+        "knowledge": state.kb.version,
+        "process": os.getpid(),
+    }
 
 
 @router.get("/knowledge", summary="The knowledge base: treatments, drugs, instruments, rules")

@@ -1,0 +1,155 @@
+"""The server's commands through the installed `trdnav` script: db, clinic, user, import,
+serve."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TRDNAV = Path(sys.executable).parent / "trdnav"
+
+
+def run(*args, db=None, stdin=None):
+    extra = ["--database-url", db] if db else []
+    return subprocess.run(
+        [str(TRDNAV), *args, *extra],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+@pytest.fixture
+def db(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert run("db", "upgrade", db=url).returncode == 0
+    return url
+
+
+def test_db_upgrade_current_downgrade(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    assert "current: none" in run("db", "current", db=url).stdout
+    up = run("db", "upgrade", db=url)
+    assert up.returncode == 0
+    assert "database at revision 0001" in up.stdout
+    assert "current: 0001; latest: 0001" in run("db", "current", db=url).stdout
+    down = run("db", "downgrade", "base", db=url)
+    assert "base (empty)" in down.stdout
+
+
+def test_clinics_and_users(db):
+    assert run("clinic", "add", "North Clinic", db=db).stdout.startswith("clinic 1: North Clinic")
+    added = run(
+        "user", "add", "Dr.Who@North.test", "--clinic", "North Clinic", "--role", "admin", db=db
+    )
+    assert added.returncode == 0, added.stderr
+    password = re.search(r"password: (\S+)", added.stdout).group(1)
+    assert len(password) >= 10
+    piped = run(
+        "user",
+        "add",
+        "viewer@north.test",
+        "--clinic",
+        "1",
+        "--role",
+        "viewer",
+        "--password-stdin",
+        db=db,
+        stdin="a long enough password\n",
+    )
+    assert piped.returncode == 0
+    assert "password:" not in piped.stdout
+    listing = run("user", "list", "--clinic", "1", db=db).stdout
+    assert "dr.who@north.test\tadmin\tactive" in listing
+    assert run("user", "disable", "viewer@north.test", "--clinic", "1", db=db).returncode == 0
+    assert (
+        "viewer@north.test\tviewer\tdisabled" in run("user", "list", "--clinic", "1", db=db).stdout
+    )
+    reset = run("user", "reset-password", "dr.who@north.test", "--clinic", "1", db=db)
+    assert re.search(r"password: (\S+)", reset.stdout).group(1) != password
+    bad_role = run("user", "add", "x@north.test", "--clinic", "1", "--role", "boss", db=db)
+    assert bad_role.returncode == 2
+    assert "role" in bad_role.stderr
+    missing = run("user", "add", "x@north.test", "--clinic", "Nowhere", db=db)
+    assert missing.returncode == 2
+    assert "trdnav clinic add" in missing.stderr
+    duplicate = run("user", "add", "viewer@north.test", "--clinic", "1", db=db)
+    assert duplicate.returncode == 2
+    assert "exists already" in duplicate.stderr
+
+
+def test_import_is_all_or_nothing_per_file(db, tmp_path):
+    run("clinic", "add", "Import Clinic", db=db)
+    good = ROOT / "examples" / "stage-2-trd.json"
+    bad = tmp_path / "bad.json"
+    doc = json.loads((ROOT / "examples" / "refractory-recurrent.json").read_text())
+    doc["medication_trials"][0]["daily_dose_mg"] = -40
+    bad.write_text(json.dumps(doc))
+    result = run("import", str(good), str(bad), "--clinic", "Import Clinic", db=db)
+    assert result.returncode == 2
+    assert "imported" in result.stdout
+    assert f"{bad}: medication_trials[0].daily_dose_mg" in result.stderr
+    assert "Traceback" not in result.stderr
+    again = run("import", str(good), "--clinic", "Import Clinic", db=db)
+    assert again.returncode == 2
+    assert "exists already" in again.stderr
+
+
+def _port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_demo_prints_a_password_that_signs_in(tmp_path):
+    port = _port()
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    proc = subprocess.Popen(
+        [str(TRDNAV), "serve", "--demo", "--port", str(port), "--database-url", url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        output = ""
+        deadline = time.monotonic() + 90
+        password = None
+        while time.monotonic() < deadline and password is None:
+            line = proc.stdout.readline()
+            output += line
+            found = re.search(r"password: (\S+)", line)
+            password = found.group(1) if found else None
+        assert password, output
+        assert "not a medical device" in output
+        base = f"http://127.0.0.1:{port}"
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        token = httpx.post(
+            f"{base}/auth/login", json={"email": "admin@demo.trdnav.org", "password": password}
+        ).json()
+        listing = httpx.get(
+            f"{base}/patients", headers={"Authorization": f"Bearer {token['access_token']}"}
+        ).json()
+        assert listing["total"] >= 20
+        assert any(p["summary"]["open_alerts"] for p in listing["items"])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
