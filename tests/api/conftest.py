@@ -152,3 +152,14 @@ def example_doc() -> Callable[[str], dict[str, Any]]:
         return data
 
     return load
+
+
+@pytest.fixture(scope="session")
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """A server of its own on SQLite, for tests that run once rather than per backend."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('own') / 'trdnav.db'}"
+    migrate.upgrade(url)
+    store = Store(url)
+    settings = Settings(database_url=url, timezone="UTC", login_max_failures=1000)
+    yield from run_server(settings, store)
+    store.dispose()

@@ -12,9 +12,11 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -29,6 +31,12 @@ from trdnav.store.database import Store, default_database_url
 __all__ = ["create_app", "create_app_from_env"]
 
 STATIC = Path(__file__).parent / "static"
+PUBLIC_OPERATIONS = {
+    ("post", "/auth/login"),
+    ("get", "/health"),
+    ("get", "/knowledge"),
+    ("get", "/problems/{slug}"),
+}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 DESCRIPTION = """
@@ -68,6 +76,16 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
     for router in (auth.router, patients.router, items.router, admin.router, meta.router):
         app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            app.openapi_schema = problems.document_problems(spec, PUBLIC_OPERATIONS)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/docs", include_in_schema=False)

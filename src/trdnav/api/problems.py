@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trdnav.core.intake import problems_from_errors
@@ -23,7 +24,7 @@ from trdnav.errors import (
     TrdnavError,
 )
 
-__all__ = ["PROBLEM_TYPES", "install", "problem_response"]
+__all__ = ["PROBLEM_TYPES", "ProblemDetails", "document_problems", "install", "problem_response"]
 
 log = logging.getLogger("trdnav.api")
 
@@ -40,6 +41,65 @@ PROBLEM_TYPES = {
     429: "too-many-requests",
     500: "internal-error",
 }
+
+
+class FieldProblem(BaseModel):
+    path: str
+    value: Any = None
+    expected: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, with field problems in ``errors``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[FieldProblem] | None = None
+    request_id: str | None = None
+
+
+ERROR_STATUSES = {
+    401: "Not signed in, or the token is not valid",
+    403: "The role may not do this",
+    404: "No such record in this clinic",
+    405: "Method not allowed",
+    409: "The record exists already",
+    412: "The patient has changed since the version in If-Match",
+    422: "Invalid input; `errors` lists every problem with its field path",
+    428: "A change without If-Match",
+    429: "Too many failed logins; see Retry-After",
+    500: "Internal error",
+}
+PUBLIC_STATUSES = {401, 404, 405, 422, 429, 500}
+
+
+def document_problems(spec: dict[str, Any], public: set[tuple[str, str]]) -> dict[str, Any]:
+    """Declare the error responses of every operation as problem details."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    schemas.update(
+        ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}").pop(
+            "$defs", {}
+        )
+    )
+    problem_schema = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+    problem_schema.pop("$defs", None)
+    schemas["ProblemDetails"] = problem_schema
+    content = {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
+    }
+    for path, operations in spec.get("paths", {}).items():
+        for method, operation in operations.items():
+            statuses = PUBLIC_STATUSES if (method, path) in public else set(ERROR_STATUSES)
+            responses = operation.setdefault("responses", {})
+            for status in statuses:
+                responses[str(status)] = {"description": ERROR_STATUSES[status], "content": content}
+            operation["responses"] = dict(sorted(responses.items()))
+    return spec
 
 
 def problem_response(

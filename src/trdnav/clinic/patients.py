@@ -73,13 +73,18 @@ EPISODE_FIELDS = ("onset", "severity", "psychotic_features", "recurrent")
 # --- reading ------------------------------------------------------------------------
 
 
-def _load(session: Session, actor: Actor, patient_id: str, *, deleted: bool = False) -> Patient:
+def _load(
+    session: Session,
+    actor: Actor,
+    patient_id: str,
+    *,
+    deleted: bool = False,
+    children: bool = True,
+) -> Patient:
     """The patient of the actor's clinic; 404 for anything else, so existence never leaks."""
-    stmt = (
-        select(Patient)
-        .where(Patient.clinic_id == actor.clinic_id, Patient.id == patient_id)
-        .options(*CHILDREN)
-    )
+    stmt = select(Patient).where(Patient.clinic_id == actor.clinic_id, Patient.id == patient_id)
+    if children:
+        stmt = stmt.options(*CHILDREN)
     patient = session.scalars(stmt).first()
     if patient is None or (patient.deleted_at is not None) != deleted:
         raise NotFound(f"no patient {patient_id!r}")
@@ -155,9 +160,9 @@ def get_patient(
 def history_document(store: Store, actor: Actor, patient_id: str, as_of: date) -> dict[str, Any]:
     """The stored history in the core format (what ``trdnav assess`` reads)."""
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = _load(session, actor, patient_id, children=False)
         audit.record(session, actor, "patient.export", patient_id=patient.id)
-        return history_rows.document(patient, as_of)
+        return history_rows.fetch_document(session, patient, as_of)
 
 
 def assessment(
@@ -170,8 +175,8 @@ def assessment(
 ) -> Assessment:
     """The assessment computed from what is stored, as of a date."""
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
-        doc = history_rows.document(patient, as_of)
+        patient = _load(session, actor, patient_id, children=False)
+        doc = history_rows.fetch_document(session, patient, as_of)
         audit.record(
             session,
             actor,

@@ -13,6 +13,8 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from trdnav.core.history import (
     MedicationTrial as TrialRecord,
@@ -23,7 +25,7 @@ from trdnav.core.history import (
 )
 from trdnav.store import tables
 
-__all__ = ["ITEM_KINDS", "ItemKind", "document", "fill", "item_document"]
+__all__ = ["ITEM_KINDS", "ItemKind", "document", "fetch_document", "fill", "item_document"]
 
 
 @dataclass(frozen=True)
@@ -81,8 +83,13 @@ def current_episode(patient: tables.Patient) -> tables.Episode:
     return next(e for e in reversed(patient.episodes) if e.current)
 
 
-def document(patient: tables.Patient, as_of: date) -> dict[str, Any]:
-    """The patient's history in the core format, assessed as of ``as_of``."""
+def _build(
+    patient: tables.Patient,
+    episode: Any,
+    conditions: list[str],
+    items: dict[str, list[Any]],
+    as_of: date,
+) -> dict[str, Any]:
     extra = dict(patient.extra or {})
     patient_extra = extra.pop("patient", {})
     person: dict[str, Any] = {
@@ -94,7 +101,6 @@ def document(patient: tables.Patient, as_of: date) -> dict[str, Any]:
         person["name"] = patient.name
     if patient.mrn:
         person["mrn"] = patient.mrn
-    episode = current_episode(patient)
     doc: dict[str, Any] = {
         **extra,
         "id": patient.id,
@@ -107,12 +113,58 @@ def document(patient: tables.Patient, as_of: date) -> dict[str, Any]:
             "psychotic_features": episode.psychotic_features,
             "recurrent": episode.recurrent,
         },
-        "conditions": [c.condition for c in patient.conditions],
+        "conditions": conditions,
     }
     for kind in ITEM_KINDS.values():
-        rows = getattr(patient, kind.section)
-        doc[kind.section] = [item_document(kind, r) for r in rows if r.removed_at is None]
+        doc[kind.section] = [item_document(kind, r) for r in items[kind.section]]
     return doc
+
+
+def document(patient: tables.Patient, as_of: date) -> dict[str, Any]:
+    """The history of a patient loaded with its children, in the core format, as of a date."""
+    items = {
+        kind.section: [r for r in getattr(patient, kind.section) if r.removed_at is None]
+        for kind in ITEM_KINDS.values()
+    }
+    conditions = [c.condition for c in patient.conditions]
+    return _build(patient, current_episode(patient), conditions, items, as_of)
+
+
+def fetch_document(session: Session, patient: tables.Patient, as_of: date) -> dict[str, Any]:
+    """The same document read with plain queries (no ORM objects): the fast read path."""
+    pk = patient.pk
+    episode_table = tables.Episode
+    episode = session.execute(
+        select(
+            episode_table.onset,
+            episode_table.severity,
+            episode_table.psychotic_features,
+            episode_table.recurrent,
+            episode_table.extra,
+        )
+        .where(episode_table.patient_pk == pk, episode_table.current.is_(True))
+        .order_by(episode_table.id.desc())
+        .limit(1)
+    ).one()
+    conditions = list(
+        session.scalars(
+            select(tables.PatientCondition.condition)
+            .where(tables.PatientCondition.patient_pk == pk)
+            .order_by(tables.PatientCondition.id)
+        )
+    )
+    items: dict[str, list[Any]] = {}
+    for kind in ITEM_KINDS.values():
+        table = kind.table
+        columns = [getattr(table, field) for field in kind.fields]
+        items[kind.section] = list(
+            session.execute(
+                select(*columns, table.extra)
+                .where(table.patient_pk == pk, table.removed_at.is_(None))
+                .order_by(table.id)
+            )
+        )
+    return _build(patient, episode, conditions, items, as_of)
 
 
 def _extras(record: BaseModel) -> dict[str, Any]:
