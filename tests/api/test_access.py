@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from trdnav.api import create_app
-from trdnav.api.app import PUBLIC_OPERATIONS
 from trdnav.settings import Settings
 
 PUBLIC = {
