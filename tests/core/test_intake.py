@@ -2,7 +2,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trdnav.core.intake import parse_history
+from trdnav.core.intake import parse_history, stored_history
 from trdnav.errors import InputError
 
 
@@ -207,3 +207,13 @@ def test_knowledge_checks_still_run_when_a_record_has_other_errors(kb, history, 
         "measurements[0].date",
         "measurements[0].items[8]",
     } <= set(found)
+
+
+def test_stored_histories_skip_name_resolution_but_fall_back_when_unknown(kb, history, trial):
+    doc = history(medication_trials=[trial("sertraline", 100, "2024-02-01", None)])
+    assert stored_history(doc, kb) == parse_history(doc, kb)
+    branded = history(medication_trials=[trial("Zoloft", 100, "2024-02-01", None)])
+    assert stored_history(branded, kb).medication_trials[0].drug == "sertraline"
+    broken = history(medication_trials=[trial("no-such-drug", 100, "2024-02-01", None)])
+    with pytest.raises(InputError):
+        stored_history(broken, kb)

@@ -22,7 +22,7 @@ from trdnav.clinic import audit
 from trdnav.clinic.actor import Actor
 from trdnav.core.assessment import Assessment, assess
 from trdnav.core.history import PatientHistory
-from trdnav.core.intake import parse_history
+from trdnav.core.intake import parse_history, stored_history
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import (
     Conflict,
@@ -184,7 +184,7 @@ def assessment(
             patient_id=patient.id,
             detail={"as_of": as_of.isoformat()},
         )
-    history = parse_history(doc, kb)
+    history = stored_history(doc, kb)
     return assess(history, kb, adequate_trial_days=adequate_trial_days)
 
 
@@ -317,7 +317,7 @@ def refresh_stale_summaries(
         if limit is not None and count > limit:
             return count
         for patient in session.scalars(stale.options(*CHILDREN)):
-            history = parse_history(history_rows.document(patient, today), kb)
+            history = stored_history(history_rows.document(patient, today), kb)
             _summarise(patient, history, kb, today)
     return 0
 

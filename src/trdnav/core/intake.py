@@ -33,7 +33,12 @@ from trdnav.core.history import (
 from trdnav.core.knowledge import Drug, Instrument, KnowledgeBase
 from trdnav.errors import InputError, Problem, format_path
 
-__all__ = ["parse_history", "problems_from_errors", "problems_from_validation_error"]
+__all__ = [
+    "parse_history",
+    "problems_from_errors",
+    "problems_from_validation_error",
+    "stored_history",
+]
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
@@ -363,3 +368,22 @@ def parse_history(data: Any, kb: KnowledgeBase) -> PatientHistory:
         **sections,
         **extras,
     )
+
+
+def stored_history(data: dict[str, Any], kb: KnowledgeBase) -> PatientHistory:
+    """A history rebuilt from storage, whose names were resolved when it was stored.
+
+    Validates the shape in one pass and checks that every drug, instrument and condition is
+    still known under its stored id; if anything is off (say the knowledge base changed
+    since), falls back to the full intake, which reports it.
+    """
+    try:
+        history = PatientHistory.model_validate(data)
+    except ValidationError:
+        return parse_history(data, kb)
+    known = (
+        all(t.drug in kb.drugs for t in history.medication_trials)
+        and all(m.instrument in kb.instruments for m in history.measurements)
+        and all(c in kb.conditions for c in history.conditions)
+    )
+    return history if known else parse_history(data, kb)
