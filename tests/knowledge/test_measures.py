@@ -143,3 +143,8 @@ def test_cms2_ages_must_follow_each_other(folder):
     edit(folder / "cms2.yaml", lambda d: d["parameters"].update(either_screen_age=18))
     with pytest.raises(KnowledgeError, match="ages must follow each other"):
         build_measure("cms2", folder)
+
+
+def test_a_missing_measures_folder_is_a_knowledge_error(tmp_path):
+    with pytest.raises(KnowledgeError, match="folder of measure data files is missing"):
+        load_measure("cms159", tmp_path / "nowhere")

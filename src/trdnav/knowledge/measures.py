@@ -117,6 +117,8 @@ def build_measure(measure_id: str, folder: Path = MEASURES_DIR) -> Measure:
 def load_measure(measure_id: str, folder: Path = MEASURES_DIR) -> Measure:
     """The measure ``measure_id`` (``cms159``, ``cms2``), loaded once; an unknown id is an
     :class:`~trdnav.errors.UnknownName` naming the known ones."""
+    if not folder.is_dir():
+        raise KnowledgeError([f"{folder}: the folder of measure data files is missing"])
     known = measure_ids(folder)
     if measure_id not in known:
         raise UnknownName([Problem("MEASURE", measure_id, "one of " + ", ".join(known))])
