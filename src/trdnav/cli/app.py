@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from trdnav.cli import catalog
+from trdnav.cli import catalog, measure
 from trdnav.cli.report import assessment_report
 from trdnav.core.history import PatientHistory
 from trdnav.errors import InputError, KnowledgeError, Problem, TrdnavError
@@ -128,6 +128,9 @@ def rules(
         console = _console()
         for rule in kb.rules.values():
             console.print(f"[bold]{rule.id}[/bold]  {rule.title}  [dim]({', '.join(rule.sources)})")
+
+
+app.command("measure")(measure.measure)
 
 
 @app.command()
