@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -63,6 +63,8 @@ _DATETIME = re.compile(
     r"(T(?P<H>\d{2}):(?P<M>\d{2})(:(?P<S>\d{2})(?P<f>\.\d+)?)?(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?$"
 )
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_FULL_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_COMMON_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
 DATETIME_EXPECTED = (
     "a FHIR dateTime: YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss with an offset (Z or +hh:mm)"
 )
@@ -70,6 +72,15 @@ DATETIME_EXPECTED = (
 
 def read_moment(text: str) -> Moment:
     """Parse a FHIR ``date``, ``dateTime`` or ``instant``; ``ValueError`` if it is not one."""
+    if _FULL_DAY.fullmatch(text):
+        return Moment(date.fromisoformat(text))
+    if _COMMON_INSTANT.fullmatch(text):
+        try:
+            at = datetime.fromisoformat(text)
+        except ValueError:
+            pass  # a leap second, or no such day: the general reading below decides
+        else:
+            return Moment(at.date(), at)
     found = _DATETIME.match(text)
     if found is None:
         raise ValueError(text)
@@ -89,6 +100,10 @@ def read_moment(text: str) -> Moment:
     second = min(int(g["S"] or 0), 59)  # a leap second is kept within its minute
     at = datetime(day.year, day.month, day.day, int(g["H"]), int(g["M"]), second, micro, zone)
     return Moment(day, at)
+
+
+def _optional_text(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value != "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,24 +163,44 @@ class _Reader:
         return value
 
     def concept(self, value: Any, path: str) -> Concept:
-        """A CodeableConcept's codings with both a system and a code."""
+        """A CodeableConcept's codings with both a system and a code (a coding lacking one
+        of them is valid FHIR but can match nothing)."""
         if value is None:
             return ()
+        if isinstance(value, dict):
+            codings = value.get("coding")
+            if codings is None:
+                return ()
+            if isinstance(codings, list):
+                found = []
+                for coding in codings:
+                    if not isinstance(coding, dict):
+                        break
+                    system, code = coding.get("system"), coding.get("code")
+                    if not (_optional_text(system) and _optional_text(code)):
+                        break
+                    if system and code:
+                        display = coding.get("display")
+                        found.append(
+                            Coding(system, code, display if isinstance(display, str) else None)
+                        )
+                else:
+                    return tuple(found)
+        return self._bad_concept(value, path)
+
+    def _bad_concept(self, value: Any, path: str) -> Concept:
+        """Report what is wrong with a CodeableConcept."""
         if not isinstance(value, dict):
             self.bad(path, value, "a CodeableConcept object")
             return ()
-        codings = []
         for i, coding in enumerate(self.array(value, "coding", f"{path}.coding")):
             where = f"{path}.coding[{i}]"
             if not isinstance(coding, dict):
                 self.bad(where, coding, "a Coding object")
                 continue
-            system = self.string(coding, "system", f"{where}.system")
-            code = self.string(coding, "code", f"{where}.code")
-            display = coding.get("display")
-            if system and code:
-                codings.append(Coding(system, code, display if isinstance(display, str) else None))
-        return tuple(codings)
+            self.string(coding, "system", f"{where}.system")
+            self.string(coding, "code", f"{where}.code")
+        return ()
 
     def concepts(self, obj: dict[str, Any], key: str) -> Concept:
         """Every coding of a repeating CodeableConcept element."""
@@ -454,8 +489,10 @@ def patient_records(resources: Iterable[Located]) -> list[PatientRecord]:
 def _assemble(patient: PatientRecord, records: dict[str, list[Any]]) -> PatientRecord:
     if not records:
         return patient
-    return replace(
-        patient,
+    return PatientRecord(
+        id=patient.id,
+        birth_date=patient.birth_date,
+        deceased=patient.deceased,
         observations=tuple(records.get("Observation", ())),
         conditions=tuple(records.get("Condition", ())),
         encounters=tuple(records.get("Encounter", ())),
@@ -466,6 +503,7 @@ def _assemble(patient: PatientRecord, records: dict[str, list[Any]]) -> PatientR
 
 
 def _resolve(ref: str, by_url: dict[str, str]) -> str | None:
+    """The id of the Patient in the input that ``ref`` names, if any."""
     if ref in by_url:
         return by_url[ref]
     tail = ref.rsplit("/", 2)
