@@ -33,7 +33,16 @@ def test_fhir_dates_and_times(text, day, at):
 
 
 @pytest.mark.parametrize(
-    "text", ["2025-3-4", "2025-13-01", "2025-02-30", "2025-03-04T10:20:30", "04/03/2025", ""]
+    "text",
+    [
+        "2025-3-4",
+        "2025-13-01",
+        "2025-02-30",
+        "2025-03-04T10:20:30",
+        "04/03/2025",
+        "",
+        "2025-01-01\n",
+    ],
 )
 def test_not_fhir_dates(text):
     with pytest.raises(ValueError):  # noqa: PT011 - the message is the text itself

@@ -59,10 +59,10 @@ READ_TYPES = frozenset(
 )
 
 _DATETIME = re.compile(
-    r"^(?P<y>\d{4})(-(?P<m>\d{2})(-(?P<d>\d{2})"
-    r"(T(?P<H>\d{2}):(?P<M>\d{2})(:(?P<S>\d{2})(?P<f>\.\d+)?)?(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?$"
+    r"(?P<y>\d{4})(-(?P<m>\d{2})(-(?P<d>\d{2})"
+    r"(T(?P<H>\d{2}):(?P<M>\d{2})(:(?P<S>\d{2})(?P<f>\.\d+)?)?(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?"
 )
-_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _FULL_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _COMMON_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
 DATETIME_EXPECTED = (
@@ -81,7 +81,7 @@ def read_moment(text: str) -> Moment:
             pass  # a leap second, or no such day: the general reading below decides
         else:
             return Moment(at.date(), at)
-    found = _DATETIME.match(text)
+    found = _DATETIME.fullmatch(text)
     if found is None:
         raise ValueError(text)
     g = found.groupdict()
@@ -110,8 +110,8 @@ def _optional_text(value: Any) -> bool:
 class Located:
     """A resource and where it was found (for error messages): ``file: entry[3].resource``.
 
-    ``full_url`` is the entry's ``fullUrl`` in a Bundle; ``group`` names the file (resources
-    without a patient reference belong to the only Patient of their group)."""
+    ``full_url`` is the entry's ``fullUrl`` in a Bundle; ``group`` names the file (a resource
+    whose reference names no Patient of the input belongs to the only Patient of its group)."""
 
     resource: Any
     where: str
@@ -450,7 +450,7 @@ def patient_records(resources: Iterable[Located]) -> list[PatientRecord]:
             continue
         reader = _Reader(item.where)
         rid = reader.string(res, "id", "id", required=True)
-        if rid is not None and not _ID.match(rid):
+        if rid is not None and not _ID.fullmatch(rid):
             reader.bad("id", rid, "a FHIR id: 1 to 64 letters, digits, '-' or '.'")
             rid = None
         if rid is None:
