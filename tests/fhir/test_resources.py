@@ -1,65 +1,11 @@
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from trdnav.errors import InputError
-from trdnav.fhir.resources import Located, patient_records, read_moment
+from trdnav.fhir.elements import read_moment
+from trdnav.fhir.resources import Located, patient_records
 from trdnav.measures.timing import Moment
-
-
-@pytest.mark.parametrize(
-    ("text", "day", "at"),
-    [
-        ("2025", date(2025, 1, 1), None),
-        ("2025-03", date(2025, 3, 1), None),
-        ("2025-03-04", date(2025, 3, 4), None),
-        ("2025-03-04T10:20:30Z", date(2025, 3, 4), datetime(2025, 3, 4, 10, 20, 30, tzinfo=UTC)),
-        (
-            "2025-03-04T23:30:00.123456789-05:00",
-            date(2025, 3, 4),
-            datetime(2025, 3, 4, 23, 30, 0, 123456, timezone(-timedelta(hours=5))),
-        ),
-        (
-            "2016-12-31T23:59:60Z",
-            date(2016, 12, 31),
-            datetime(2016, 12, 31, 23, 59, 59, tzinfo=UTC),
-        ),
-    ],
-)
-def test_fhir_dates_and_times(text, day, at):
-    assert read_moment(text) == Moment(day, at)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "2025-3-4",
-        "2025-13-01",
-        "2025-02-30",
-        "2025-03-04T10:20:30",
-        "04/03/2025",
-        "",
-        "2025-01-01\n",
-    ],
-)
-def test_not_fhir_dates(text):
-    with pytest.raises(ValueError):  # noqa: PT011 - the message is the text itself
-        read_moment(text)
-
-
-@given(
-    st.datetimes(
-        min_value=datetime(1900, 1, 1),
-        max_value=datetime(2100, 1, 1),
-        timezones=st.integers(-12 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m))),
-    )
-)
-def test_any_written_instant_reads_back(when):
-    moment = read_moment(when.isoformat())
-    assert moment.at == when
-    assert moment.day == when.date()
 
 
 def located(*resources, group="bundle.json"):

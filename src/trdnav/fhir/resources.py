@@ -10,25 +10,21 @@ the resource, the element, the value and what was expected, with every problem i
   ``fullUrl``). Otherwise it belongs to the only Patient of its file, if the file has exactly
   one: a patient's own Bundle (a test case, ``$everything``) holds only that patient's data,
   whatever its references say. Otherwise it is an error.
-* Dates: a ``dateTime`` with a time must have an offset (``Z`` or ``+hh:mm``), as FHIR requires;
-  a year or a year and month stands for its first day.
 * ``onset[x]``/``abatement[x]``, ``effective[x]`` and ``performed[x]`` are read when they are a
-  dateTime or a Period (and ``effectiveInstant``); other forms (Age, Range, string, Timing) are
-  taken as not given.
+  dateTime, an instant or a Period; dates as :mod:`trdnav.fhir.elements` reads them.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from dataclasses import dataclass
 from typing import Any
 
 from trdnav.errors import InputError, Problem
+from trdnav.fhir.elements import ElementReader
 from trdnav.measures.medication import DAYS_PER_UNIT
 from trdnav.measures.records import (
-    Coding,
     Concept,
     Condition,
     Encounter,
@@ -39,12 +35,13 @@ from trdnav.measures.records import (
     ServiceRequest,
     Supply,
 )
-from trdnav.measures.timing import Moment, Span
 
-__all__ = ["NOT_DONE_REASON", "Located", "patient_records", "read_moment"]
+__all__ = ["NOT_DONE_REASON", "Located", "patient_records"]
 
 NOT_DONE_REASON = "http://hl7.org/fhir/us/qicore/StructureDefinition/qicore-notDoneReason"
 """The QI-Core extension holding why an observation was not done."""
+
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 READ_TYPES = frozenset(
     {
@@ -57,53 +54,6 @@ READ_TYPES = frozenset(
         "MedicationRequest",
     }
 )
-
-_DATETIME = re.compile(
-    r"(?P<y>\d{4})(-(?P<m>\d{2})(-(?P<d>\d{2})"
-    r"(T(?P<H>\d{2}):(?P<M>\d{2})(:(?P<S>\d{2})(?P<f>\.\d+)?)?(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?"
-)
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-_FULL_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_COMMON_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
-DATETIME_EXPECTED = (
-    "a FHIR dateTime: YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss with an offset (Z or +hh:mm)"
-)
-
-
-def read_moment(text: str) -> Moment:
-    """Parse a FHIR ``date``, ``dateTime`` or ``instant``; ``ValueError`` if it is not one."""
-    if _FULL_DAY.fullmatch(text):
-        return Moment(date.fromisoformat(text))
-    if _COMMON_INSTANT.fullmatch(text):
-        try:
-            at = datetime.fromisoformat(text)
-        except ValueError:
-            pass  # a leap second, or no such day: the general reading below decides
-        else:
-            return Moment(at.date(), at)
-    found = _DATETIME.fullmatch(text)
-    if found is None:
-        raise ValueError(text)
-    g = found.groupdict()
-    day = date(int(g["y"]), int(g["m"] or 1), int(g["d"] or 1))
-    if g["H"] is None:
-        return Moment(day)
-    if g["tz"] is None:
-        raise ValueError(text)
-    if g["tz"] == "Z":
-        zone = UTC
-    else:
-        sign = 1 if g["tz"][0] == "+" else -1
-        hours, minutes = int(g["tz"][1:3]), int(g["tz"][4:6])
-        zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
-    micro = int((g["f"] or ".0")[1:7].ljust(6, "0"))
-    second = min(int(g["S"] or 0), 59)  # a leap second is kept within its minute
-    at = datetime(day.year, day.month, day.day, int(g["H"]), int(g["M"]), second, micro, zone)
-    return Moment(day, at)
-
-
-def _optional_text(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and value != "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,154 +69,7 @@ class Located:
     group: str = ""
 
 
-@dataclass
-class _Reader:
-    """Reads elements of one resource, collecting a Problem for each bad one."""
-
-    where: str
-    problems: list[Problem] = field(default_factory=list)
-
-    def bad(self, path: str, value: Any, expected: str) -> None:
-        self.problems.append(Problem(f"{self.where}.{path}", value, expected))
-
-    def string(
-        self, obj: dict[str, Any], key: str, path: str, required: bool = False
-    ) -> str | None:
-        value = obj.get(key)
-        if value is None:
-            if required:
-                self.problems.append(
-                    Problem(f"{self.where}.{path}", None, "a string", missing=True)
-                )
-            return None
-        if not isinstance(value, str) or not value:
-            self.bad(path, value, "a non-empty string")
-            return None
-        return value
-
-    def mapping(self, obj: dict[str, Any], key: str, path: str) -> dict[str, Any] | None:
-        value = obj.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            self.bad(path, value, "an object")
-            return None
-        return value
-
-    def array(self, obj: dict[str, Any], key: str, path: str) -> list[Any]:
-        value = obj.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.bad(path, value, "an array")
-            return []
-        return value
-
-    def concept(self, value: Any, path: str) -> Concept:
-        """A CodeableConcept's codings with both a system and a code (a coding lacking one
-        of them is valid FHIR but can match nothing)."""
-        if value is None:
-            return ()
-        if isinstance(value, dict):
-            codings = value.get("coding")
-            if codings is None:
-                return ()
-            if isinstance(codings, list):
-                found = []
-                for coding in codings:
-                    if not isinstance(coding, dict):
-                        break
-                    system, code = coding.get("system"), coding.get("code")
-                    if not (_optional_text(system) and _optional_text(code)):
-                        break
-                    if system and code:
-                        display = coding.get("display")
-                        found.append(
-                            Coding(system, code, display if isinstance(display, str) else None)
-                        )
-                else:
-                    return tuple(found)
-        return self._bad_concept(value, path)
-
-    def _bad_concept(self, value: Any, path: str) -> Concept:
-        """Report what is wrong with a CodeableConcept."""
-        if not isinstance(value, dict):
-            self.bad(path, value, "a CodeableConcept object")
-            return ()
-        for i, coding in enumerate(self.array(value, "coding", f"{path}.coding")):
-            where = f"{path}.coding[{i}]"
-            if not isinstance(coding, dict):
-                self.bad(where, coding, "a Coding object")
-                continue
-            self.string(coding, "system", f"{where}.system")
-            self.string(coding, "code", f"{where}.code")
-        return ()
-
-    def concepts(self, obj: dict[str, Any], key: str) -> Concept:
-        """Every coding of a repeating CodeableConcept element."""
-        out: list[Coding] = []
-        for i, value in enumerate(self.array(obj, key, key)):
-            out.extend(self.concept(value, f"{key}[{i}]"))
-        return tuple(out)
-
-    def moment(self, obj: dict[str, Any], key: str, path: str) -> Moment | None:
-        value = obj.get(key)
-        if value is None:
-            return None
-        if isinstance(value, str):
-            try:
-                return read_moment(value)
-            except ValueError:
-                pass
-        self.bad(path, value, DATETIME_EXPECTED)
-        return None
-
-    def period(self, obj: dict[str, Any], key: str, path: str) -> Span | None:
-        value = self.mapping(obj, key, path)
-        if value is None:
-            return None
-        start = self.moment(value, "start", f"{path}.start")
-        end = self.moment(value, "end", f"{path}.end")
-        if start is not None and end is not None and end.sort_key < start.sort_key:
-            self.bad(f"{path}.end", value.get("end"), "a time not before the period's start")
-        return Span(start, end, start_unknown=start is None)
-
-    def timing(self, obj: dict[str, Any], prefix: str) -> Span | None:
-        """``<prefix>DateTime``, ``<prefix>Instant`` or ``<prefix>Period`` as a span."""
-        for kind in ("DateTime", "Instant"):
-            moment = self.moment(obj, prefix + kind, prefix + kind)
-            if moment is not None:
-                return Span.at(moment)
-        return self.period(obj, prefix + "Period", prefix + "Period")
-
-    def number(self, obj: dict[str, Any], key: str, path: str) -> float | None:
-        value = obj.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.bad(path, value, "a number")
-            return None
-        return float(value)
-
-    def quantity(self, obj: dict[str, Any], key: str, path: str) -> tuple[float, str] | None:
-        value = self.mapping(obj, key, path)
-        if value is None:
-            return None
-        number = self.number(value, "value", f"{path}.value")
-        if number is None:
-            return None
-        unit = value.get("code") or value.get("unit")
-        return number, unit if isinstance(unit, str) else ""
-
-    def boolean(self, obj: dict[str, Any], key: str, path: str) -> bool | None:
-        value = obj.get(key)
-        if value is None or isinstance(value, bool):
-            return value
-        self.bad(path, value, "true or false")
-        return None
-
-
-def _patient(r: _Reader, res: dict[str, Any], rid: str) -> PatientRecord:
+def _patient(r: ElementReader, res: dict[str, Any], rid: str) -> PatientRecord:
     birth = r.moment(res, "birthDate", "birthDate")
     return PatientRecord(
         id=rid,
@@ -275,7 +78,7 @@ def _patient(r: _Reader, res: dict[str, Any], rid: str) -> PatientRecord:
     )
 
 
-def _observation(r: _Reader, res: dict[str, Any], rid: str) -> Observation:
+def _observation(r: ElementReader, res: dict[str, Any], rid: str) -> Observation:
     number = None
     if "valueInteger" in res:
         number = r.number(res, "valueInteger", "valueInteger")
@@ -301,7 +104,7 @@ def _observation(r: _Reader, res: dict[str, Any], rid: str) -> Observation:
     )
 
 
-def _condition(r: _Reader, res: dict[str, Any], rid: str) -> Condition:
+def _condition(r: ElementReader, res: dict[str, Any], rid: str) -> Condition:
     onset = r.timing(res, "onset")
     abatement = r.timing(res, "abatement")
     categories = frozenset(c.code for c in r.concepts(res, "category"))
@@ -316,7 +119,7 @@ def _condition(r: _Reader, res: dict[str, Any], rid: str) -> Condition:
     )
 
 
-def _encounter(r: _Reader, res: dict[str, Any], rid: str) -> Encounter:
+def _encounter(r: ElementReader, res: dict[str, Any], rid: str) -> Encounter:
     stay = r.mapping(res, "hospitalization", "hospitalization") or {}
     return Encounter(
         id=rid,
@@ -329,7 +132,7 @@ def _encounter(r: _Reader, res: dict[str, Any], rid: str) -> Encounter:
     )
 
 
-def _procedure(r: _Reader, res: dict[str, Any], rid: str) -> Procedure:
+def _procedure(r: ElementReader, res: dict[str, Any], rid: str) -> Procedure:
     return Procedure(
         id=rid,
         status=r.string(res, "status", "status", required=True) or "",
@@ -338,7 +141,7 @@ def _procedure(r: _Reader, res: dict[str, Any], rid: str) -> Procedure:
     )
 
 
-def _service_request(r: _Reader, res: dict[str, Any], rid: str) -> ServiceRequest:
+def _service_request(r: ElementReader, res: dict[str, Any], rid: str) -> ServiceRequest:
     return ServiceRequest(
         id=rid,
         status=r.string(res, "status", "status", required=True) or "",
@@ -353,13 +156,13 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _single(r: _Reader, obj: dict[str, Any], key: str) -> dict[str, Any]:
+def _single(r: ElementReader, obj: dict[str, Any], key: str) -> dict[str, Any]:
     """CQL ``singleton from``: the only element of an array of objects, else nothing."""
     items = r.array(obj, key, key)
     return items[0] if len(items) == 1 and isinstance(items[0], dict) else {}
 
 
-def _supply(r: _Reader, res: dict[str, Any]) -> Supply:
+def _supply(r: ElementReader, res: dict[str, Any]) -> Supply:
     dosage = _single(r, res, "dosageInstruction")
     timing = _object(dosage.get("timing"))
     repeat = _object(timing.get("repeat"))
@@ -401,7 +204,7 @@ def _in_days(quantity: tuple[float, str] | None) -> float | None:
     return quantity[0] * DAYS_PER_UNIT[quantity[1]]
 
 
-def _medication_request(r: _Reader, res: dict[str, Any], rid: str) -> MedicationRequest:
+def _medication_request(r: ElementReader, res: dict[str, Any], rid: str) -> MedicationRequest:
     return MedicationRequest(
         id=rid,
         status=r.string(res, "status", "status", required=True) or "",
@@ -413,7 +216,7 @@ def _medication_request(r: _Reader, res: dict[str, Any], rid: str) -> Medication
     )
 
 
-_PARSERS: dict[str, Callable[[_Reader, dict[str, Any], str], Any]] = {
+_PARSERS: dict[str, Callable[[ElementReader, dict[str, Any], str], Any]] = {
     "Patient": _patient,
     "Observation": _observation,
     "Condition": _condition,
@@ -448,7 +251,7 @@ def patient_records(resources: Iterable[Located]) -> list[PatientRecord]:
         kind = res.get("resourceType")
         if kind not in READ_TYPES:
             continue
-        reader = _Reader(item.where)
+        reader = ElementReader(item.where)
         rid = reader.string(res, "id", "id", required=True)
         if rid is not None and not _ID.fullmatch(rid):
             reader.bad("id", rid, "a FHIR id: 1 to 64 letters, digits, '-' or '.'")
