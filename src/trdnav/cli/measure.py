@@ -98,7 +98,7 @@ def measure(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            metavar="PATH...",
+            metavar="PATH",
             help="FHIR Bundle files (.json), bulk-data NDJSON files, or folders of them.",
             show_default=False,
         ),
