@@ -174,13 +174,6 @@ class Chart:
             dispenseRequest=supply,
         )
 
-    def bundle(self) -> dict[str, Any]:
-        return {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [{"resource": r} for r in self.resources],
-        }
-
 
 def _evaluate(measure_id: str, chart: Chart, year: int = 2026) -> PatientResult:
     located = [Located(r, f"{r['resourceType']}/{r['id']}") for r in chart.resources]
