@@ -15,7 +15,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from trdnav.cli import catalog, measure
+from trdnav.cli import catalog
+from trdnav.cli.measure import measure as measure_command
 from trdnav.cli.report import assessment_report
 from trdnav.core.history import PatientHistory
 from trdnav.errors import InputError, KnowledgeError, Problem, TrdnavError
@@ -130,7 +131,7 @@ def rules(
             console.print(f"[bold]{rule.id}[/bold]  {rule.title}  [dim]({', '.join(rule.sources)})")
 
 
-app.command("measure")(measure.measure)
+app.command("measure")(measure_command)
 
 
 @app.command()
