@@ -1,4 +1,5 @@
-"""The clinical core is pure: no I/O, no clock, no framework. This test enforces it."""
+"""The clinical core and the measures are pure: no I/O, no clock, no framework. This test
+enforces it."""
 
 import ast
 import sys
@@ -8,10 +9,12 @@ import pytest
 
 import trdnav.core
 import trdnav.errors
+import trdnav.measures
 
 CORE = Path(trdnav.core.__file__).parent
+MEASURES = Path(trdnav.measures.__file__).parent
 ALLOWED_THIRD_PARTY = {"pydantic", "pydantic_core", "typing_extensions", "annotated_types"}
-ALLOWED_PROJECT = ("trdnav.core", "trdnav.errors")
+ALLOWED_PROJECT = ("trdnav.core", "trdnav.errors", "trdnav.measures")
 FORBIDDEN_STDLIB = {
     "os",
     "sys",
@@ -33,7 +36,7 @@ FORBIDDEN_STDLIB = {
 }
 FORBIDDEN_CALLS = {"open", "print", "input", "today", "now", "utcnow"}
 
-MODULES = sorted(CORE.glob("*.py"))
+MODULES = sorted(CORE.glob("*.py")) + sorted(MEASURES.glob("*.py"))
 
 
 def _imports(tree: ast.AST) -> list[str]:
@@ -46,7 +49,7 @@ def _imports(tree: ast.AST) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_core_imports_only_the_standard_library_pydantic_and_itself(path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for name in _imports(tree):
@@ -57,7 +60,7 @@ def test_core_imports_only_the_standard_library_pydantic_and_itself(path):
         assert top not in FORBIDDEN_STDLIB, f"{path.name} imports {name} (I/O or clock)"
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_core_does_no_io_and_reads_no_clock(path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
@@ -77,3 +80,9 @@ def test_the_purity_check_catches_an_offender():
     assert "os" in _imports(offender)
     calls = [n.func.attr for n in ast.walk(offender) if isinstance(n, ast.Call)]
     assert "today" in calls
+
+
+def test_the_core_may_not_import_the_measures():
+    for path in CORE.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        assert not [n for n in _imports(tree) if n.startswith("trdnav.measures")], path.name

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from trdnav.cli import catalog, server
+from trdnav.cli.measure import measure as measure_command
 from trdnav.cli.report import assessment_report
 from trdnav.core.history import PatientHistory
 from trdnav.errors import InputError, KnowledgeError, Problem, TrdnavError
@@ -128,6 +129,9 @@ def rules(
         console = _console()
         for rule in kb.rules.values():
             console.print(f"[bold]{rule.id}[/bold]  {rule.title}  [dim]({', '.join(rule.sources)})")
+
+
+app.command("measure")(measure_command)
 
 
 @app.command()

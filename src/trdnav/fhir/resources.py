@@ -1,0 +1,315 @@
+"""FHIR R4 resources (plain JSON) to the patient records the measures read.
+
+Only the elements the measures use are read; everything else is ignored, and so are resource
+types the measures do not use (Coverage, Organization, MeasureReport, ...). What is read is
+checked: a wrong type or an unreadable date is an :class:`~trdnav.errors.InputError` naming
+the resource, the element, the value and what was expected, with every problem in the input.
+
+* A resource belongs to the patient its ``subject`` (or ``patient``) references when that
+  Patient is in the input (``Patient/<id>``, a URL ending in it, or a Patient entry's
+  ``fullUrl``). Otherwise it belongs to the only Patient of its file, if the file has exactly
+  one: a patient's own Bundle (a test case, ``$everything``) holds only that patient's data,
+  whatever its references say. Otherwise it is an error.
+* ``onset[x]``/``abatement[x]``, ``effective[x]`` and ``performed[x]`` are read when they are a
+  dateTime, an instant or a Period; dates as :mod:`trdnav.fhir.elements` reads them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from trdnav.errors import InputError, Problem
+from trdnav.fhir.elements import ElementReader
+from trdnav.measures.medication import DAYS_PER_UNIT
+from trdnav.measures.records import (
+    Concept,
+    Condition,
+    Encounter,
+    MedicationRequest,
+    Observation,
+    PatientRecord,
+    Procedure,
+    ServiceRequest,
+    Supply,
+)
+
+__all__ = ["NOT_DONE_REASON", "Located", "patient_records"]
+
+NOT_DONE_REASON = "http://hl7.org/fhir/us/qicore/StructureDefinition/qicore-notDoneReason"
+"""The QI-Core extension holding why an observation was not done."""
+
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+READ_TYPES = frozenset(
+    {
+        "Patient",
+        "Observation",
+        "Condition",
+        "Encounter",
+        "Procedure",
+        "ServiceRequest",
+        "MedicationRequest",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A resource and where it was found (for error messages): ``file: entry[3].resource``.
+
+    ``full_url`` is the entry's ``fullUrl`` in a Bundle; ``group`` names the file (a resource
+    whose reference names no Patient of the input belongs to the only Patient of its group)."""
+
+    resource: Any
+    where: str
+    full_url: str | None = None
+    group: str = ""
+
+
+def _patient(r: ElementReader, res: dict[str, Any], rid: str) -> PatientRecord:
+    birth = r.moment(res, "birthDate", "birthDate")
+    return PatientRecord(
+        id=rid,
+        birth_date=birth.day if birth else None,
+        deceased=r.moment(res, "deceasedDateTime", "deceasedDateTime"),
+    )
+
+
+def _observation(r: ElementReader, res: dict[str, Any], rid: str) -> Observation:
+    number = None
+    if "valueInteger" in res:
+        number = r.number(res, "valueInteger", "valueInteger")
+        if number is not None and number != int(number):
+            r.bad("valueInteger", res["valueInteger"], "an integer")
+    quantity = r.quantity(res, "valueQuantity", "valueQuantity")
+    if quantity is not None:
+        number = quantity[0]
+    reason: Concept = ()
+    for i, ext in enumerate(r.array(res, "extension", "extension")):
+        if isinstance(ext, dict) and ext.get("url") == NOT_DONE_REASON:
+            reason += r.concept(ext.get("valueCodeableConcept"), f"extension[{i}]")
+    return Observation(
+        id=rid,
+        status=r.string(res, "status", "status", required=True) or "",
+        code=r.concept(res.get("code"), "code"),
+        effective=r.timing(res, "effective"),
+        value_number=number,
+        value_concept=r.concept(res.get("valueCodeableConcept"), "valueCodeableConcept"),
+        has_value=any(k.startswith("value") and res[k] is not None for k in res),
+        issued=r.moment(res, "issued", "issued"),
+        not_done_reason=reason,
+    )
+
+
+def _condition(r: ElementReader, res: dict[str, Any], rid: str) -> Condition:
+    onset = r.timing(res, "onset")
+    abatement = r.timing(res, "abatement")
+    categories = frozenset(c.code for c in r.concepts(res, "category"))
+    return Condition(
+        id=rid,
+        code=r.concept(res.get("code"), "code"),
+        clinical_status=r.concept(res.get("clinicalStatus"), "clinicalStatus"),
+        verification_status=r.concept(res.get("verificationStatus"), "verificationStatus"),
+        categories=categories,
+        onset_start=onset.start if onset else None,
+        abatement_end=abatement.end if abatement else None,
+    )
+
+
+def _encounter(r: ElementReader, res: dict[str, Any], rid: str) -> Encounter:
+    stay = r.mapping(res, "hospitalization", "hospitalization") or {}
+    return Encounter(
+        id=rid,
+        status=r.string(res, "status", "status", required=True) or "",
+        type=r.concepts(res, "type"),
+        period=r.period(res, "period", "period"),
+        discharge_disposition=r.concept(
+            stay.get("dischargeDisposition"), "hospitalization.dischargeDisposition"
+        ),
+    )
+
+
+def _procedure(r: ElementReader, res: dict[str, Any], rid: str) -> Procedure:
+    return Procedure(
+        id=rid,
+        status=r.string(res, "status", "status", required=True) or "",
+        code=r.concept(res.get("code"), "code"),
+        performed=r.timing(res, "performed"),
+    )
+
+
+def _service_request(r: ElementReader, res: dict[str, Any], rid: str) -> ServiceRequest:
+    return ServiceRequest(
+        id=rid,
+        status=r.string(res, "status", "status", required=True) or "",
+        intent=r.string(res, "intent", "intent", required=True) or "",
+        code=r.concept(res.get("code"), "code"),
+        authored_on=r.moment(res, "authoredOn", "authoredOn"),
+        do_not_perform=r.boolean(res, "doNotPerform", "doNotPerform"),
+    )
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _single(r: ElementReader, obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """CQL ``singleton from``: the only element of an array of objects, else nothing."""
+    items = r.array(obj, key, key)
+    return items[0] if len(items) == 1 and isinstance(items[0], dict) else {}
+
+
+def _supply(r: ElementReader, res: dict[str, Any]) -> Supply:
+    dosage = _single(r, res, "dosageInstruction")
+    timing = _object(dosage.get("timing"))
+    repeat = _object(timing.get("repeat"))
+    dose_rate = _single(r, dosage, "doseAndRate") if dosage else {}
+    dispense = r.mapping(res, "dispenseRequest", "dispenseRequest") or {}
+    path = "dosageInstruction[0].timing.repeat"
+    dose = r.quantity(dose_rate, "doseQuantity", "dosageInstruction[0].doseAndRate[0].dose")
+    dose_range = r.mapping(dose_rate, "doseRange", "dosageInstruction[0].doseAndRate[0].dose")
+    if dose is None and dose_range is not None:
+        dose = r.quantity(dose_range, "high", "dosageInstruction[0].doseAndRate[0].doseRange")
+    supply_days = r.quantity(
+        dispense, "expectedSupplyDuration", "dispenseRequest.expectedSupplyDuration"
+    )
+    quantity = r.quantity(dispense, "quantity", "dispenseRequest.quantity")
+    validity = r.period(dispense, "validityPeriod", "dispenseRequest.validityPeriod")
+    frequency = r.number(repeat, "frequencyMax", f"{path}.frequencyMax")
+    if frequency is None:
+        frequency = r.number(repeat, "frequency", f"{path}.frequency")
+    period_unit = repeat.get("periodUnit")
+    times = repeat.get("timeOfDay")
+    refills = r.number(dispense, "numberOfRepeatsAllowed", "dispenseRequest.numberOfRepeatsAllowed")
+    return Supply(
+        bounds=r.period(repeat, "boundsPeriod", f"{path}.boundsPeriod"),
+        validity_start=validity.start if validity else None,
+        expected_supply_days=_in_days(supply_days),
+        quantity=quantity[0] if quantity else None,
+        dose=dose[0] if dose else None,
+        frequency=int(frequency) if frequency is not None else None,
+        period=r.number(repeat, "period", f"{path}.period"),
+        period_unit=period_unit if isinstance(period_unit, str) else None,
+        times_of_day=len(times) if isinstance(times, list) else 0,
+        refills=int(refills or 0),
+    )
+
+
+def _in_days(quantity: tuple[float, str] | None) -> float | None:
+    if quantity is None or quantity[1] not in DAYS_PER_UNIT:
+        return None
+    return quantity[0] * DAYS_PER_UNIT[quantity[1]]
+
+
+def _medication_request(r: ElementReader, res: dict[str, Any], rid: str) -> MedicationRequest:
+    return MedicationRequest(
+        id=rid,
+        status=r.string(res, "status", "status", required=True) or "",
+        intent=r.string(res, "intent", "intent", required=True) or "",
+        medication=r.concept(res.get("medicationCodeableConcept"), "medicationCodeableConcept"),
+        authored_on=r.moment(res, "authoredOn", "authoredOn"),
+        do_not_perform=r.boolean(res, "doNotPerform", "doNotPerform"),
+        supply=_supply(r, res),
+    )
+
+
+_PARSERS: dict[str, Callable[[ElementReader, dict[str, Any], str], Any]] = {
+    "Patient": _patient,
+    "Observation": _observation,
+    "Condition": _condition,
+    "Encounter": _encounter,
+    "Procedure": _procedure,
+    "ServiceRequest": _service_request,
+    "MedicationRequest": _medication_request,
+}
+
+
+def _patient_reference(res: dict[str, Any]) -> str | None:
+    for key in ("subject", "patient"):
+        ref = res.get(key)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            return str(ref["reference"])
+    return None
+
+
+def patient_records(resources: Iterable[Located]) -> list[PatientRecord]:
+    """Each Patient in ``resources`` with the resources that reference them, in the order the
+    Patients were given. Raises :class:`InputError` with every problem found."""
+    problems: list[Problem] = []
+    patients: dict[str, PatientRecord] = {}
+    by_url: dict[str, str] = {}
+    by_group: dict[str, list[str]] = {}
+    others: list[tuple[Located, str, Any]] = []
+    for item in resources:
+        res = item.resource
+        if not isinstance(res, dict):
+            problems.append(Problem(item.where, res, "a FHIR resource (a JSON object)"))
+            continue
+        kind = res.get("resourceType")
+        if kind not in READ_TYPES:
+            continue
+        reader = ElementReader(item.where)
+        rid = reader.string(res, "id", "id", required=True)
+        if rid is not None and not _ID.fullmatch(rid):
+            reader.bad("id", rid, "a FHIR id: 1 to 64 letters, digits, '-' or '.'")
+            rid = None
+        if rid is None:
+            problems.extend(reader.problems)
+            continue
+        record = _PARSERS[kind](reader, res, rid)
+        problems.extend(reader.problems)
+        if kind != "Patient":
+            others.append((item, kind, record))
+            continue
+        if rid in patients:
+            problems.append(Problem(f"{item.where}.id", rid, "a Patient id given only once"))
+            continue
+        patients[rid] = record
+        by_url[f"Patient/{rid}"] = rid
+        if item.full_url:
+            by_url[item.full_url] = rid
+        by_group.setdefault(item.group, []).append(rid)
+    owned: dict[str, dict[str, list[Any]]] = {rid: {} for rid in patients}
+    for item, kind, record in others:
+        ref = _patient_reference(item.resource)
+        owner = _resolve(ref, by_url) if ref else None
+        if owner is None and len(by_group.get(item.group, [])) == 1:
+            owner = by_group[item.group][0]
+        if owner is None:
+            where = f"{item.where}.subject.reference"
+            expected = "a reference to a Patient in the input"
+            problems.append(Problem(where, ref, expected, missing=ref is None))
+            continue
+        owned[owner].setdefault(kind, []).append(record)
+    if problems:
+        raise InputError(problems)
+    return [_assemble(patient, owned[rid]) for rid, patient in patients.items()]
+
+
+def _assemble(patient: PatientRecord, records: dict[str, list[Any]]) -> PatientRecord:
+    if not records:
+        return patient
+    return PatientRecord(
+        id=patient.id,
+        birth_date=patient.birth_date,
+        deceased=patient.deceased,
+        observations=tuple(records.get("Observation", ())),
+        conditions=tuple(records.get("Condition", ())),
+        encounters=tuple(records.get("Encounter", ())),
+        procedures=tuple(records.get("Procedure", ())),
+        service_requests=tuple(records.get("ServiceRequest", ())),
+        medication_requests=tuple(records.get("MedicationRequest", ())),
+    )
+
+
+def _resolve(ref: str, by_url: dict[str, str]) -> str | None:
+    """The id of the Patient in the input that ``ref`` names, if any."""
+    if ref in by_url:
+        return by_url[ref]
+    tail = ref.rsplit("/", 2)
+    if len(tail) >= 2 and tail[-2] == "Patient":
+        return by_url.get(f"Patient/{tail[-1]}")
+    return None

@@ -1,0 +1,124 @@
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from trdnav.fhir.elements import ElementReader, read_moment
+from trdnav.measures.records import Coding
+from trdnav.measures.timing import Moment
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "at"),
+    [
+        ("2025", date(2025, 1, 1), None),
+        ("2025-03", date(2025, 3, 1), None),
+        ("2025-03-04", date(2025, 3, 4), None),
+        ("2025-03-04T10:20:30Z", date(2025, 3, 4), datetime(2025, 3, 4, 10, 20, 30, tzinfo=UTC)),
+        (
+            "2025-03-04T23:30:00.123456789-05:00",
+            date(2025, 3, 4),
+            datetime(2025, 3, 4, 23, 30, 0, 123456, timezone(-timedelta(hours=5))),
+        ),
+        (
+            "2016-12-31T23:59:60Z",
+            date(2016, 12, 31),
+            datetime(2016, 12, 31, 23, 59, 59, tzinfo=UTC),
+        ),
+    ],
+)
+def test_fhir_dates_and_times(text, day, at):
+    assert read_moment(text) == Moment(day, at)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-3-4",
+        "2025-13-01",
+        "2025-02-30",
+        "2025-03-04T10:20:30",
+        "04/03/2025",
+        "",
+        "2025-01-01\n",
+    ],
+)
+def test_not_fhir_dates(text):
+    with pytest.raises(ValueError):  # noqa: PT011 - the message is the text itself
+        read_moment(text)
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1900, 1, 1),
+        max_value=datetime(2100, 1, 1),
+        timezones=st.integers(-12 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m))),
+    )
+)
+def test_any_written_instant_reads_back(when):
+    moment = read_moment(when.isoformat())
+    assert moment.at == when
+    assert moment.day == when.date()
+
+
+def test_codeable_concepts_keep_codings_with_a_system_and_a_code():
+    reader = ElementReader("Observation/o1")
+    concept = {
+        "coding": [
+            {"system": "http://loinc.org", "code": "44261-6", "display": "PHQ-9 total"},
+            {"code": "local-1"},
+        ]
+    }
+    assert reader.concept(concept, "code") == (Coding("http://loinc.org", "44261-6"),)
+    assert reader.concept({"text": "PHQ-9"}, "code") == ()
+    assert reader.problems == []
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("44261-6", 'Observation/o1.code: got "44261-6"; expected a CodeableConcept object'),
+        (
+            {"coding": {"code": "x"}},
+            'Observation/o1.code.coding: got {"code": "x"}; expected an array',
+        ),
+        ({"coding": ["x"]}, 'Observation/o1.code.coding[0]: got "x"; expected a Coding object'),
+        (
+            {"coding": [{"system": 1}]},
+            "Observation/o1.code.coding[0].system: got 1; expected a non-empty string",
+        ),
+        (
+            {"coding": [{"code": ""}]},
+            'Observation/o1.code.coding[0].code: got ""; expected a non-empty string',
+        ),
+    ],
+)
+def test_bad_codeable_concepts_are_reported_with_their_path(value, problem):
+    reader = ElementReader("Observation/o1")
+    assert reader.concept(value, "code") == ()
+    assert [str(p) for p in reader.problems] == [problem]
+
+
+def test_spans_from_periods_and_points():
+    reader = ElementReader("Encounter/e1")
+    open_start = reader.period({"period": {"end": "2025-01-02"}}, "period", "period")
+    assert open_start is not None
+    assert open_start.start_unknown
+    ongoing = reader.period({"period": {"start": "2025-01-02"}}, "period", "period")
+    assert ongoing is not None
+    assert ongoing.last_day == date.max
+    point = reader.timing({"effectiveInstant": "2025-01-02T03:04:05Z"}, "effective")
+    assert point is not None
+    assert point.start == point.end
+    assert reader.timing({"effectiveTiming": {"event": ["2025-01-02"]}}, "effective") is None
+    assert reader.problems == []
+
+
+def test_numbers_quantities_and_booleans():
+    reader = ElementReader("X/1")
+    assert reader.number({"n": True}, "n", "n") is None
+    assert reader.quantity({"q": {"value": 30, "code": "d"}}, "q", "q") == (30.0, "d")
+    assert reader.quantity({"q": {"value": 2, "unit": "wk"}}, "q", "q") == (2.0, "wk")
+    assert reader.boolean({"b": "yes"}, "b", "b") is None
+    assert [p.path for p in reader.problems] == ["X/1.n", "X/1.b"]

@@ -1,0 +1,75 @@
+from datetime import date
+
+import pytest
+
+from trdnav.measures.medication import doses_per_day, request_period, supply_days
+from trdnav.measures.records import MedicationRequest, Supply
+from trdnav.measures.timing import Moment, Span
+
+
+def order(authored: str | None = "2026-06-21", **supply) -> MedicationRequest:
+    return MedicationRequest(
+        id="m1",
+        status="active",
+        intent="order",
+        medication=(),
+        authored_on=Moment(date.fromisoformat(authored)) if authored else None,
+        supply=Supply(**supply),
+    )
+
+
+def days(span: Span | None) -> tuple[str, str] | None:
+    if span is None:
+        return None
+    return str(span.first_day), str(span.last_day)
+
+
+@pytest.mark.parametrize(
+    ("supply", "expected"),
+    [
+        ({"expected_supply_days": 30}, ("2026-06-21", "2026-07-20")),
+        ({"expected_supply_days": 30, "refills": 2}, ("2026-06-21", "2026-09-18")),
+        ({"expected_supply_days": 1}, ("2026-06-21", "2026-06-21")),
+        ({"expected_supply_days": 1.9}, ("2026-06-21", "2026-06-21")),  # truncated
+        (
+            {"quantity": 60, "dose": 1, "frequency": 2, "period": 1, "period_unit": "d"},
+            ("2026-06-21", "2026-07-20"),
+        ),
+        (
+            {"quantity": 14, "dose": 1, "frequency": 1, "period": 1, "period_unit": "wk"},
+            ("2026-06-21", "2026-09-26"),
+        ),
+        ({"quantity": 30, "dose": 1, "times_of_day": 1}, ("2026-06-21", "2026-07-20")),
+        ({"quantity": 30, "dose": 1}, None),  # no doses per day: nothing to divide by
+        ({}, None),
+        ({"expected_supply_days": 0}, None),
+    ],
+)
+def test_days_supplied_from_the_authored_day(supply, expected):
+    assert days(request_period(order(**supply))) == expected
+
+
+def test_bounds_start_first_and_their_end_without_a_supply():
+    bounds = Span(Moment(date(2026, 7, 1)), Moment(date(2026, 7, 10)))
+    assert days(request_period(order(bounds=bounds, expected_supply_days=5))) == (
+        "2026-07-01",
+        "2026-07-05",
+    )
+    assert days(request_period(order(bounds=bounds))) == ("2026-07-01", "2026-07-10")
+
+
+def test_validity_period_starts_it_when_nothing_else_does():
+    start = Moment(date(2026, 8, 1))
+    assert days(request_period(order(None, validity_start=start, expected_supply_days=10))) == (
+        "2026-08-01",
+        "2026-08-10",
+    )
+    assert request_period(order(None, expected_supply_days=10)) is None
+
+
+def test_doses_per_day():
+    assert doses_per_day(Supply(frequency=3, period=1, period_unit="d")) == 3
+    assert doses_per_day(Supply(frequency=1, period=8, period_unit="h")) == 3
+    assert doses_per_day(Supply(frequency=1, period=1, period_unit="fortnight")) == 0
+    assert doses_per_day(Supply(times_of_day=2)) == 2
+    assert supply_days(Supply(quantity=10, dose=2, times_of_day=1, refills=1)) == 10
