@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import os
+from datetime import time, timedelta
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,8 +31,16 @@ import pytest
 import yaml
 
 from trdnav.core.assessment import Assessment, assess
+from trdnav.core.course_rules import (
+    CourseMeasurement,
+    RecordedSession,
+    check_session,
+    course_alerts,
+    course_outcome,
+)
 from trdnav.core.intake import parse_history
 from trdnav.core.knowledge import KnowledgeBase
+from trdnav.core.scheduling import Taken, WorkCalendar, plan, replan
 from trdnav.errors import InputError
 from trdnav.knowledge import load_knowledge
 
@@ -171,6 +180,9 @@ class VignetteItem(pytest.Item):
         unknown = [r for r in spec["covers"] if r not in kb.rules]
         if unknown:
             raise VignetteMismatch(f"unknown rule ids in covers: {unknown}")
+        if "course" in spec:
+            _run_course(spec, kb)
+            return
         if "errors" in spec:
             with pytest.raises(InputError) as info:
                 parse_history(spec["history"], kb)
@@ -201,6 +213,78 @@ class VignetteItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"vignette: {self.spec.get('title', self.name)}"
+
+
+def _run_course(spec: dict[str, Any], kb: KnowledgeBase) -> None:
+    """A course vignette: plan, apply the records in order (re-planning after a missed or
+    cancelled session), then compare dates, count, problems, alerts and outcome."""
+    c = spec["course"]
+    template = kb.courses[c["template"]]
+    start = c["start"]
+    at = time.fromisoformat(str(c.get("time", "09:00")))
+    calendar = WorkCalendar(closed=frozenset(c.get("closed", [])))
+    sessions = {
+        s.number: {"date": s.date, "phase": s.phase, "status": "planned"}
+        for s in plan(template, start, at, calendar)
+    }
+    recorded: list[RecordedSession] = []
+    measured: list[CourseMeasurement] = []
+    problems: list[str] = []
+    for record in c.get("records", []):
+        number, status = record["number"], record.get("status", "delivered")
+        row = sessions[number]
+        if status == "delivered":
+            found, named = check_session(
+                template, kb, record.get("parameters", {}), record.get("side_effects", [])
+            )
+            problems += [p.path for p in found]
+            row["status"] = "delivered"
+            recorded.append(
+                RecordedSession(
+                    number=number,
+                    date=row["date"],
+                    status=status,
+                    parameters=record.get("parameters", {}),
+                    side_effects=named,
+                )
+            )
+            measured += [
+                CourseMeasurement(
+                    session=number,
+                    date=row["date"],
+                    instrument=m["instrument"],
+                    items=tuple(m["items"]),
+                )
+                for m in record.get("measurements", [])
+            ]
+            continue
+        row["status"] = status
+        recorded.append(RecordedSession(number=number, date=row["date"], status=status))
+        taken = [
+            Taken(n, r["date"], r["phase"], r["status"] == "delivered")
+            for n, r in sessions.items()
+            if r["status"] != "planned"
+        ]
+        for n in [n for n, r in sessions.items() if r["status"] == "planned"]:
+            del sessions[n]
+        for slot in replan(template, start, at, calendar, taken, row["date"] + timedelta(days=1)):
+            sessions[slot.number] = {"date": slot.date, "phase": slot.phase, "status": "planned"}
+    expect = spec["expect"]
+    actual = {
+        "count": len(sessions),
+        "sessions": {n: r["date"] for n, r in sessions.items()},
+        "problems": problems,
+        "alerts": [a.code for a in course_alerts(template, kb, recorded, measured)],
+        "outcome": course_outcome(template, kb, measured),
+    }
+    for key, wanted in expect.items():
+        got = actual[key]
+        if key == "sessions":
+            wrong = {n: (d, got.get(n)) for n, d in wanted.items() if got.get(n) != d}
+            if wrong:
+                raise VignetteMismatch(f"session dates (wanted, got): {wrong}")
+        elif got != wanted:
+            raise VignetteMismatch(f"{key}: expected {wanted!r}, got {got!r}")
 
 
 def _match(actual: Any, expected: Any, where: str) -> None:

@@ -70,6 +70,18 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec("login_window_minutes", 15, "Length of the login-throttling window, in minutes."),
     SettingSpec(
+        "holiday_country",
+        "US",
+        "Default country (ISO code) whose public holidays courses skip; a clinic's own "
+        "setting overrides it.",
+    ),
+    SettingSpec(
+        "holiday_subdivision",
+        None,
+        "Default state or region for public holidays (e.g. CA, ENG); a clinic's own setting "
+        "overrides it.",
+    ),
+    SettingSpec(
         "timezone",
         None,
         "IANA time zone that decides the clinic's 'today' (the default assessment date). "
@@ -88,6 +100,8 @@ class Settings(BaseModel):
     token_minutes: int = Field(default=480, ge=1, le=60 * 24 * 30)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
+    holiday_country: str | None = "US"
+    holiday_subdivision: str | None = None
     timezone: str | None = None
 
     @field_validator("timezone")

@@ -26,9 +26,16 @@ ADMIN = {
     ("get", "/audit"),
     ("get", "/audit/export"),
     ("post", "/patients/{patient_id}/restore"),
+    ("patch", "/clinic/settings"),
 }
 SELF = {("get", "/auth/me")}
-CLINIC_WIDE = {("get", "/patients"), ("post", "/patients"), ("post", "/patients/import")}
+CLINIC_WIDE = {
+    ("get", "/patients"),
+    ("post", "/patients"),
+    ("post", "/patients/import"),
+    ("get", "/courses/templates"),
+    ("get", "/clinic/settings"),
+}
 
 ITEM = {
     "trials": {
@@ -67,8 +74,11 @@ def test_every_endpoint_is_classified():
     assert set(OPERATIONS) == known
 
 
-def _request(client, method, path, patient_id="example-stage-2", item_id=1, version='"1"'):
+def _request(
+    client, method, path, patient_id="example-stage-2", item_id=1, version='"1"', course_id=1
+):
     url = path.replace("{patient_id}", patient_id).replace("{item_id}", str(item_id))
+    url = url.replace("{course_id}", str(course_id)).replace("{number}", "1")
     url = url.replace("{slug}", "not-found").replace("{email}", "someone@clinic.test")
     body = None
     segment = url.split("/")[3] if url.count("/") >= 3 else ""
@@ -76,6 +86,14 @@ def _request(client, method, path, patient_id="example-stage-2", item_id=1, vers
         body = ITEM[segment]
     elif url.endswith("/notes") and method == "post":
         body = {"text": "note"}
+    elif url.endswith("/courses") and method == "post":
+        body = {"template": "ect-mwf", "start": "2026-12-21"}
+    elif "/sessions/" in url:
+        body = {"status": "missed"}
+    elif url.endswith("/stop"):
+        body = {"reason": "testing access"}
+    elif url == "/clinic/settings":
+        body = {"timezone": "UTC"}
     elif method == "patch" and url.startswith("/patients"):
         body = {"name": "x"}
     elif method == "post" and url in ("/patients", "/patients/import"):
@@ -104,7 +122,13 @@ def two_clinics(make_clinic, example_doc):
         assert c.post("/patients/import", json=example_doc("stage-2-trd")).status_code == 201
         trial = c.get("/patients/example-stage-2").json()["medication_trials"][0]["item_id"]
         c.post("/patients/example-stage-2/notes", json={"text": "private"})
-    return mine, theirs, trial
+        course = c.post(
+            "/patients/example-stage-2/courses",
+            json={"template": "ect-mwf", "start": "2026-12-21"},
+            headers={"If-Match": '"1"'},
+        )
+        assert course.status_code == 201, course.text
+    return mine, theirs, trial, course.json()["id"]
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(set(OPERATIONS) - PUBLIC))
@@ -117,10 +141,10 @@ def test_no_token_means_401(server, method, path):
 
 
 def test_another_clinic_never_sees_a_patient(two_clinics):
-    mine, theirs, trial = two_clinics
+    mine, theirs, trial, course = two_clinics
     with theirs.client("admin") as other:
         for method, path in PATIENT_ROUTES:
-            response = _request(other, method, path, item_id=trial)
+            response = _request(other, method, path, item_id=trial, course_id=course)
             assert response.status_code == 404, (method, path, response.text)
         listed = other.get("/patients").json()
         assert listed["total"] == 0
@@ -129,26 +153,26 @@ def test_another_clinic_never_sees_a_patient(two_clinics):
     with mine.client("viewer") as viewer:
         assert viewer.get("/patients/example-stage-2").status_code == 200
     with mine.client("clinician") as c:
-        assert c.get("/patients/example-stage-2").json()["version"] == 1
+        assert c.get("/patients/example-stage-2").json()["version"] == 2
         assert [n["text"] for n in c.get("/patients/example-stage-2/notes").json()] == ["private"]
 
 
 def test_viewers_read_but_never_write(two_clinics):
-    mine, _, trial = two_clinics
+    mine, _, trial, course = two_clinics
     writes = [op for op in PATIENT_ROUTES + sorted(CLINIC_WIDE) if op[0] != "get"]
     with mine.client("viewer") as viewer:
         for method, path in writes:
-            response = _request(viewer, method, path, item_id=trial)
+            response = _request(viewer, method, path, item_id=trial, course_id=course)
             assert response.status_code == 403, (method, path, response.text)
         for method, path in [op for op in PATIENT_ROUTES if op[0] == "get"]:
-            assert _request(viewer, method, path).status_code == 200, path
+            assert _request(viewer, method, path, course_id=course).status_code == 200, path
     with mine.client("clinician") as c:
-        assert c.get("/patients/example-stage-2").json()["version"] == 1
+        assert c.get("/patients/example-stage-2").json()["version"] == 2
 
 
 @pytest.mark.parametrize("role", ["clinician", "viewer"])
 def test_administration_is_for_administrators(two_clinics, role):
-    mine, _, _ = two_clinics
+    mine, _, _, _ = two_clinics
     with mine.client(role) as client:
         for method, path in sorted(ADMIN):
             response = _request(client, method, path)

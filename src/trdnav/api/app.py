@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 
 from trdnav import __version__
 from trdnav.api import problems
-from trdnav.api.routes import admin, auth, items, meta, patients
+from trdnav.api.routes import admin, auth, courses, items, meta, patients
 from trdnav.api.state import AppState
 from trdnav.service import knowledge_for
 from trdnav.settings import Settings, load_settings
@@ -74,7 +74,14 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    for router in (auth.router, patients.router, items.router, admin.router, meta.router):
+    for router in (
+        auth.router,
+        courses.router,
+        patients.router,
+        items.router,
+        admin.router,
+        meta.router,
+    ):
         app.include_router(router)
 
     def openapi() -> dict[str, Any]:

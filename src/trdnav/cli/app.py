@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from trdnav.cli import catalog, server
+from trdnav.cli.courses import course_app
 from trdnav.cli.measure import measure as measure_command
 from trdnav.cli.report import assessment_report
 from trdnav.core.history import PatientHistory
@@ -143,6 +144,7 @@ def schema() -> None:
 app.add_typer(server.db_app, name="db")
 app.add_typer(server.clinic_app, name="clinic")
 app.add_typer(server.user_app, name="user")
+app.add_typer(course_app, name="course")
 app.command("import")(server.import_command)
 app.command("serve")(server.serve_command)
 

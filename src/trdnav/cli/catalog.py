@@ -10,7 +10,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from trdnav.core.knowledge import Cited, KnowledgeBase, Rule, Treatment
+from trdnav.core.facts import Cited
+from trdnav.core.knowledge import KnowledgeBase, Rule, Treatment
 from trdnav.errors import Problem, UnknownName
 from trdnav.knowledge.export import knowledge_json
 

@@ -22,7 +22,6 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     StringConstraints,
@@ -30,7 +29,9 @@ from pydantic import (
     model_validator,
 )
 
+from trdnav.core.course_templates import CourseTemplate, ParameterSpec
 from trdnav.core.dates import PARTIAL_DATE_PATTERN, partial_date_start
+from trdnav.core.facts import Cited, Confidence, Id, Model, Text
 from trdnav.core.rule_params import RULE_PARAMETERS
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
     "normalise_name",
 ]
 
-Confidence = Literal["verified", "secondary", "unverified"]
 RegulatoryStatus = Literal[
     "fda_approved", "fda_cleared", "off_label", "investigational", "standard_care"
 ]
@@ -75,9 +75,6 @@ TREATMENT_IDS: tuple[str, ...] = (
     "celecoxib",
 )
 
-Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.\-]*$")]
-Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
-
 
 def _date_text(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
@@ -92,17 +89,6 @@ P = TypeVar("P", bound=BaseModel)
 def normalise_name(name: str) -> str:
     """Case-, space- and punctuation-insensitive key for matching names."""
     return re.sub(r"[\s_\-]+", " ", name.strip().casefold())
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Cited(Model):
-    """A fact with its sources (ids into ``sources``) and a confidence tag."""
-
-    sources: list[Id] = Field(min_length=1)
-    confidence: Confidence = "secondary"
 
 
 class Source(Model):
@@ -322,6 +308,8 @@ class KnowledgeBase(Model):
     drugs: dict[Id, Drug]
     instruments: dict[str, Instrument]
     treatments: dict[Id, Treatment]
+    courses: dict[Id, CourseTemplate]
+    parameters: dict[Id, ParameterSpec]
 
     _drug_index: dict[str, str] = PrivateAttr(default_factory=dict)
     _condition_index: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -370,6 +358,9 @@ class KnowledgeBase(Model):
     def close_instrument_names(self, name: str, n: int = 3) -> list[str]:
         return _close(name, self._instrument_index, n)
 
+    def _course_problems(self) -> list[str]:
+        return _course_problems_of(self)
+
     def rule(self, rule_id: str) -> Rule:
         return self.rules[rule_id]
 
@@ -399,6 +390,8 @@ class KnowledgeBase(Model):
             ("drugs", self.drugs),
             ("instruments", self.instruments),
             ("treatments", self.treatments),
+            ("courses", self.courses),
+            ("parameters", self.parameters),
         ):
             problems.extend(
                 f"{key}: key {k!r} differs from its id {v.id!r}"
@@ -442,6 +435,7 @@ class KnowledgeBase(Model):
             for rule_id in t.eligibility_rules:
                 if rule_id not in self.rules:
                     problems.append(f"treatment {t.id}: unknown rule {rule_id!r}")
+        problems.extend(self._course_problems())
         seen: dict[str, str] = {}
         for drug in self.drugs.values():
             for name in drug.names():
@@ -451,6 +445,33 @@ class KnowledgeBase(Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+
+def _course_problems_of(kb: KnowledgeBase) -> list[str]:
+    problems: list[str] = []
+    for spec in kb.parameters.values():
+        problems.extend(
+            f"parameter {spec.id}: unknown source {s!r}"
+            for s in spec.sources
+            if s not in kb.sources
+        )
+    for t in kb.courses.values():
+        where = f"course template {t.id}"
+        problems.extend(f"{where}: unknown source {s!r}" for s in t.sources if s not in kb.sources)
+        if t.treatment not in kb.treatments:
+            problems.append(f"{where}: unknown treatment {t.treatment!r}")
+        instruments = [t.instrument, *(m.instrument for m in t.measurements)]
+        problems.extend(
+            f"{where}: unknown instrument {i!r}" for i in instruments if i not in kb.instruments
+        )
+        problems.extend(
+            f"{where}: unknown parameter {p!r}" for p in t.parameters if p not in kb.parameters
+        )
+        if t.review and t.review.at_session > t.planned_sessions:
+            problems.append(
+                f"{where}: review after session {t.review.at_session} of {t.planned_sessions}"
+            )
+    return problems
 
 
 def _close(name: str, index: dict[str, str], n: int) -> list[str]:

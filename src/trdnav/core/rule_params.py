@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = [
     "RULE_PARAMETERS",
     "AdequacyParams",
+    "CoursePlateauParams",
     "EsketamineEligibilityParams",
     "EsketamineOralParams",
     "FailedEctParams",
@@ -121,7 +122,12 @@ class VnsEligibilityParams(Params):
     chronic_after_months: int = Field(ge=1)
 
 
+class CoursePlateauParams(Params):
+    min_treatments: int = Field(ge=1)
+
+
 RULE_PARAMETERS: dict[str, type[Params]] = {
+    "course.ect_plateau": CoursePlateauParams,
     "trial.adequate": AdequacyParams,
     "trial.failed": FailedTrialParams,
     "trd.definition": TrdParams,

@@ -9,6 +9,7 @@ Layout of a knowledge folder::
     drugs.yaml          antidepressants and augmentation agents with adequate doses
     instruments.yaml    rating scales: items, scoring, bands, remission, suicide item
     treatments/*.yaml   one file per treatment option
+    courses.yaml        course templates and the session parameters they record
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def _raw(folder: Path) -> dict[str, Any]:
         "drugs": _by_id(folder / "drugs.yaml", "drugs"),
         "instruments": _by_id(folder / "instruments.yaml", "instruments"),
         "treatments": treatments,
+        "courses": _by_id(folder / "courses.yaml", "templates"),
+        "parameters": _by_id(folder / "courses.yaml", "parameters"),
     }
 
 
@@ -86,6 +89,8 @@ def _describe(exc: ValidationError) -> list[str]:
         where = format_path(loc)
         if loc and loc[0] in {"sources", "rules", "conditions", "drugs", "instruments"}:
             where = f"{loc[0]}.yaml: " + format_path(loc[1:])
+        elif loc and loc[0] in {"courses", "parameters"}:
+            where = "courses.yaml: " + format_path(loc[1:])
         elif len(loc) > 1 and loc[0] == "treatments":
             where = f"treatments/{loc[1]}.yaml: " + format_path(loc[2:])
         lines.append(f"{where}: {err['msg']}")

@@ -27,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    Time,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -39,6 +40,9 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Clinic",
+    "Course",
+    "CoursePlan",
+    "CourseSession",
     "Episode",
     "LoginFailure",
     "Measurement",
@@ -101,6 +105,7 @@ class Clinic(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settings: Mapped[dict[str, Any]] = mapped_column(Json, default=dict, server_default="{}")
 
 
 class User(Base):
@@ -281,4 +286,70 @@ class ServerSecret(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Course(Base):
+    """A treatment course planned from a template; its sessions and plan history follow."""
+
+    __tablename__ = "courses"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'completed', 'stopped')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_pk: Mapped[int] = mapped_column(ForeignKey("patients.pk"), index=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    template_id: Mapped[str] = mapped_column(String(64))
+    treatment: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    start_date: Mapped[date] = mapped_column(Date)
+    session_time: Mapped[dt.time] = mapped_column(Time)
+    timezone: Mapped[str] = mapped_column(String(64))
+    calendar: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    plan_version: Mapped[int] = mapped_column(Integer, default=1)
+    history_section: Mapped[str] = mapped_column(String(32))
+    history_item_id: Mapped[int] = mapped_column(Integer)
+    stop_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sessions: Mapped[list[CourseSession]] = relationship(order_by="CourseSession.number")
+
+
+class CourseSession(Base):
+    __tablename__ = "course_sessions"
+    __table_args__ = (
+        UniqueConstraint("course_id", "number", name="course_session_number"),
+        CheckConstraint("status IN ('planned', 'delivered', 'missed', 'cancelled')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    planned_date: Mapped[date] = mapped_column(Date)
+    planned_time: Mapped[dt.time] = mapped_column(Time)
+    minutes: Mapped[int] = mapped_column(Integer)
+    phase: Mapped[int] = mapped_column(Integer)
+    phase_name: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    parameters: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    side_effects: Mapped[list[dict[str, str]]] = mapped_column(Json, default=list)
+    measurement_ids: Mapped[list[int]] = mapped_column(Json, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class CoursePlan(Base):
+    """One version of a course's plan, kept whenever the plan changes."""
+
+    __tablename__ = "course_plans"
+    __table_args__ = (UniqueConstraint("course_id", "version", name="course_plan_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(200))
+    sessions: Mapped[list[dict[str, Any]]] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

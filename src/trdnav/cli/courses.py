@@ -1,0 +1,288 @@
+"""``trdnav course``: templates, plan, record, show, export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from trdnav.cli.server import ClinicOption, ConfigOption, DatabaseOption, _settings, _url
+from trdnav.clinic import accounts, courses
+from trdnav.clinic.actor import Actor
+from trdnav.clinic.calendars import ClinicCalendar
+from trdnav.clinic.patients import get_patient
+from trdnav.core.scheduling import assign_measurements, plan
+from trdnav.errors import InputError, Problem
+from trdnav.service import knowledge_for
+from trdnav.store.database import Store
+
+__all__ = ["course_app"]
+
+course_app = typer.Typer(
+    help="Treatment courses: templates, plan, record, show, export.", no_args_is_help=True
+)
+
+
+def _date(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError([Problem(option, value, "a date as YYYY-MM-DD")]) from None
+
+
+def _time(option: str, value: str | None) -> time | None:
+    if value is None:
+        return None
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise InputError([Problem(option, value, "a time as HH:MM")]) from None
+
+
+def _number(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _sessions_table(view: dict[str, Any]) -> Table:
+    table = Table(title=f"{view['name']} - plan version {view['plan_version']}")
+    for column in ("#", "date", "time", "phase", "status", "measure", "recorded"):
+        table.add_column(column)
+    for s in view["sessions"]:
+        due = ", ".join(f"{d['instrument']} {d['timing']}" for d in s["due"])
+        recorded = ", ".join(f"{k}={v}" for k, v in s["parameters"].items())
+        if s["side_effects"]:
+            recorded += "; " + ", ".join(
+                f"{e['name']} ({e['severity']})" for e in s["side_effects"]
+            )
+        table.add_row(
+            str(s["number"]), s["date"], s["time"], s["phase"], s["status"], due, recorded
+        )
+    return table
+
+
+@course_app.command("templates")
+def templates(
+    as_json: Annotated[bool, typer.Option("--json")] = False, config: ConfigOption = None
+) -> None:
+    """List the course templates."""
+    kb = knowledge_for(_settings(config, None))
+    if as_json:
+        sys.stdout.write(
+            json.dumps([t.model_dump(mode="json") for t in kb.courses.values()], indent=2) + "\n"
+        )
+        return
+    table = Table(title="Course templates")
+    for column in ("id", "treatment", "sessions", "summary"):
+        table.add_column(column)
+    for t in kb.courses.values():
+        table.add_row(t.id, t.treatment, str(t.planned_sessions), t.summary)
+    Console().print(table)
+
+
+def _actor(store: Store, clinic: str) -> Actor:
+    return Actor.command_line(accounts.find_clinic(store, clinic).id)
+
+
+def _version(store: Store, actor: Actor, patient_id: str) -> int:
+    """The command line acts on the current version (it is one user at a terminal)."""
+    return int(get_patient(store, actor, patient_id)["version"])
+
+
+@course_app.command("plan")
+def plan_command(
+    patient: Annotated[str | None, typer.Argument(help="Patient id; omit to preview only.")] = None,
+    template: Annotated[str, typer.Option(help="Course template id.")] = "tms-10hz",
+    start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")] = "",
+    at: Annotated[str | None, typer.Option("--time", help="Session time, HH:MM.")] = None,
+    clinic: Annotated[str | None, typer.Option(help="Clinic id or name (to store).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Plan a course: stored for a patient, or previewed from the server's calendar settings."""
+    settings = _settings(config, database_url)
+    kb = knowledge_for(settings)
+    first = _date("--start", start or settings.today().isoformat())
+    when = _time("--time", at)
+    if template not in kb.courses:
+        raise InputError([Problem("--template", template, "one of " + ", ".join(kb.courses))])
+    if patient is None:
+        calendar = ClinicCalendar({}, settings)
+        slots = plan(kb.courses[template], first, when or time(9, 0), calendar.work_calendar(first))
+        due = assign_measurements(kb.courses[template], [(s.number, s.date) for s in slots])
+        view = {
+            "name": kb.courses[template].name,
+            "plan_version": 1,
+            "sessions": [
+                {
+                    "number": s.number,
+                    "date": s.date.isoformat(),
+                    "time": s.time.isoformat(timespec="minutes"),
+                    "phase": s.phase_name,
+                    "status": "planned",
+                    "parameters": {},
+                    "side_effects": [],
+                    "due": [d.model_dump() for d in due.get(s.number, [])],
+                }
+                for s in slots
+            ],
+        }
+    else:
+        if clinic is None:
+            raise InputError([Problem("--clinic", None, "the patient's clinic")])
+        store = Store(_url(settings))
+        actor = _actor(store, clinic)
+        view = courses.create_course(
+            store,
+            actor,
+            kb,
+            settings,
+            patient,
+            template_id=template,
+            start=first,
+            session_time=when,
+            if_match=_version(store, actor, patient),
+            today=settings.today(),
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(view, indent=2) + "\n")
+    else:
+        Console().print(_sessions_table(view))
+
+
+@course_app.command("record")
+def record_command(
+    patient: str,
+    course: int,
+    number: int,
+    clinic: ClinicOption,
+    status: Annotated[str, typer.Option(help="delivered, missed or cancelled")] = "delivered",
+    param: Annotated[list[str] | None, typer.Option(help="name=value, repeatable.")] = None,
+    side_effect: Annotated[
+        list[str] | None,
+        typer.Option(help="name:severity, repeatable (severity mild, moderate or severe)."),
+    ] = None,
+    measurement: Annotated[
+        list[str] | None, typer.Option(help="INSTRUMENT:item,item,..., repeatable.")
+    ] = None,
+    delivered_at: Annotated[str | None, typer.Option("--at", help="When (ISO date-time).")] = None,
+    note: Annotated[str | None, typer.Option()] = None,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Record session NUMBER of a course."""
+    settings = _settings(config, database_url)
+    kb = knowledge_for(settings)
+    store = Store(_url(settings))
+    actor = _actor(store, clinic)
+    problems: list[Problem] = []
+    parameters: dict[str, Any] = {}
+    for item in param or []:
+        if "=" not in item:
+            problems.append(Problem("--param", item, "name=value"))
+            continue
+        key, value = item.split("=", 1)
+        parameters[key] = _number(value)
+    effects = []
+    for item in side_effect or []:
+        name, _, severity = item.rpartition(":")
+        effects.append({"name": name or severity, "severity": severity if name else ""})
+    scores = []
+    for item in measurement or []:
+        instrument, _, values = item.partition(":")
+        try:
+            scores.append(
+                {
+                    "instrument": instrument,
+                    "items": [int(v) for v in values.split(",") if v.strip()],
+                }
+            )
+        except ValueError:
+            problems.append(Problem("--measurement", item, "INSTRUMENT:1,2,3,..."))
+    if problems:
+        raise InputError(problems)
+    body: dict[str, Any] = {
+        "status": status,
+        "parameters": parameters,
+        "side_effects": effects,
+        "measurements": scores,
+    }
+    if delivered_at:
+        body["delivered_at"] = delivered_at
+    if note:
+        body["note"] = note
+    view = courses.record_session(
+        store,
+        actor,
+        kb,
+        settings,
+        patient,
+        course,
+        number,
+        body,
+        _version(store, actor, patient),
+        settings.today(),
+    )
+    console = Console()
+    console.print(
+        f"session {number}: {status}; {view['delivered']} delivered, "
+        f"{view['planned']} planned; outcome {view['outcome']}"
+    )
+    for alert in view["alerts"]:
+        console.print(f"[bold red]{alert['code']}[/bold red]: {alert['message']}")
+
+
+@course_app.command("show")
+def show_command(
+    patient: str,
+    course: int,
+    clinic: ClinicOption,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Show a course: sessions, measurement points, alerts, outcome."""
+    settings = _settings(config, database_url)
+    store = Store(_url(settings))
+    view = courses.get_course(
+        store, _actor(store, clinic), knowledge_for(settings), settings, patient, course
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(view, indent=2) + "\n")
+        return
+    console = Console()
+    for alert in view["alerts"]:
+        console.print(f"[bold red]{alert['code']}[/bold red]: {alert['message']}")
+    console.print(_sessions_table(view))
+    console.print(f"status {view['status']}; outcome on {view['instrument']}: {view['outcome']}")
+
+
+@course_app.command("export")
+def export_command(
+    patient: str,
+    course: int,
+    clinic: ClinicOption,
+    out: Annotated[Path, typer.Option(help="The .ics file to write.")],
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Export a course to iCalendar."""
+    settings = _settings(config, database_url)
+    store = Store(_url(settings))
+    data = courses.course_calendar(
+        store, _actor(store, clinic), knowledge_for(settings), patient, course
+    )
+    out.write_bytes(data)
+    Console().print(f"wrote {out}")

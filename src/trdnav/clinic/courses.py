@@ -1,0 +1,716 @@
+"""Treatment courses: plan from a template, record sessions, re-plan, alert, write back.
+
+A course belongs to a patient and changes the patient's history (its procedure or
+psychotherapy record, and the measurements taken at sessions), so every change checks and
+bumps the patient's version (If-Match) like any other change to the patient, and is audited
+in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from trdnav.clinic import audit
+from trdnav.clinic.actor import Actor
+from trdnav.clinic.calendars import ClinicCalendar, course_ical, validate_clinic_settings
+from trdnav.clinic.patients import _bump, _load, _revalidate, _summarise
+from trdnav.core.course_rules import (
+    CourseMeasurement,
+    RecordedSession,
+    check_session,
+    course_alerts,
+    course_outcome,
+)
+from trdnav.core.course_templates import CourseTemplate
+from trdnav.core.intake import stored_history
+from trdnav.core.knowledge import KnowledgeBase
+from trdnav.core.scheduling import Slot, Taken, assign_measurements, plan, replan
+from trdnav.errors import Conflict, InputError, NotFound, Problem
+from trdnav.settings import Settings
+from trdnav.store import history_rows
+from trdnav.store.database import Store
+from trdnav.store.history_rows import ITEM_KINDS
+from trdnav.store.tables import (
+    Clinic,
+    Course,
+    CoursePlan,
+    CourseSession,
+    Measurement,
+    Patient,
+    Procedure,
+    PsychotherapyCourse,
+    utcnow,
+)
+
+__all__ = [
+    "clinic_settings",
+    "course_calendar",
+    "create_course",
+    "get_course",
+    "list_courses",
+    "plan_history",
+    "record_session",
+    "stop_course",
+    "update_clinic_settings",
+]
+
+PROCEDURE_TYPES = {
+    "tms": "TMS",
+    "ect": "ECT",
+    "esketamine": "esketamine",
+    "ketamine": "ketamine",
+    "vns": "VNS",
+    "dbs": "DBS",
+}
+STATUSES = ("delivered", "missed", "cancelled")
+
+
+# --- clinic calendar settings ---------------------------------------------------------
+
+
+def _clinic(session: Session, actor: Actor) -> Clinic:
+    clinic = session.get(Clinic, actor.clinic_id)
+    assert clinic is not None
+    return clinic
+
+
+def clinic_settings(store: Store, actor: Actor, settings: Settings) -> dict[str, Any]:
+    with store.reading() as session:
+        clinic = _clinic(session, actor)
+        return {"name": clinic.name, **ClinicCalendar(clinic.settings or {}, settings).as_dict()}
+
+
+def update_clinic_settings(
+    store: Store, actor: Actor, settings: Settings, changes: dict[str, Any]
+) -> dict[str, Any]:
+    actor.require_admin()
+    clean = validate_clinic_settings(changes)
+    with store.transaction() as session:
+        clinic = _clinic(session, actor)
+        clinic.settings = {**(clinic.settings or {}), **clean}
+        audit.record(session, actor, "clinic.settings", detail={"fields": sorted(clean)})
+        return {"name": clinic.name, **ClinicCalendar(clinic.settings, settings).as_dict()}
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def _template(kb: KnowledgeBase, template_id: str) -> CourseTemplate:
+    try:
+        return kb.courses[template_id]
+    except KeyError:
+        raise InputError(
+            [Problem("template", template_id, "one of " + ", ".join(kb.courses))]
+        ) from None
+
+
+def _course(session: Session, patient: Patient, course_id: int) -> Course:
+    course = session.scalars(
+        select(Course)
+        .where(Course.id == course_id, Course.patient_pk == patient.pk)
+        .options(selectinload(Course.sessions))
+    ).first()
+    if course is None:
+        raise NotFound(f"no course {course_id} for patient {patient.id!r}")
+    return course
+
+
+def _calendar(session: Session, actor: Actor, settings: Settings) -> ClinicCalendar:
+    return ClinicCalendar(_clinic(session, actor).settings or {}, settings)
+
+
+def _snapshot(course: Course, reason: str) -> CoursePlan:
+    return CoursePlan(
+        course_id=course.id,
+        version=course.plan_version,
+        reason=reason,
+        sessions=[
+            {
+                "number": s.number,
+                "date": s.planned_date.isoformat(),
+                "time": s.planned_time.isoformat(timespec="minutes"),
+                "minutes": s.minutes,
+                "phase": s.phase_name,
+                "status": s.status,
+            }
+            for s in sorted(course.sessions, key=lambda s: s.number)
+        ],
+    )
+
+
+def _rows(course: Course, slots: list[Slot]) -> list[CourseSession]:
+    return [
+        CourseSession(
+            course_id=course.id,
+            number=s.number,
+            planned_date=s.date,
+            planned_time=s.time,
+            minutes=s.minutes,
+            phase=s.phase,
+            phase_name=s.phase_name,
+            status="planned",
+        )
+        for s in slots
+    ]
+
+
+def _measurements(patient: Patient, course: Course) -> list[CourseMeasurement]:
+    out = []
+    for m in patient.measurements:
+        tag = (m.extra or {}).get("course")
+        if m.removed_at is None and tag == course.uid:
+            out.append(
+                CourseMeasurement(
+                    session=int(m.extra.get("session", 0)),
+                    date=m.date,
+                    instrument=m.instrument,
+                    items=tuple(m.items),
+                )
+            )
+    return sorted(out, key=lambda m: (m.session, m.date))
+
+
+def _recorded(course: Course) -> list[RecordedSession]:
+    return [
+        RecordedSession(
+            number=s.number,
+            date=(s.delivered_at.date() if s.delivered_at else s.planned_date),
+            status=s.status,
+            parameters=s.parameters or {},
+            side_effects=s.side_effects or [],
+        )
+        for s in course.sessions
+        if s.status != "planned"
+    ]
+
+
+def _history_item(patient: Patient, course: Course) -> Procedure | PsychotherapyCourse:
+    kind = next(k for k in ITEM_KINDS.values() if k.section == course.history_section)
+    for row in getattr(patient, kind.section):
+        if row.id == course.history_item_id:
+            return row  # type: ignore[no-any-return]
+    raise NotFound(f"the history record of course {course.id} is missing")
+
+
+def _write_back(
+    patient: Patient, course: Course, template: CourseTemplate, kb: KnowledgeBase
+) -> None:
+    """Course outcome into the patient's history (rule ``course.outcome``)."""
+    item = _history_item(patient, course)
+    delivered = [s for s in course.sessions if s.status == "delivered"]
+    item.sessions = len(delivered)
+    if delivered:
+        first = min(s.delivered_at for s in delivered if s.delivered_at is not None)
+        item.start = min(first.date(), item.start)
+    if course.status != "active":
+        ends = [s.delivered_at.date() for s in delivered if s.delivered_at]
+        item.end = max(ends) if ends else item.start
+    if isinstance(item, Procedure):
+        item.response = course_outcome(template, kb, _measurements(patient, course))
+    item.updated_at = utcnow()
+
+
+def _resummarise(session: Session, patient: Patient, kb: KnowledgeBase, today: date) -> None:
+    session.flush()
+    session.refresh(patient)
+    history = stored_history(history_rows.document(patient, today), kb)
+    _summarise(patient, history, kb, today)
+
+
+def course_view(
+    patient: Patient, course: Course, kb: KnowledgeBase, calendar: ClinicCalendar | None = None
+) -> dict[str, Any]:
+    template = kb.courses[course.template_id]
+    ordered = sorted(course.sessions, key=lambda s: s.number)
+    counting = [
+        (s.number, s.delivered_at.date() if s.delivered_at else s.planned_date)
+        for s in ordered
+        if s.status in ("planned", "delivered")
+    ]
+    due = assign_measurements(template, counting)
+    measurements = _measurements(patient, course)
+    sessions = [
+        {
+            "number": s.number,
+            "date": s.planned_date.isoformat(),
+            "time": s.planned_time.isoformat(timespec="minutes"),
+            "minutes": s.minutes,
+            "phase": s.phase_name,
+            "status": s.status,
+            "delivered_at": s.delivered_at.isoformat() if s.delivered_at else None,
+            "parameters": s.parameters or {},
+            "side_effects": s.side_effects or [],
+            "note": s.note,
+            "due": [d.model_dump() for d in due.get(s.number, [])],
+        }
+        for s in ordered
+    ]
+    alerts = course_alerts(template, kb, _recorded(course), measurements)
+    view: dict[str, Any] = {
+        "id": course.id,
+        "patient_version": patient.version,
+        "uid": course.uid,
+        "template": template.id,
+        "name": template.name,
+        "treatment": template.treatment,
+        "status": course.status,
+        "start": course.start_date.isoformat(),
+        "session_time": course.session_time.isoformat(timespec="minutes"),
+        "timezone": course.timezone,
+        "plan_version": course.plan_version,
+        "instrument": template.instrument,
+        "outcome": course_outcome(template, kb, measurements),
+        "delivered": sum(1 for s in ordered if s.status == "delivered"),
+        "planned": sum(1 for s in ordered if s.status == "planned"),
+        "alerts": [a.model_dump() for a in alerts],
+        "sessions": sessions,
+        "measurements": [m.model_dump(mode="json") for m in measurements],
+        "stop_reason": course.stop_reason,
+        "history_record": {"section": course.history_section, "item_id": course.history_item_id},
+        "sources": kb.cite(template.sources),
+    }
+    if calendar is not None:
+        closed = calendar.holidays_between(course.start_date, max(s.planned_date for s in ordered))
+        view["holidays"] = {d.isoformat(): name for d, name in sorted(closed.items())}
+    return view
+
+
+# --- use cases ------------------------------------------------------------------------
+
+
+def create_course(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    settings: Settings,
+    patient_id: str,
+    *,
+    template_id: str,
+    start: date,
+    session_time: time | None,
+    if_match: int | None,
+    today: date,
+) -> dict[str, Any]:
+    """Plan a course from a template and add its record to the patient's history."""
+    actor.require_write()
+    template = _template(kb, template_id)
+    at = session_time or time(9, 0)
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        _bump(session, patient, if_match)
+        calendar = _calendar(session, actor, settings)
+        slots = plan(template, start, at, calendar.work_calendar(start))
+        first = slots[0].date
+        if template.treatment == "psychotherapy":
+            section = "psychotherapy"
+            record: Procedure | PsychotherapyCourse = PsychotherapyCourse(
+                type="CBT",
+                start=first,
+                end=None,
+                sessions=0,
+                extra={"course_template": template.id},
+            )
+        else:
+            section = "procedures"
+            record = Procedure(
+                type=PROCEDURE_TYPES[template.treatment],
+                start=first,
+                end=None,
+                sessions=0,
+                response="unknown",
+                extra={"course_template": template.id},
+            )
+        getattr(patient, section).append(record)
+        session.flush()
+        course = Course(
+            patient_pk=patient.pk,
+            uid=str(uuid.uuid4()),
+            template_id=template.id,
+            treatment=template.treatment,
+            status="active",
+            start_date=start,
+            session_time=at,
+            timezone=calendar.timezone,
+            calendar=calendar.as_dict(),
+            plan_version=1,
+            history_section=section,
+            history_item_id=record.id,
+        )
+        session.add(course)
+        session.flush()
+        course.sessions = _rows(course, slots)
+        session.flush()
+        session.add(_snapshot(course, "planned"))
+        record.extra = {**record.extra, "course": course.uid}
+        _resummarise(session, patient, kb, today)
+        audit.record(
+            session,
+            actor,
+            "course.create",
+            patient_id=patient.id,
+            resource=f"courses/{course.id}",
+            detail={"template": template.id},
+        )
+        return course_view(patient, course, kb, calendar)
+
+
+def list_courses(
+    store: Store, actor: Actor, kb: KnowledgeBase, patient_id: str
+) -> list[dict[str, Any]]:
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        courses = session.scalars(
+            select(Course)
+            .where(Course.patient_pk == patient.pk)
+            .options(selectinload(Course.sessions))
+            .order_by(Course.id)
+        )
+        out = []
+        for course in courses:
+            view = course_view(patient, course, kb)
+            out.append(
+                {
+                    k: view[k]
+                    for k in (
+                        "id",
+                        "template",
+                        "name",
+                        "treatment",
+                        "status",
+                        "start",
+                        "plan_version",
+                        "outcome",
+                        "delivered",
+                        "planned",
+                        "alerts",
+                    )
+                }
+            )
+        audit.record(session, actor, "course.list", patient_id=patient.id)
+        return out
+
+
+def get_course(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    settings: Settings,
+    patient_id: str,
+    course_id: int,
+) -> dict[str, Any]:
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        course = _course(session, patient, course_id)
+        audit.record(
+            session, actor, "course.read", patient_id=patient.id, resource=f"courses/{course.id}"
+        )
+        return course_view(patient, course, kb, _calendar(session, actor, settings))
+
+
+def _parse_when(value: Any, course: Course, row: CourseSession) -> datetime:
+    zone = ZoneInfo(course.timezone)
+    if value is None:
+        return datetime.combine(row.planned_date, row.planned_time, tzinfo=zone)
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(
+            [Problem("delivered_at", value, "a date-time such as 2026-01-05T09:00")]
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=zone)
+
+
+def record_session(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    settings: Settings,
+    patient_id: str,
+    course_id: int,
+    number: int,
+    body: dict[str, Any],
+    if_match: int | None,
+    today: date,
+) -> dict[str, Any]:
+    """Record session ``number`` as delivered, missed or cancelled.
+
+    Delivered: its parameters, side effects and the measurements taken are validated and
+    stored, and the course outcome is written back to the history. Missed or cancelled: the
+    sessions still owed are planned again (rule ``course.missed_session``).
+    """
+    actor.require_write()
+    unknown = [
+        k
+        for k in body
+        if k not in ("status", "delivered_at", "parameters", "side_effects", "measurements", "note")
+    ]
+    if unknown:
+        raise InputError(
+            [
+                Problem(
+                    k,
+                    body[k],
+                    "status, delivered_at, parameters, side_effects, measurements or note",
+                )
+                for k in unknown
+            ]
+        )
+    status = body.get("status", "delivered")
+    if status not in STATUSES:
+        raise InputError([Problem("status", status, "delivered, missed or cancelled")])
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        course = _course(session, patient, course_id)
+        template = kb.courses[course.template_id]
+        if course.status != "active":
+            raise Conflict(f"course {course.id} is {course.status}; it takes no more sessions")
+        row = next((s for s in course.sessions if s.number == number), None)
+        if row is None:
+            raise NotFound(f"course {course.id} has no session {number}")
+        if row.status != "planned":
+            raise Conflict(f"session {number} is recorded already ({row.status})")
+        earlier = [s.number for s in course.sessions if s.number < number and s.status == "planned"]
+        if earlier:
+            raise Conflict(f"record session {earlier[0]} before session {number}")
+        when = _parse_when(body.get("delivered_at"), course, row)
+        problems: list[Problem] = []
+        local_day = when.astimezone(ZoneInfo(course.timezone)).date()
+        if local_day < course.start_date:
+            problems.append(
+                Problem(
+                    "delivered_at",
+                    when.isoformat(),
+                    f"a time on or after the course start ({course.start_date.isoformat()})",
+                )
+            )
+        if status == "delivered" and local_day > today:
+            problems.append(
+                Problem(
+                    "delivered_at",
+                    when.isoformat(),
+                    f"a time on or before today ({today.isoformat()})",
+                )
+            )
+        previous = [s for s in course.sessions if s.number < number and s.delivered_at]
+        if (
+            status == "delivered"
+            and previous
+            and when <= max(s.delivered_at for s in previous if s.delivered_at)
+        ):
+            problems.append(
+                Problem("delivered_at", when.isoformat(), "a time after the previous session")
+            )
+        parameters = body.get("parameters") or {}
+        effects = body.get("side_effects") or []
+        if not isinstance(parameters, dict):
+            problems.append(Problem("parameters", parameters, "an object"))
+            parameters = {}
+        if not isinstance(effects, list) or not all(isinstance(e, dict) for e in effects):
+            problems.append(Problem("side_effects", effects, "a list of {name, severity} objects"))
+            effects = []
+        found, named = check_session(template, kb, parameters, effects)
+        problems += found
+        if status != "delivered" and (parameters or effects or body.get("measurements")):
+            problems.append(
+                Problem(
+                    "status",
+                    status,
+                    "delivered, to record parameters, side effects or measurements",
+                )
+            )
+        measured = body.get("measurements") or []
+        doc = history_rows.document(patient, today)
+        first_new = len(doc["measurements"])
+        if not isinstance(measured, list):
+            problems.append(Problem("measurements", measured, "a list"))
+            measured = []
+        for m in measured:
+            doc["measurements"].append(
+                {**m, "date": local_day.isoformat()} if isinstance(m, dict) else m
+            )
+        history = None
+        try:
+            history = _revalidate(kb, doc)
+        except InputError as exc:
+            head = "measurements["
+            for p in exc.problems:
+                if p.path.startswith(head):
+                    index = int(p.path[len(head) :].split("]")[0]) - first_new
+                    rest = p.path.split("]", 1)[1]
+                    problems.append(
+                        Problem(f"measurements[{index}]{rest}", p.value, p.expected, p.missing)
+                    )
+                else:
+                    problems.append(p)
+        if problems:
+            raise InputError(problems)
+        assert history is not None
+        _bump(session, patient, if_match)
+        row.status = status
+        row.recorded_at = utcnow()
+        row.note = body.get("note")
+        if status == "delivered":
+            row.delivered_at = when
+            row.parameters = parameters
+            row.side_effects = named
+            ids = []
+            for record in history.measurements[first_new:]:
+                values = history_rows.item_values(ITEM_KINDS["measurements"], record)
+                values["extra"] = {**values["extra"], "course": course.uid, "session": number}
+                measurement = Measurement(**values)
+                patient.measurements.append(measurement)
+                session.flush()
+                ids.append(measurement.id)
+            row.measurement_ids = ids
+        else:
+            _shift(session, course, template, row, _calendar(session, actor, settings))
+        if all(s.status != "planned" for s in course.sessions):
+            course.status = "completed"
+        course.updated_at = utcnow()
+        _write_back(patient, course, template, kb)
+        _resummarise(session, patient, kb, today)
+        audit.record(
+            session,
+            actor,
+            "course.session",
+            patient_id=patient.id,
+            resource=f"courses/{course.id}/sessions/{number}",
+            detail={"status": status},
+        )
+        return course_view(patient, course, kb)
+
+
+def _shift(
+    session: Session,
+    course: Course,
+    template: CourseTemplate,
+    row: CourseSession,
+    calendar: ClinicCalendar,
+) -> None:
+    """Re-plan the sessions still owed from the day after a missed or cancelled one."""
+    taken = [
+        Taken(
+            number=s.number,
+            date=(s.delivered_at.date() if s.delivered_at else s.planned_date),
+            phase=s.phase,
+            delivered=s.status == "delivered",
+        )
+        for s in course.sessions
+        if s.status != "planned"
+    ]
+    for s in [s for s in course.sessions if s.status == "planned"]:
+        course.sessions.remove(s)
+        session.delete(s)
+    session.flush()
+    resume = row.planned_date + timedelta(days=1)
+    slots = replan(
+        template,
+        course.start_date,
+        course.session_time,
+        calendar.work_calendar(course.start_date),
+        taken,
+        resume,
+    )
+    course.sessions.extend(_rows(course, slots))
+    course.plan_version += 1
+    session.flush()
+    session.add(_snapshot(course, f"session {row.number} {row.status}"))
+
+
+def stop_course(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    patient_id: str,
+    course_id: int,
+    reason: str,
+    if_match: int | None,
+    today: date,
+) -> dict[str, Any]:
+    """Stop a course early: the sessions still planned are cancelled (not re-planned)."""
+    actor.require_write()
+    if not reason.strip():
+        raise InputError([Problem("reason", reason, "why the course stops")])
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        course = _course(session, patient, course_id)
+        if course.status != "active":
+            raise Conflict(f"course {course.id} is {course.status} already")
+        _bump(session, patient, if_match)
+        for s in course.sessions:
+            if s.status == "planned":
+                s.status = "cancelled"
+                s.note = "course stopped"
+        course.status = "stopped"
+        course.stop_reason = reason.strip()
+        course.plan_version += 1
+        course.updated_at = utcnow()
+        session.flush()
+        session.add(_snapshot(course, f"stopped: {reason.strip()}"))
+        template = kb.courses[course.template_id]
+        _write_back(patient, course, template, kb)
+        _resummarise(session, patient, kb, today)
+        audit.record(
+            session,
+            actor,
+            "course.stop",
+            patient_id=patient.id,
+            resource=f"courses/{course.id}",
+            detail={"reason": reason.strip()},
+        )
+        return course_view(patient, course, kb)
+
+
+def plan_history(
+    store: Store, actor: Actor, patient_id: str, course_id: int
+) -> list[dict[str, Any]]:
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        course = _course(session, patient, course_id)
+        plans = session.scalars(
+            select(CoursePlan).where(CoursePlan.course_id == course.id).order_by(CoursePlan.version)
+        ).all()
+        audit.record(
+            session, actor, "course.plans", patient_id=patient.id, resource=f"courses/{course.id}"
+        )
+        return [
+            {
+                "version": p.version,
+                "reason": p.reason,
+                "created_at": p.created_at.isoformat(),
+                "sessions": p.sessions,
+            }
+            for p in plans
+        ]
+
+
+def course_calendar(
+    store: Store, actor: Actor, kb: KnowledgeBase, patient_id: str, course_id: int
+) -> bytes:
+    """The course as iCalendar."""
+    with store.transaction() as session:
+        patient = _load(session, actor, patient_id)
+        course = _course(session, patient, course_id)
+        view = course_view(patient, course, kb)
+        audit.record(
+            session, actor, "course.export", patient_id=patient.id, resource=f"courses/{course.id}"
+        )
+        sessions = [
+            {**s, "date": date.fromisoformat(s["date"]), "time": time.fromisoformat(s["time"])}
+            for s in view["sessions"]
+        ]
+        return course_ical(
+            course_uid=course.uid,
+            title=view["name"],
+            patient_id=patient.id,
+            zone=ZoneInfo(course.timezone),
+            plan_version=course.plan_version,
+            stamp=course.updated_at,
+            sessions=sessions,
+        )

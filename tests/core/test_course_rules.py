@@ -1,0 +1,184 @@
+"""Session checks, course alerts and course outcome, at their boundaries."""
+
+from datetime import date
+
+import pytest
+
+from trdnav.core.course_rules import (
+    CourseMeasurement,
+    RecordedSession,
+    check_session,
+    course_alerts,
+    course_outcome,
+)
+
+
+def session(n, status="delivered", **kw):
+    return RecordedSession(number=n, date=date(2027, 1, n), status=status, **kw)
+
+
+def hamd(total_from_items, session_number, suicide=0):
+    items = [0] * 17
+    items[2] = suicide
+    remaining = total_from_items - suicide
+    for i in [0, 1, 6, 7, 8, 9, 10, 14]:
+        step = min(4, remaining)
+        items[i] = step
+        remaining -= step
+    assert remaining == 0
+    return CourseMeasurement(
+        session=session_number,
+        date=date(2027, 1, session_number),
+        instrument="HAMD-17",
+        items=tuple(items),
+    )
+
+
+def phq(total, n, suicide=0):
+    items = [0] * 9
+    items[8] = suicide
+    rest = total - suicide
+    for i in range(8):
+        items[i] = min(3, rest)
+        rest -= items[i]
+    return CourseMeasurement(
+        session=n, date=date(2027, 1, n), instrument="PHQ-9", items=tuple(items)
+    )
+
+
+def codes(alerts):
+    return [a.code for a in alerts]
+
+
+@pytest.mark.parametrize(
+    ("params", "paths"),
+    [
+        ({"electrode_placement": "right_unilateral", "charge_mc": 100, "seizure_seconds": 40}, []),
+        ({"charge_mc": 0}, ["parameters.charge_mc"]),
+        ({"charge_mc": 1009}, ["parameters.charge_mc"]),
+        ({"charge_mc": "lots"}, ["parameters.charge_mc"]),
+        ({"electrode_placement": "frontal"}, ["parameters.electrode_placement"]),
+        ({"dose_mg": 56}, ["parameters.dose_mg"]),  # not an ECT parameter
+    ],
+)
+def test_ect_parameters(kb, params, paths):
+    problems, _ = check_session(kb.courses["ect-mwf"], kb, params, [])
+    assert [p.path for p in problems] == paths
+
+
+@pytest.mark.parametrize(
+    ("dose", "ok"), [(28, True), (56, True), (84, True), (42, False), (112, False), (0, False)]
+)
+def test_esketamine_dose_must_be_a_labelled_dose(kb, dose, ok):
+    problems, _ = check_session(kb.courses["esketamine-trd"], kb, {"dose_mg": dose}, [])
+    assert (problems == []) is ok
+
+
+@pytest.mark.parametrize(
+    ("dose", "ok"), [(0.1, True), (0.5, True), (0.75, True), (0.8, False), (0.09, False)]
+)
+def test_ketamine_dose_range(kb, dose, ok):
+    problems, _ = check_session(kb.courses["ketamine-iv"], kb, {"dose_mg_per_kg": dose}, [])
+    assert (problems == []) is ok
+
+
+@pytest.mark.parametrize(
+    ("bp", "ok"),
+    [
+        ("128/82", True),
+        ("128 / 82", True),
+        ("82/128", False),
+        ("128-82", False),
+        ("400/80", False),
+        (12882, False),
+    ],
+)
+def test_blood_pressure_format(kb, bp, ok):
+    problems, _ = check_session(kb.courses["esketamine-trd"], kb, {"bp_before": bp}, [])
+    assert (problems == []) is ok
+
+
+def test_side_effects_come_from_the_knowledge_base(kb):
+    template = kb.courses["tms-10hz"]
+    problems, named = check_session(
+        template,
+        kb,
+        {},
+        [
+            {"name": "headache", "severity": "mild"},
+            {"name": "Hair loss", "severity": "mild"},
+            {"name": "Lightheadedness", "severity": "terrible"},
+        ],
+    )
+    assert named == [{"name": "Headache", "severity": "mild"}]
+    assert [p.path for p in problems] == ["side_effects[1].name", "side_effects[2].severity"]
+    assert "Scalp discomfort" in problems[0].expected
+
+
+@pytest.mark.parametrize(("bp", "alert"), [("140/90", False), ("141/90", True), ("140/91", True)])
+def test_esketamine_blood_pressure_alert(kb, bp, alert):
+    alerts = course_alerts(
+        kb.courses["esketamine-trd"], kb, [session(1, parameters={"bp_before": bp})], []
+    )
+    assert ("blood_pressure_high" in codes(alerts)) is alert
+    if alert:
+        assert alerts[0].rule_id == "course.esketamine_blood_pressure"
+        assert alerts[0].sources
+
+
+def test_severe_side_effect_alert(kb):
+    effects = [{"name": "Headache", "severity": "severe"}]
+    alerts = course_alerts(kb.courses["ect-mwf"], kb, [session(1, side_effects=effects)], [])
+    assert codes(alerts) == ["severe_side_effect"]
+    mild = [{"name": "Headache", "severity": "moderate"}]
+    assert course_alerts(kb.courses["ect-mwf"], kb, [session(1, side_effects=mild)], []) == []
+
+
+def test_a_new_suicide_item_response_comes_first(kb):
+    measurements = [phq(15, 1, suicide=0), phq(15, 2, suicide=1), phq(15, 3, suicide=2)]
+    effects = [{"name": "Headache", "severity": "severe"}]
+    alerts = course_alerts(
+        kb.courses["tms-10hz"], kb, [session(1, side_effects=effects)], measurements
+    )
+    assert codes(alerts) == ["suicidal_ideation", "severe_side_effect"]
+    assert alerts[0].severity == "critical"
+    assert alerts[0].session == 2  # the persisting answer at session 3 is not new
+
+
+@pytest.mark.parametrize(("latest", "code"), [(7, "ect_remission"), (8, None)])
+def test_ect_remission_edge(kb, latest, code):
+    sessions = [session(n) for n in range(1, 4)]
+    alerts = course_alerts(kb.courses["ect-mwf"], kb, sessions, [hamd(24, 1), hamd(latest, 3)])
+    assert codes(alerts) == ([code] if code else [])
+
+
+@pytest.mark.parametrize(("delivered", "plateau"), [(5, False), (6, True)])
+def test_ect_plateau_needs_six_treatments(kb, delivered, plateau):
+    sessions = [session(n) for n in range(1, delivered + 1)]
+    measurements = [hamd(24, 1), hamd(16, 3), hamd(16, delivered)]
+    alerts = course_alerts(kb.courses["ect-mwf"], kb, sessions, measurements)
+    assert ("ect_plateau" in codes(alerts)) is plateau
+
+
+@pytest.mark.parametrize(("at_review", "alert"), [(20, False), (16, False), (17, True)])
+def test_tms_early_nonresponse_at_the_review_point(kb, at_review, alert):
+    # baseline 20; 16 is exactly 20 % better (no alert), 17 is 15 % (alert)
+    measurements = (
+        [phq(20, 1), phq(at_review, 20)] if at_review != 20 else [phq(20, 1), phq(20, 19)]
+    )
+    alerts = course_alerts(kb.courses["tms-10hz"], kb, [session(1)], measurements)
+    assert ("early_nonresponse" in codes(alerts)) is alert
+
+
+@pytest.mark.parametrize(
+    ("latest", "outcome"),
+    [(4, "remission"), (10, "response"), (11, "partial"), (15, "partial"), (16, "none")],
+)
+def test_outcome_categories(kb, latest, outcome):
+    assert course_outcome(kb.courses["tms-10hz"], kb, [phq(20, 1), phq(latest, 30)]) == outcome
+
+
+def test_outcome_needs_two_measurements_on_the_course_instrument(kb):
+    template = kb.courses["ect-mwf"]
+    assert course_outcome(template, kb, [hamd(20, 1)]) == "unknown"
+    assert course_outcome(template, kb, [hamd(20, 1), phq(3, 3)]) == "unknown"
