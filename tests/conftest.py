@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import copy
 import os
-from datetime import time, timedelta
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
