@@ -1,0 +1,257 @@
+"""Treatment courses over HTTP: plan, record, re-plan, stop, write back, iCalendar."""
+
+from datetime import date, timedelta
+
+import icalendar
+import pytest
+import vobject
+
+PATIENT = "/patients/example-stage-2"
+HAMD_24 = [4, 4, 0, 2, 2, 2, 4, 2, 1, 2, 1, 0, 0, 0, 0, 0, 0]
+HAMD_18 = [3, 3, 0, 2, 2, 1, 3, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+
+
+@pytest.fixture
+def patient(api, example_doc):
+    assert api.post("/patients/import", json=example_doc("stage-2-trd")).status_code == 201
+    return PATIENT
+
+
+def version(api):
+    return api.get(PATIENT).headers["ETag"]
+
+
+def new_course(api, template="ect-mwf", start=None, time="08:00"):
+    start = start or (date.today() - timedelta(days=30)).isoformat()
+    response = api.post(
+        f"{PATIENT}/courses",
+        json={"template": template, "start": start, "session_time": time},
+        headers={"If-Match": version(api)},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def record(api, course, number, body):
+    return api.post(
+        f"{PATIENT}/courses/{course['id']}/sessions/{number}",
+        json=body,
+        headers={"If-Match": version(api)},
+    )
+
+
+def test_plan_adds_the_course_to_the_history(api, patient):
+    course = new_course(api, start="2026-12-21")
+    assert course["status"] == "active"
+    assert len(course["sessions"]) == 12
+    assert course["holidays"]["2026-12-25"] == "Christmas Day"
+    assert "2026-12-25" not in [s["date"] for s in course["sessions"]]
+    view = api.get(PATIENT).json()
+    ect = [p for p in view["procedures"] if p["type"] == "ECT"]
+    assert ect[0]["sessions"] == 0
+    assert ect[0]["response"] == "unknown"
+    assert view["version"] == 2
+    listed = api.get(f"{PATIENT}/courses").json()
+    assert [c["template"] for c in listed] == ["ect-mwf"]
+
+
+def test_planning_needs_the_patient_version_and_a_known_template(api, patient):
+    start = {"template": "ect-mwf", "start": "2026-12-21"}
+    assert api.post(f"{PATIENT}/courses", json=start).status_code == 428
+    stale = api.post(f"{PATIENT}/courses", json=start, headers={"If-Match": '"9"'})
+    assert stale.status_code == 412
+    bad = api.post(
+        f"{PATIENT}/courses", json={**start, "template": "ect-daily"}, headers={"If-Match": '"1"'}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["path"] == "template"
+    assert api.get(f"{PATIENT}/courses").json() == []
+
+
+def test_a_full_ect_course_writes_back_a_failed_course(api, patient):
+    course = new_course(api)
+    record(
+        api,
+        course,
+        1,
+        {
+            "parameters": {
+                "electrode_placement": "right_unilateral",
+                "charge_mc": 150,
+                "seizure_seconds": 40,
+            },
+            "measurements": [{"instrument": "HAMD-17", "items": HAMD_24}],
+        },
+    )
+    for n in range(2, 7):
+        measurements = [{"instrument": "HAMD-17", "items": HAMD_18}] if n in (3, 6) else []
+        response = record(api, course, n, {"measurements": measurements})
+        assert response.status_code == 200, response.text
+    view = api.get(f"{PATIENT}/courses/{course['id']}").json()
+    assert view["delivered"] == 6
+    assert view["outcome"] == "partial"
+    assert [a["code"] for a in view["alerts"]] == ["ect_plateau"]
+    stopped = api.post(
+        f"{PATIENT}/courses/{course['id']}/stop",
+        json={"reason": "plateau"},
+        headers={"If-Match": version(api)},
+    )
+    assert stopped.status_code == 200
+    assert stopped.json()["status"] == "stopped"
+    assert {s["status"] for s in stopped.json()["sessions"][6:]} == {"cancelled"}
+    ect = next(p for p in api.get(PATIENT).json()["procedures"] if p["type"] == "ECT")
+    assert (ect["sessions"], ect["response"]) == (6, "partial")
+    assert ect["end"] is not None
+    assessment = api.get(f"{PATIENT}/assessment").json()
+    assert assessment["staging"]["mgh_s"] == 6.0  # 3 before + 3 for the failed ECT course
+    measurements = api.get(PATIENT).json()["measurements"]
+    assert sum(1 for m in measurements if m["instrument"] == "HAMD-17") == 3
+    assert record(api, course, 7, {}).status_code == 409
+
+
+def test_session_problems_change_nothing(api, patient):
+    course = new_course(api, template="esketamine-trd")
+    before = version(api)
+    bad = record(
+        api,
+        course,
+        1,
+        {
+            "parameters": {"dose_mg": 42, "bp_before": "high", "pulses": 3},
+            "side_effects": [{"name": "Hiccups", "severity": "mild"}],
+            "measurements": [{"instrument": "MADRS", "items": [7] * 10}],
+            "delivered_at": (date.fromisoformat(course["start"]) - timedelta(days=1)).isoformat(),
+        },
+    )
+    assert bad.status_code == 422
+    paths = {e["path"] for e in bad.json()["errors"]}
+    assert paths >= {
+        "parameters.dose_mg",
+        "parameters.bp_before",
+        "parameters.pulses",
+        "side_effects[0].name",
+        "measurements[0].items[0]",
+        "delivered_at",
+    }
+    assert version(api) == before
+    out_of_order = record(api, course, 2, {})
+    assert out_of_order.status_code == 409
+    assert record(api, course, 1, {"parameters": {"dose_mg": 56}}).status_code == 200
+    duplicate = record(api, course, 1, {"parameters": {"dose_mg": 56}})
+    assert duplicate.status_code == 409
+    assert "recorded already" in duplicate.json()["detail"]
+    future = record(api, course, 2, {"delivered_at": "2099-01-01T10:00"})
+    assert future.status_code == 422
+
+
+def test_a_missed_session_shifts_the_rest_and_keeps_the_plan_history(api, patient):
+    course = new_course(api, template="ect-mwf", start="2025-12-22")
+    assert record(api, course, 1, {"delivered_at": "2025-12-22T08:05"}).status_code == 200
+    missed = record(api, course, 2, {"status": "missed"})
+    assert missed.status_code == 200, missed.text
+    sessions = missed.json()["sessions"]
+    assert [(s["number"], s["date"], s["status"]) for s in sessions[:4]] == [
+        (1, "2025-12-22", "delivered"),
+        (2, "2025-12-24", "missed"),
+        (3, "2025-12-26", "planned"),
+        (4, "2025-12-29", "planned"),
+    ]
+    assert len(sessions) == 13
+    plans = api.get(f"{PATIENT}/courses/{course['id']}/plans").json()
+    assert [p["reason"] for p in plans] == ["planned", "session 2 missed"]
+    assert len(plans[0]["sessions"]) == 12
+    assert plans[0]["sessions"][1]["status"] == "planned"
+    assert plans[1]["sessions"][1]["status"] == "missed"
+    assert plans[1]["sessions"][-1]["date"] > plans[0]["sessions"][-1]["date"]
+
+
+def _events(ics_bytes):
+    calendar = icalendar.Calendar.from_ical(ics_bytes)
+    return {str(e["UID"]): e for e in calendar.walk("VEVENT")}
+
+
+def test_icalendar_export_parses_back_and_updates_in_place(api, patient, clinic):
+    with clinic.client("admin") as admin:
+        assert (
+            admin.patch(
+                "/clinic/settings",
+                json={
+                    "timezone": "Europe/London",
+                    "holiday_country": "GB",
+                    "holiday_subdivision": "ENG",
+                },
+            ).status_code
+            == 200
+        )
+    course = new_course(api, template="tms-10hz", start="2026-03-02", time="09:00")
+    url = f"{PATIENT}/courses/{course['id']}/calendar.ics"
+    first = api.get(url)
+    assert first.headers["content-type"].startswith("text/calendar")
+    events = _events(first.content)
+    assert len(events) == 36
+    starts = sorted(e["DTSTART"].dt for e in events.values())
+    assert all(s.tzinfo is not None and str(s.tzinfo) == "Europe/London" for s in starts)
+    assert {(s.hour, s.minute) for s in starts} == {(9, 0)}  # 09:00 local on both sides of DST
+    offsets = {s.utcoffset() for s in starts}
+    assert offsets == {timedelta(0), timedelta(hours=1)}  # GMT in March, BST from 29 March
+    days = {s.date() for s in starts}
+    assert date(2026, 4, 3) not in days  # Good Friday (England)
+    assert date(2026, 4, 6) not in days  # Easter Monday (England)
+    second_reader = next(iter(vobject.readComponents(first.text)))
+    assert len(second_reader.vevent_list) == 36
+    assert {v.uid.value for v in second_reader.vevent_list} == set(events)
+
+    assert record(api, course, 1, {"delivered_at": "2026-03-02T09:00"}).status_code == 200
+    assert record(api, course, 2, {"status": "missed"}).status_code == 200
+    again = _events(api.get(url).content)
+    assert set(events) <= set(again)  # same UIDs: a re-import updates, not duplicates
+    assert len(again) == 37
+    uid2 = next(u for u in again if u.startswith(course["uid"]) and u.split("@")[0].endswith("-2"))
+    assert str(again[uid2]["STATUS"]) == "CANCELLED"
+    assert {int(e["SEQUENCE"]) for e in again.values()} == {2}
+
+
+def test_clinic_settings_are_validated_and_admin_only(clinic, api, patient):
+    assert api.patch("/clinic/settings", json={"timezone": "UTC"}).status_code == 403
+    with clinic.client("admin") as admin:
+        bad = admin.patch(
+            "/clinic/settings",
+            json={
+                "timezone": "Mars/Olympus",
+                "holiday_country": "XX",
+                "closures": ["2027-02-30"],
+                "working_days": ["mon", "funday"],
+            },
+        )
+        assert bad.status_code == 422
+        assert {e["path"] for e in bad.json()["errors"]} == {
+            "timezone",
+            "holiday_country",
+            "closures[0]",
+            "working_days",
+        }
+        ok = admin.patch(
+            "/clinic/settings",
+            json={"closures": ["2027-03-03"], "working_days": ["mon", "tue", "wed", "thu"]},
+        )
+        assert ok.json()["working_days"] == ["mon", "tue", "wed", "thu"]
+    course = new_course(api, template="tms-10hz", start="2027-03-01")
+    days = {date.fromisoformat(s["date"]) for s in course["sessions"]}
+    assert date(2027, 3, 3) not in days
+    assert {d.weekday() for d in days} <= {0, 1, 2, 3}
+
+
+def test_course_reads_and_writes_are_audited(clinic, api, patient):
+    course = new_course(api)
+    api.get(f"{PATIENT}/courses/{course['id']}")
+    record(api, course, 1, {})
+    with clinic.client("admin") as admin:
+        actions = [
+            e["action"]
+            for e in admin.get("/audit", params={"patient_id": "example-stage-2"}).json()
+        ]
+    assert [a for a in actions if a.startswith("course.")] == [
+        "course.create",
+        "course.read",
+        "course.session",
+    ]
