@@ -182,3 +182,13 @@ def test_outcome_needs_two_measurements_on_the_course_instrument(kb):
     template = kb.courses["ect-mwf"]
     assert course_outcome(template, kb, [hamd(20, 1)]) == "unknown"
     assert course_outcome(template, kb, [hamd(20, 1), phq(3, 3)]) == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("age", "dose", "ok"), [(64, 56, True), (64, 28, False), (65, 28, True), (65, 56, False)]
+)
+def test_esketamine_first_dose_depends_on_age(kb, age, dose, ok):
+    problems, _ = check_session(
+        kb.courses["esketamine-trd"], kb, {"dose_mg": dose}, [], first_dose_age=age
+    )
+    assert (problems == []) is ok

@@ -28,6 +28,7 @@ from trdnav.core.course_rules import (
     course_outcome,
 )
 from trdnav.core.course_templates import CourseTemplate
+from trdnav.core.dates import age_in_years
 from trdnav.core.intake import stored_history
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.core.scheduling import Slot, Taken, assign_measurements, plan, replan
@@ -514,7 +515,11 @@ def record_session(
         if not isinstance(effects, list) or not all(isinstance(e, dict) for e in effects):
             problems.append(Problem("side_effects", effects, "a list of {name, severity} objects"))
             effects = []
-        found, named = check_session(template, kb, parameters, effects)
+        first_dose = status == "delivered" and not any(
+            s.status == "delivered" for s in course.sessions
+        )
+        age = age_in_years(patient.birth_date, local_day) if first_dose else None
+        found, named = check_session(template, kb, parameters, effects, first_dose_age=age)
         problems += found
         if status != "delivered" and (parameters or effects or body.get("measurements")):
             problems.append(

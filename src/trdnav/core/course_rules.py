@@ -113,9 +113,12 @@ def check_session(
     kb: KnowledgeBase,
     parameters: Mapping[str, Any],
     side_effects: Sequence[Mapping[str, Any]],
+    *,
+    first_dose_age: int | None = None,
 ) -> tuple[list[Problem], list[dict[str, str]]]:
     """Problems with a session's parameters and side effects, and the side effects named as
-    in the knowledge base."""
+    in the knowledge base. ``first_dose_age`` is the patient's age when this is the course's
+    first dose (the label sets the first dose, lower from age 65)."""
     problems: list[Problem] = []
     for key, value in parameters.items():
         if key not in template.parameters:
@@ -139,6 +142,18 @@ def check_session(
                         f"parameters.{key}", value, f"a labelled dose: one of {allowed} {dose.unit}"
                     )
                 )
+            if first_dose_age is not None and dose.allowed is not None:
+                first = dose.first_dose
+                if first_dose_age >= 65 and dose.first_dose_from_age_65 is not None:
+                    first = dose.first_dose_from_age_65
+                if value != first:
+                    problems.append(
+                        Problem(
+                            f"parameters.{key}",
+                            value,
+                            f"the first dose of {first:g} {dose.unit} at age {first_dose_age}",
+                        )
+                    )
             if (
                 dose.minimum is not None
                 and dose.maximum is not None
