@@ -87,6 +87,31 @@ def seed(url: str, n: int, today: date) -> list[str]:
     return long_ids or [patient_id for patient_id, _ in rows]
 
 
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants (uvicorn's workers are children of the server)."""
+    out = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return out
+    for child in children:
+        out += _tree(int(child))
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process tree, from /proc (clock ticks)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -240,8 +265,12 @@ def main() -> None:
         ).json()
         token = token["access_token"]
         backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-        print("| backend | endpoint | concurrency | p50 ms | p99 ms | requests/s | errors |")
-        print("|---|---|---|---|---|---|---|")
+        print(f"load average before: {os.getloadavg()[0]:.1f}")
+        print(
+            "| backend | endpoint | concurrency | p50 ms | p99 ms | requests/s | "
+            "server CPU ms/request | errors |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
         for list_endpoint in (False, True):
             name = "list (50, trd=true)" if list_endpoint else "assessment"
             wrk(base, token, ids, list_endpoint, 4, 3, folder)  # warm up
