@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import copy
 import os
+import time as time_module
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,40 @@ def run(kb: KnowledgeBase) -> Callable[..., Assessment]:
 # --- PostgreSQL ---------------------------------------------------------------------
 
 
+def _postgres_admin() -> str:
+    admin = os.environ.get("TRDNAV_TEST_POSTGRES_URL")
+    if not admin:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs TRDNAV_TEST_POSTGRES_URL (see .ci/services.sh)")
+        pytest.skip("set TRDNAV_TEST_POSTGRES_URL to run the PostgreSQL tests")
+    return admin
+
+
+@contextmanager
+def fresh_postgres_database(admin: str) -> Iterator[str]:
+    """Create a database, yield its URL, drop it. The drop waits for our own connections to
+    close; PostgreSQL stops any autovacuum worker itself (which FORCE could not, as the test
+    role may not signal superuser processes)."""
+    import psycopg
+
+    name = f"trdnav_test_{uuid.uuid4().hex[:12]}"
+    conninfo = admin.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.rsplit("/", 1)[0] + "/" + name
+    finally:
+        for attempt in range(20):
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                break
+            except psycopg.errors.ObjectInUse:
+                if attempt == 19:
+                    raise
+                time_module.sleep(0.5)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session (dropped afterwards); its URL.
@@ -132,20 +168,15 @@ def postgres_url() -> Iterator[str]:
     databases (``.ci/services.sh`` sets it). Without it the PostgreSQL tests are skipped,
     except under CI (``CI`` set), where that is a failure.
     """
-    admin = os.environ.get("TRDNAV_TEST_POSTGRES_URL")
-    if not admin:
-        if os.environ.get("CI"):
-            pytest.fail("CI needs TRDNAV_TEST_POSTGRES_URL (see .ci/services.sh)")
-        pytest.skip("set TRDNAV_TEST_POSTGRES_URL to run the PostgreSQL tests")
-    import psycopg
+    with fresh_postgres_database(_postgres_admin()) as url:
+        yield url
 
-    name = f"trdnav_test_{uuid.uuid4().hex[:12]}"
-    conninfo = admin.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield admin.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """Like ``postgres_url``, but a new database for each test."""
+    with fresh_postgres_database(_postgres_admin()) as url:
+        yield url
 
 
 # --- vignettes ---------------------------------------------------------------------

@@ -39,6 +39,21 @@ class Process:
     url: str
     proc: subprocess.Popen[bytes]
 
+    def workers(self) -> list[int]:
+        """The worker processes uvicorn started (children of the server)."""
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        children = [int(p) for p in path.read_text().split()]
+        return [
+            p
+            for p in children
+            if b"multiprocessing.spawn" in Path(f"/proc/{p}/cmdline").read_bytes()
+        ]
+
+    @staticmethod
+    def cpu_seconds(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=30)
@@ -84,7 +99,7 @@ def start_server(database: str, tmp_path: Path) -> Iterator[Callable[..., Proces
         log.close()
         server = Process(f"http://127.0.0.1:{port}", proc)
         started.append(server)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # generous: start-up is slow on a busy machine
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:

@@ -1,9 +1,5 @@
 """Migrations go up and down on SQLite and PostgreSQL, and match the table models."""
 
-import os
-import uuid
-
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -17,20 +13,8 @@ from trdnav.store.tables import Base
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_url(request, tmp_path):
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'm.db'}"
-        return
-    admin = os.environ.get("TRDNAV_TEST_POSTGRES_URL")
-    if not admin:
-        if os.environ.get("CI"):
-            pytest.fail("CI needs TRDNAV_TEST_POSTGRES_URL")
-        pytest.skip("set TRDNAV_TEST_POSTGRES_URL to run the PostgreSQL tests")
-    name = f"trdnav_mig_{uuid.uuid4().hex[:10]}"
-    conninfo = admin.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield admin.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return f"sqlite:///{tmp_path / 'm.db'}"
+    return request.getfixturevalue("fresh_postgres_url")
 
 
 def tables(url):
