@@ -18,7 +18,7 @@ from trdnav.service import knowledge_for, read_json_document
 from trdnav.settings import Settings, load_settings
 from trdnav.store import migrate
 from trdnav.store.database import Store, default_database_url
-from trdnav.store.tables import Clinic, User
+from trdnav.store.tables import Clinic
 
 __all__ = ["clinic_app", "db_app", "import_command", "serve_command", "user_app"]
 
@@ -202,13 +202,9 @@ def user_list(
 ) -> None:
     """List the users of a clinic."""
     store = _store(config, database_url)
-    clinic_id = accounts.find_clinic(store, clinic).id
-    with store.reading() as session:
-        for user in session.scalars(
-            select(User).where(User.clinic_id == clinic_id).order_by(User.email)
-        ):
-            state = "active" if user.active else "disabled"
-            typer.echo(f"{user.email}\t{user.role}\t{state}")
+    for user in accounts.list_users(store, _cli_actor(store, clinic)):
+        state = "active" if user.active else "disabled"
+        typer.echo(f"{user.email}\t{user.role}\t{state}")
 
 
 def import_command(

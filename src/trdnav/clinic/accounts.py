@@ -40,7 +40,9 @@ __all__ = [
     "add_user",
     "authenticate",
     "find_clinic",
+    "find_user",
     "generate_password",
+    "list_users",
     "resolve_token",
     "set_active",
     "set_password",
@@ -132,6 +134,23 @@ def _user(session: Session, actor: Actor, email: str) -> User:
     if user is None:
         raise NotFound(f"no user {email!r} in this clinic")
     return user
+
+
+def list_users(store: Store, actor: Actor) -> list[User]:
+    """The users of the actor's clinic (administrators only)."""
+    actor.require_admin()
+    with store.reading() as session:
+        return list(
+            session.scalars(
+                select(User).where(User.clinic_id == actor.clinic_id).order_by(User.email)
+            )
+        )
+
+
+def find_user(store: Store, actor: Actor, email: str) -> User:
+    actor.require_admin()
+    with store.reading() as session:
+        return _user(session, actor, email)
 
 
 def set_active(store: Store, actor: Actor, email: str, active: bool) -> User:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from trdnav.clinic import audit
 from trdnav.clinic.actor import Actor
 from trdnav.clinic.calendars import ClinicCalendar, course_ical, validate_clinic_settings
-from trdnav.clinic.patients import _bump, _load, _revalidate, _summarise
+from trdnav.clinic.patients import bump_version, load_patient, revalidate, summarise
 from trdnav.core.course_rules import (
     CourseMeasurement,
     RecordedSession,
@@ -221,7 +221,7 @@ def _resummarise(session: Session, patient: Patient, kb: KnowledgeBase, today: d
     session.flush()
     session.refresh(patient)
     history = stored_history(history_rows.document(patient, today), kb)
-    _summarise(patient, history, kb, today)
+    summarise(patient, history, kb, today)
 
 
 def course_view(
@@ -303,8 +303,8 @@ def create_course(
     template = _template(kb, template_id)
     at = session_time or time(9, 0)
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
-        _bump(session, patient, if_match)
+        patient = load_patient(session, actor, patient_id)
+        bump_version(session, patient, if_match)
         calendar = _calendar(session, actor, settings)
         slots = plan(template, start, at, calendar.work_calendar(start))
         first = slots[0].date
@@ -365,7 +365,7 @@ def list_courses(
     store: Store, actor: Actor, kb: KnowledgeBase, patient_id: str
 ) -> list[dict[str, Any]]:
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         courses = session.scalars(
             select(Course)
             .where(Course.patient_pk == patient.pk)
@@ -406,7 +406,7 @@ def get_course(
     course_id: int,
 ) -> dict[str, Any]:
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         course = _course(session, patient, course_id)
         audit.record(
             session, actor, "course.read", patient_id=patient.id, resource=f"courses/{course.id}"
@@ -466,7 +466,7 @@ def record_session(
     if status not in STATUSES:
         raise InputError([Problem("status", status, "delivered, missed or cancelled")])
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         course = _course(session, patient, course_id)
         template = kb.courses[course.template_id]
         if course.status != "active":
@@ -541,7 +541,7 @@ def record_session(
             )
         history = None
         try:
-            history = _revalidate(kb, doc)
+            history = revalidate(kb, doc)
         except InputError as exc:
             head = "measurements["
             for p in exc.problems:
@@ -556,7 +556,7 @@ def record_session(
         if problems:
             raise InputError(problems)
         assert history is not None
-        _bump(session, patient, if_match)
+        bump_version(session, patient, if_match)
         row.status = status
         row.recorded_at = utcnow()
         row.note = body.get("note")
@@ -643,11 +643,11 @@ def stop_course(
     if not reason.strip():
         raise InputError([Problem("reason", reason, "why the course stops")])
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         course = _course(session, patient, course_id)
         if course.status != "active":
             raise Conflict(f"course {course.id} is {course.status} already")
-        _bump(session, patient, if_match)
+        bump_version(session, patient, if_match)
         for s in course.sessions:
             if s.status == "planned":
                 s.status = "cancelled"
@@ -676,7 +676,7 @@ def plan_history(
     store: Store, actor: Actor, patient_id: str, course_id: int
 ) -> list[dict[str, Any]]:
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         course = _course(session, patient, course_id)
         plans = session.scalars(
             select(CoursePlan).where(CoursePlan.course_id == course.id).order_by(CoursePlan.version)
@@ -700,7 +700,7 @@ def course_calendar(
 ) -> bytes:
     """The course as iCalendar."""
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         course = _course(session, patient, course_id)
         view = course_view(patient, course, kb)
         audit.record(

@@ -43,6 +43,7 @@ __all__ = [
     "add_item",
     "add_note",
     "assessment",
+    "bump_version",
     "correct_item",
     "delete_patient",
     "get_patient",
@@ -50,10 +51,13 @@ __all__ = [
     "import_patient",
     "list_notes",
     "list_patients",
+    "load_patient",
     "patient_view",
     "refresh_stale_summaries",
     "remove_item",
     "restore_patient",
+    "revalidate",
+    "summarise",
     "update_patient",
 ]
 
@@ -73,7 +77,7 @@ EPISODE_FIELDS = ("onset", "severity", "psychotic_features", "recurrent")
 # --- reading ------------------------------------------------------------------------
 
 
-def _load(
+def load_patient(
     session: Session,
     actor: Actor,
     patient_id: str,
@@ -152,7 +156,7 @@ def get_patient(
     if deleted:
         actor.require_admin()
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id, deleted=deleted)
+        patient = load_patient(session, actor, patient_id, deleted=deleted)
         audit.record(session, actor, "patient.read", patient_id=patient.id)
         return patient_view(patient)
 
@@ -160,7 +164,7 @@ def get_patient(
 def history_document(store: Store, actor: Actor, patient_id: str, as_of: date) -> dict[str, Any]:
     """The stored history in the core format (what ``trdnav assess`` reads)."""
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id, children=False)
+        patient = load_patient(session, actor, patient_id, children=False)
         audit.record(session, actor, "patient.export", patient_id=patient.id)
         return history_rows.fetch_document(session, patient, as_of)
 
@@ -175,7 +179,7 @@ def assessment(
 ) -> Assessment:
     """The assessment computed from what is stored, as of a date."""
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id, children=False)
+        patient = load_patient(session, actor, patient_id, children=False)
         doc = history_rows.fetch_document(session, patient, as_of)
         audit.record(
             session,
@@ -287,7 +291,7 @@ def list_patients(
     return Page(items=items, total=total, limit=f.limit, offset=f.offset, stale_summaries=stale)
 
 
-def _summarise(patient: Patient, history: PatientHistory, kb: KnowledgeBase, today: date) -> None:
+def summarise(patient: Patient, history: PatientHistory, kb: KnowledgeBase, today: date) -> None:
     result = assess(history, kb)
     latest = max(result.scores, key=lambda s: s.date, default=None)
     patient.summary_as_of = today
@@ -318,14 +322,14 @@ def refresh_stale_summaries(
             return count
         for patient in session.scalars(stale.options(*CHILDREN)):
             history = stored_history(history_rows.document(patient, today), kb)
-            _summarise(patient, history, kb, today)
+            summarise(patient, history, kb, today)
     return 0
 
 
 # --- writing ------------------------------------------------------------------------
 
 
-def _bump(session: Session, patient: Patient, if_match: int | None) -> None:
+def bump_version(session: Session, patient: Patient, if_match: int | None) -> None:
     """Check the version the client saw and take the next one, atomically."""
     if if_match is None:
         raise PreconditionRequired("send the patient's version in If-Match (its ETag) to change it")
@@ -387,7 +391,7 @@ def import_patient(
                 owner = session.get(User, actor.user_id)
             patient = Patient(clinic_id=actor.clinic_id, id=history.id, version=1, clinician=owner)
             history_rows.fill(patient, history)
-            _summarise(patient, history, kb, today)
+            summarise(patient, history, kb, today)
             session.add(patient)
             session.flush()
             audit.record(
@@ -411,7 +415,7 @@ def import_patient(
     return view
 
 
-def _revalidate(
+def revalidate(
     kb: KnowledgeBase, doc: dict[str, Any], prefix: tuple[str, int] | None = None
 ) -> PatientHistory:
     """Validate a changed document; problem paths are made relative to an item if given."""
@@ -448,8 +452,8 @@ def update_patient(
             [Problem(k, changes[k], f"one of {', '.join(sorted(allowed))}") for k in unknown]
         )
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
-        _bump(session, patient, if_match)
+        patient = load_patient(session, actor, patient_id)
+        bump_version(session, patient, if_match)
         doc = history_rows.document(patient, today)
         for key in PATIENT_FIELDS:
             if key in changes:
@@ -460,7 +464,7 @@ def update_patient(
             doc["episode"] = {**doc["episode"], **changes["episode"]}
         if "conditions" in changes:
             doc["conditions"] = changes["conditions"]
-        history = _revalidate(kb, doc)
+        history = revalidate(kb, doc)
         if "clinician" in changes:
             patient.clinician = _clinician(session, actor, changes["clinician"])
         p = history.patient
@@ -478,7 +482,7 @@ def update_patient(
                 session.delete(row)
             session.flush()
             patient.conditions = [PatientCondition(condition=c) for c in history.conditions]
-        _summarise(patient, history, kb, today)
+        summarise(patient, history, kb, today)
         audit.record(
             session,
             actor,
@@ -494,8 +498,8 @@ def delete_patient(store: Store, actor: Actor, patient_id: str, if_match: int | 
     """Soft delete: hidden from everyone, restorable by an administrator."""
     actor.require_write()
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
-        _bump(session, patient, if_match)
+        patient = load_patient(session, actor, patient_id)
+        bump_version(session, patient, if_match)
         patient.deleted_at = utcnow()
         audit.record(session, actor, "patient.delete", patient_id=patient.id)
 
@@ -503,7 +507,7 @@ def delete_patient(store: Store, actor: Actor, patient_id: str, if_match: int | 
 def restore_patient(store: Store, actor: Actor, patient_id: str) -> dict[str, Any]:
     actor.require_admin()
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id, deleted=True)
+        patient = load_patient(session, actor, patient_id, deleted=True)
         clash = session.scalars(
             select(Patient.pk).where(
                 Patient.clinic_id == actor.clinic_id,
@@ -549,16 +553,16 @@ def add_item(
     actor.require_write()
     kind = _kind(segment)
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
-        _bump(session, patient, if_match)
+        patient = load_patient(session, actor, patient_id)
+        bump_version(session, patient, if_match)
         doc = history_rows.document(patient, today)
         index = len(doc[kind.section])
         doc[kind.section].append(data)
-        history = _revalidate(kb, doc, (kind.section, index))
+        history = revalidate(kb, doc, (kind.section, index))
         record = getattr(history, kind.section)[index]
         row = kind.table(**history_rows.item_values(kind, record))
         getattr(patient, kind.section).append(row)
-        _summarise(patient, history, kb, today)
+        summarise(patient, history, kb, today)
         session.flush()
         audit.record(
             session, actor, "item.add", patient_id=patient.id, resource=f"{segment}/{row.id}"
@@ -581,20 +585,20 @@ def correct_item(
     actor.require_write()
     kind = _kind(segment)
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         row = _item(patient, kind, item_id)
-        _bump(session, patient, if_match)
+        bump_version(session, patient, if_match)
         doc = history_rows.document(patient, today)
         live = [r for r in getattr(patient, kind.section) if r.removed_at is None]
         index = live.index(row)
         doc[kind.section][index] = data
-        history = _revalidate(kb, doc, (kind.section, index))
+        history = revalidate(kb, doc, (kind.section, index))
         values = history_rows.item_values(kind, getattr(history, kind.section)[index])
         before = history_rows.item_document(kind, row)
         for key, value in values.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
-        _summarise(patient, history, kb, today)
+        summarise(patient, history, kb, today)
         after = history_rows.item_document(kind, row)
         audit.record(
             session,
@@ -622,12 +626,12 @@ def remove_item(
     actor.require_write()
     kind = _kind(segment)
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         row = _item(patient, kind, item_id)
-        _bump(session, patient, if_match)
+        bump_version(session, patient, if_match)
         row.removed_at = utcnow()
         history = parse_history(history_rows.document(patient, today), kb)
-        _summarise(patient, history, kb, today)
+        summarise(patient, history, kb, today)
         audit.record(
             session, actor, "item.remove", patient_id=patient.id, resource=f"{segment}/{row.id}"
         )
@@ -645,7 +649,7 @@ def add_note(store: Store, actor: Actor, patient_id: str, text: str) -> dict[str
     with store.transaction() as session:
         if actor.user_id is None:
             raise InputError([Problem("author", None, "a signed-in user")])
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         note = Note(patient_pk=patient.pk, author_id=actor.user_id, text=text.strip())
         session.add(note)
         session.flush()
@@ -660,7 +664,7 @@ def add_note(store: Store, actor: Actor, patient_id: str, text: str) -> dict[str
 
 def list_notes(store: Store, actor: Actor, patient_id: str) -> list[dict[str, Any]]:
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         notes = session.scalars(
             select(Note)
             .where(Note.patient_pk == patient.pk)

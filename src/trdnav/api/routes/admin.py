@@ -9,11 +9,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from trdnav.api.deps import ActorDep, StateDep
 from trdnav.clinic import accounts, audit
-from trdnav.errors import NotFound
 from trdnav.store.tables import User
 
 router = APIRouter(tags=["administration"])
@@ -25,12 +23,7 @@ def _user(u: User) -> dict[str, Any]:
 
 @router.get("/users", summary="Users of the clinic")
 def list_users(actor: ActorDep, state: StateDep) -> list[dict[str, Any]]:
-    actor.require_admin()
-    with state.store.reading() as session:
-        users = session.scalars(
-            select(User).where(User.clinic_id == actor.clinic_id).order_by(User.email)
-        ).all()
-        return [_user(u) for u in users]
+    return [_user(u) for u in accounts.list_users(state.store, actor)]
 
 
 class NewUser(BaseModel):
@@ -62,12 +55,7 @@ def change_user(email: str, body: UserChange, actor: ActorDep, state: StateDep) 
     if body.password is not None:
         user = accounts.set_password(state.store, actor, email, body.password)
     if user is None:
-        with state.store.reading() as session:
-            user = session.scalars(
-                select(User).where(User.clinic_id == actor.clinic_id, User.email == email.lower())
-            ).first()
-        if user is None:
-            raise NotFound(f"no user {email!r} in this clinic")
+        user = accounts.find_user(state.store, actor, email)
     return _user(user)
 
 

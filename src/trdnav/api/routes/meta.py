@@ -6,7 +6,6 @@ import os
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import text
 
 from trdnav.api.deps import StateDep
 from trdnav.api.problems import PROBLEM_TYPES
@@ -18,8 +17,7 @@ router = APIRouter(tags=["meta"])
 
 @router.get("/health", summary="Liveness and database check")
 def health(state: StateDep) -> dict[str, Any]:
-    with state.store.reading() as session:
-        session.execute(text("SELECT 1"))
+    state.store.ping()
     return {
         "status": "ok",
         "database": state.store.dialect,
