@@ -11,8 +11,8 @@ in ``instruments.yaml``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from fractions import Fraction
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
