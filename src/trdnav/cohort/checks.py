@@ -11,18 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
 if TYPE_CHECKING:
     from trdnav.cohort.definition import Definition
 
-__all__ = ["EXAMPLES", "Finding", "data_checks"]
+__all__ = ["EXAMPLES", "Check", "Finding", "data_checks", "run_checks"]
 
 EXAMPLES = 5
 
 Execute = Callable[[ir.Table], pa.Table]
-Check = Callable[[Execute], list["Finding"]]
 
 
 @dataclass(frozen=True)
@@ -45,16 +45,42 @@ class Finding:
         }
 
 
-def _check(code: str, table: str, message: str, rows: ir.Table, id_column: str) -> Check:
-    def run(execute: Execute) -> list[Finding]:
-        count = execute(rows.aggregate(n=rows.count())).column("n")[0].as_py() or 0
-        if not count:
-            return []
-        sample = execute(rows.select(id_column).order_by(id_column).limit(EXAMPLES))
-        examples = sample.column(id_column).to_pylist()
-        return [Finding(code, table, message, int(count), examples)]
+@dataclass(frozen=True)
+class Check:
+    """A kind of problem and the rows that have it (``id_column`` names them)."""
 
-    return run
+    code: str
+    table: str
+    message: str
+    rows: ir.Table
+    id_column: str
+
+
+def _check(code: str, table: str, message: str, rows: ir.Table, id_column: str) -> Check:
+    return Check(code, table, message, rows, id_column)
+
+
+def run_checks(checks: list[Check], execute: Execute) -> list[Finding]:
+    """Count every check in one query, then fetch examples of those that found rows."""
+    if not checks:
+        return []
+    counts = [
+        c.rows.aggregate(check=ibis.literal(i, type="int64"), n=c.rows.count())
+        for i, c in enumerate(checks)
+    ]
+    table = counts[0].union(*counts[1:]) if len(counts) > 1 else counts[0]
+    found = {row["check"]: row["n"] for row in execute(table).to_pylist()}
+    findings = []
+    for index, check in enumerate(checks):
+        count = found.get(index) or 0
+        if not count:
+            continue
+        sample = execute(
+            check.rows.select(check.id_column).order_by(check.id_column).limit(EXAMPLES)
+        )
+        examples = sample.column(check.id_column).to_pylist()
+        findings.append(Finding(check.code, check.table, check.message, int(count), examples))
+    return findings
 
 
 _IDS = {

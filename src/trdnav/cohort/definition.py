@@ -730,7 +730,7 @@ class Definition:
         )
         band = ibis.ifelse(total.isnull(), ibis.null("string"), _bands(total, msm.bands))
         r = r.mutate(msm_total=total, msm_band=band)
-        return r.select(*EPISODE_COLUMNS)
+        return r.select(**{c: r[c].cast(t) for c, t in _TYPES.items()})
 
     # --- 8. person results --------------------------------------------------------------
 
@@ -750,7 +750,9 @@ class Definition:
             **{
                 f"{name.lower()}_first_day": ibis.ifelse(
                     td.treatment == name, td.day, ibis.null("int64")
-                ).min()
+                )
+                .min()
+                .cast("int64")
                 for name in TREATMENTS
             }
         )
@@ -758,8 +760,8 @@ class Definition:
         out = persons.left_join(chosen, persons.person_id == chosen.person_id).select(
             persons.person_id,
             persons.as_of,
-            episodes=chosen.episodes.fill_null(0),
-            **{c: chosen[c] for c in EPISODE_COLUMNS if c not in ("person_id", "as_of")},
+            episodes=chosen.episodes.fill_null(0).cast("int64"),
+            **{c: chosen[c].cast(t) for c, t in _TYPES.items() if c not in ("person_id", "as_of")},
             episode_as_of=chosen.as_of,
         )
         out = out.left_join(received, out.person_id == received.person_id).select(
@@ -768,40 +770,42 @@ class Definition:
         return out.mutate(trd=out.trd.fill_null(False)).order_by("person_id")
 
 
-EPISODE_COLUMNS: tuple[str, ...] = (
-    "person_id",
-    "episode",
-    "onset",
-    "as_of",
-    "severity",
-    "psychotic_features",
-    "recurrent",
-    "trd",
-    "trd_day",
-    "days_to_trd",
-    "failed_trials",
-    "failed_drugs",
-    "dose_optimized_failed_trials",
-    "augmentation_trials",
-    "ect_courses",
-    "failed_ect_courses",
-    "thase_rush",
-    "mgh_s",
-    "msm_duration_months",
-    "msm_duration",
-    "msm_severity",
-    "msm_failed_antidepressants",
-    "msm_augmentation",
-    "msm_ect",
-    "msm_total",
-    "msm_band",
-    "phq9_count",
-    "phq9_baseline",
-    "phq9_latest",
-    "phq9_response",
-    "phq9_remission",
-    "remission_12m",
-    "lines",
-    *(f"line_{n}" for n in range(1, LINES_SHOWN + 1)),
-    "remission_line",
-)
+_TYPES: dict[str, str] = {
+    "person_id": "int64",
+    "episode": "int64",
+    "onset": "date",
+    "as_of": "date",
+    "severity": "string",
+    "psychotic_features": "boolean",
+    "recurrent": "boolean",
+    "trd": "boolean",
+    "trd_day": "int64",
+    "days_to_trd": "int64",
+    "failed_trials": "int64",
+    "failed_drugs": "int64",
+    "dose_optimized_failed_trials": "int64",
+    "augmentation_trials": "int64",
+    "ect_courses": "int64",
+    "failed_ect_courses": "int64",
+    "thase_rush": "int64",
+    "mgh_s": "float64",
+    "msm_duration_months": "int64",
+    "msm_duration": "int64",
+    "msm_severity": "int64",
+    "msm_failed_antidepressants": "int64",
+    "msm_augmentation": "int64",
+    "msm_ect": "int64",
+    "msm_total": "int64",
+    "msm_band": "string",
+    "phq9_count": "int64",
+    "phq9_baseline": "int64",
+    "phq9_latest": "int64",
+    "phq9_response": "boolean",
+    "phq9_remission": "boolean",
+    "remission_12m": "boolean",
+    "lines": "int64",
+    **{f"line_{n}": "string" for n in range(1, LINES_SHOWN + 1)},
+    "remission_line": "int64",
+}
+EPISODE_COLUMNS: tuple[str, ...] = tuple(_TYPES)
+"""The columns of the episode results, in order (their types: ``_TYPES``)."""

@@ -16,7 +16,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trdnav.cohort.checks import Finding, data_checks
+from trdnav.cohort.checks import Finding, data_checks, run_checks
 from trdnav.cohort.concepts import CohortKnowledge
 from trdnav.cohort.definition import Definition
 from trdnav.cohort.lookups import (
@@ -96,20 +96,23 @@ class Runner:
 
     def default_as_of(self, tables: dict[str, ir.Table]) -> date:
         """The latest observation-period end, else the latest start date of any record."""
-        candidates = [
-            tables["observation_period"].observation_period_end_date.max(),
+        parts = [
+            (0, "observation_period", "observation_period_end_date"),
+            (1, "drug_exposure", "drug_exposure_start_date"),
+            (2, "condition_occurrence", "condition_start_date"),
+            (3, "procedure_occurrence", "procedure_date"),
+            (4, "measurement", "measurement_date"),
         ]
-        for table, column in (
-            ("drug_exposure", "drug_exposure_start_date"),
-            ("condition_occurrence", "condition_start_date"),
-            ("procedure_occurrence", "procedure_date"),
-            ("measurement", "measurement_date"),
-        ):
-            candidates.append(tables[table][column].max())
-        for value in candidates:
-            found = self.con.execute(value)
-            if found is not None and found == found:  # not None, not NaT
-                return date.fromisoformat(str(found)[:10])
+        maxima = [
+            tables[name].aggregate(
+                rank=ibis.literal(rank, type="int64"), latest=tables[name][column].max()
+            )
+            for rank, name, column in parts
+        ]
+        rows = self.execute(maxima[0].union(*maxima[1:])).to_pylist()
+        for row in sorted(rows, key=lambda r: r["rank"]):
+            if row["latest"] is not None:
+                return date.fromisoformat(str(row["latest"])[:10])
         return EPOCH
 
 
@@ -165,8 +168,7 @@ def run_cohort(
     lookups = _lookups(runner, ck)
     definition = Definition(tables, lookups, params, materialize=runner.materialize)
     tell("checking the data")
-    for check in data_checks(tables, definition):
-        findings.extend(check(runner.execute))
+    findings.extend(run_checks(data_checks(tables, definition), runner.execute))
     tell("episodes, trials and staging")
     episodes = runner.execute(definition.episode_results().order_by(["person_id", "episode"]))
     tell("person results")
