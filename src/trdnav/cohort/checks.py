@@ -119,7 +119,7 @@ def data_checks(tables: dict[str, ir.Table], definition: Definition) -> list[Che
                 "unknown_person",
                 name,
                 f"{name} records of a person not in the person table: left out",
-                table.anti_join(person, table.person_id == person.person_id),
+                table.filter(~table.person_id.isin(person.person_id)),
                 id_column,
             )
         )
@@ -195,7 +195,7 @@ def data_checks(tables: dict[str, ir.Table], definition: Definition) -> list[Che
     m = tables["measurement"]
     persons = definition.persons()
     codes = definition._resolve(definition._lookups["measurement"], [])
-    phq = m.semi_join(codes, m.measurement_concept_id == codes.concept_id)
+    phq = m.filter(m.measurement_concept_id.isin(codes.concept_id))
     v = phq.value_as_number
     bad = v.isnull() | (v.floor() != v) | (v < 0) | (v > definition.p.phq9_max_total)
     checks.append(
@@ -228,7 +228,7 @@ def data_checks(tables: dict[str, ir.Table], definition: Definition) -> list[Che
             "person",
             "persons without a major depressive disorder record up to their assessment date: "
             "no episode, reported with episodes = 0",
-            persons.anti_join(records, persons.person_id == records.person_id),
+            persons.filter(~persons.person_id.isin(records.person_id)),
             "person_id",
         )
     )

@@ -140,7 +140,7 @@ class Definition:
     def _known(self, table: ir.Table) -> ir.Table:
         """Rows whose person exists (the others are reported by the data checks)."""
         persons = self.persons()
-        return table.semi_join(persons, table.person_id == persons.person_id)
+        return table.filter(table.person_id.isin(persons.person_id))
 
     def drug_map(self) -> ir.Table:
         """Drug concept -> ingredient key, kind, class, minimum dose and mg per unit."""
@@ -462,7 +462,7 @@ class Definition:
         def build() -> ir.Table:
             m = self._known(self.t["measurement"])
             codes = self._resolve(self._lookups["measurement"], [])
-            m = m.semi_join(codes, m.measurement_concept_id == codes.concept_id)
+            m = m.filter(m.measurement_concept_id.isin(codes.concept_id))
             v = m.value_as_number
             valid = (
                 v.notnull()
