@@ -604,6 +604,10 @@ class Definition:
     # --- 7. episode results --------------------------------------------------------------
 
     def episode_results(self) -> ir.Table:
+        """One row per episode: :data:`EPISODE_COLUMNS` (kept, when the runner keeps steps)."""
+        return self._once("episode_results", self._episode_results)
+
+    def _episode_results(self) -> ir.Table:
         t = self.trials()
         failed = t.failed
         facts = t.group_by(["person_id", "episode"]).agg(
@@ -735,7 +739,7 @@ class Definition:
     # --- 8. person results --------------------------------------------------------------
 
     def person_results(self) -> ir.Table:
-        e = self.keep(self.episode_results())
+        e = self.episode_results()
         pick = e.group_by("person_id").agg(
             episodes=e.count(),
             first_trd=ibis.ifelse(e.trd, e.episode, ibis.null("int64")).min(),
