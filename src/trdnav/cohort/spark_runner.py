@@ -65,6 +65,11 @@ class SparkRunner(Runner):
             return None
         return self.con.read_parquet(path.removesuffix("/*.parquet"), table_name=f"omop_{table}")
 
+    def execute(self, expr: ir.Table) -> pa.Table:
+        """Collect through Arrow (no pandas), with the types the definition declares."""
+        frame = self.session.sql(str(self.con.compile(expr)))
+        return frame.toArrow().cast(expr.schema().to_pyarrow())
+
     def memtable(self, data: pa.Table) -> ir.Table:
         self._tables += 1
         name = f"trdnav_lookup_{self._tables}"
