@@ -1,4 +1,8 @@
-"""``trdnav synth omop`` and ``trdnav cohort run|load``: the cohort engine on the command line."""
+"""``trdnav synth omop`` and ``trdnav cohort run|load``: the cohort engine on the command line.
+
+The engines (Ibis, DuckDB, Spark, Arrow) are imported by the commands that use them, so the
+other ``trdnav`` commands start as fast as before.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,19 @@ import json
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from trdnav.cohort.concepts import load_cohort_knowledge
-from trdnav.cohort.runner import Runner, run_cohort
 from trdnav.errors import InputError, Problem
 from trdnav.service import knowledge_for
 from trdnav.settings import load_settings
+
+if TYPE_CHECKING:
+    from trdnav.cohort.runner import Runner
 
 __all__ = ["cohort_app", "synth_app"]
 
@@ -136,7 +141,10 @@ def cohort_run(
     config: ConfigOption = None,
 ) -> None:
     """Run the TRD phenotype and write per-person results and a summary report."""
+    import pyarrow.parquet as pq
+
     from trdnav.cohort.report import summary, to_html
+    from trdnav.cohort.runner import run_cohort
 
     settings = load_settings(
         {"era_gap_days": era_gap_days, "adequate_trial_days": adequate_trial_days},
