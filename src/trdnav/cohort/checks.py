@@ -15,6 +15,8 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from trdnav.cohort.lookups import ANTIDEPRESSANT, AUGMENTATION, UNMAPPED
+
 if TYPE_CHECKING:
     from trdnav.cohort.definition import Definition
 
@@ -166,7 +168,7 @@ def data_checks(tables: dict[str, ir.Table], definition: Definition) -> list[Che
             "antidepressant or augmentation exposures ending before they start: left out of "
             "the treatment eras",
             exposures.filter(
-                exposures.kind.isin(["antidepressant", "augmentation"])
+                exposures.kind.isin([ANTIDEPRESSANT, AUGMENTATION])
                 & (exposures.end_day < exposures.start_day)
             ),
             "drug_exposure_id",
@@ -178,7 +180,7 @@ def data_checks(tables: dict[str, ir.Table], definition: Definition) -> list[Che
             "drug_exposure",
             "exposures of antidepressants the knowledge base has no entry for (no class or "
             "adequate dose): not judged as trials",
-            exposures.filter(exposures.kind == "unmapped"),
+            exposures.filter(exposures.kind == UNMAPPED),
             "drug_exposure_id",
         )
     )
@@ -188,7 +190,7 @@ def data_checks(tables: dict[str, ir.Table], definition: Definition) -> list[Che
             "drug_exposure",
             "antidepressant exposures without a daily dose (quantity, days_supply or "
             "drug_strength missing): adequacy judged on duration alone",
-            exposures.filter((exposures.kind == "antidepressant") & exposures.dose.isnull()),
+            exposures.filter((exposures.kind == ANTIDEPRESSANT) & exposures.dose.isnull()),
             "drug_exposure_id",
         )
     )

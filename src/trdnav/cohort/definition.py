@@ -42,7 +42,13 @@ import ibis
 import ibis.expr.types as ir
 
 from trdnav.cohort.concepts import SEVERITY_RANK
-from trdnav.cohort.lookups import EngineParams
+from trdnav.cohort.lookups import (
+    ANTIDEPRESSANT,
+    AUGMENTATION,
+    CLASSES,
+    TREATMENT,
+    EngineParams,
+)
 from trdnav.cohort.omop import UNIT_TO_MG
 from trdnav.core.rule_params import BandStep, Step
 
@@ -146,8 +152,18 @@ class Definition:
         """Drug concept -> ingredient key, kind, class, minimum dose and mg per unit."""
 
         def build() -> ir.Table:
+            lookup = self._lookups["drug"]
+            lookup = lookup.select(
+                "vocabulary_id",
+                "concept_code",
+                "known_concept_id",
+                "min_dose_mg",
+                key=lookup.drug_no,
+                kind=lookup.kind_no,
+                drug_class=lookup.class_no,
+            )
             attrs = ["key", "kind", "drug_class", "min_dose_mg"]
-            ingredients = self._resolve(self._lookups["drug"], attrs)
+            ingredients = self._resolve(lookup, attrs)
             ancestor = self.t["concept_ancestor"]
             direct = ingredients.select(
                 drug_concept_id=ingredients.concept_id,
@@ -225,9 +241,7 @@ class Definition:
 
         def build() -> ir.Table:
             x = self.exposures()
-            x = x.filter(
-                x.kind.isin(["antidepressant", "augmentation"]) & (x.end_day >= x.start_day)
-            )
+            x = x.filter(x.kind.isin([ANTIDEPRESSANT, AUGMENTATION]) & (x.end_day >= x.start_day))
             order = ["start_day", "end_day", "drug_exposure_id"]
             by = ["person_id", "key"]
             previous = x.end_day.max().over(
@@ -249,7 +263,7 @@ class Definition:
                 start_day=x.start_day.min(),
                 end_day=x.end_day.max(),
                 dose=x.dose.max(),
-                first_dose=ibis.ifelse(x.rank == 0, x.dose, ibis.null("float64")).max(),
+                first_dose=ibis.ifelse(x.new == 1, x.dose, ibis.null("float64")).max(),
                 exposures=x.count(),
             )
 
@@ -343,7 +357,7 @@ class Definition:
             floor = t.min_dose_mg
             t = t.mutate(
                 duration_days=duration,
-                adequate=(t.kind == "antidepressant")
+                adequate=(t.kind == ANTIDEPRESSANT)
                 & floor.notnull()
                 & (t.dose.isnull() | (t.dose >= floor))
                 & (duration >= self.p.min_duration_days),
@@ -398,8 +412,10 @@ class Definition:
                 "person_id", "treatment", day=_day(po.procedure_date)
             )
             x = self.exposures()
-            drugs = x.filter(x.kind == "treatment").select(
-                "person_id", treatment=x.key, day=x.start_day
+            names = self._lookups["drug"].select(number="drug_no", name="key").distinct()
+            treated = x.filter(x.kind == TREATMENT)
+            drugs = treated.join(names, treated.key == names.number).select(
+                "person_id", treatment=names.name, day=treated.start_day
             )
             both = procs.union(drugs, distinct=True)
             return both.filter(both.day.notnull())
@@ -432,7 +448,7 @@ class Definition:
                 ],
             ).select(c, episode=eps.episode)
             t = self.trials()
-            steps = t.filter(t.kind.isin(["antidepressant", "augmentation"])).select(
+            steps = t.filter(t.kind.isin([ANTIDEPRESSANT, AUGMENTATION])).select(
                 "person_id", "episode", next_start=t.start_day
             )
             hits = c.join(
@@ -567,11 +583,15 @@ class Definition:
                 episode_end_day=t.episode_end_day.max(),
             )
             w = ibis.window(group_by=[starts.person_id, starts.episode], order_by=starts.start_day)
+            names = self._lookups["drug"].select(number="drug_no", name="key").distinct()
+            starts = starts.join(names, starts.first_key == names.number).select(
+                starts, first_name=names.name
+            )
             starts = starts.mutate(
                 line=ibis.row_number().over(w) + 1,
                 next_day=starts.start_day.lead().over(w),
                 label=ibis.ifelse(
-                    starts.new_drugs > 1, starts.first_key.concat("+"), starts.first_key
+                    starts.new_drugs > 1, starts.first_name.concat("+"), starts.first_name
                 ),
             )
             m = self._episode_phq9()
@@ -612,16 +632,16 @@ class Definition:
         failed = t.failed
         facts = t.group_by(["person_id", "episode"]).agg(
             failed_trials=_flag(failed).sum(),
-            failed_drugs=ibis.ifelse(failed, t.key, ibis.null("string")).nunique(),
-            failed_classes=ibis.ifelse(failed, t.drug_class, ibis.null("string")).nunique(),
+            failed_drugs=ibis.ifelse(failed, t.key, ibis.null("int64")).nunique(),
+            failed_classes=ibis.ifelse(failed, t.drug_class, ibis.null("int64")).nunique(),
             failed_stage_3_class=_flag(
-                failed & (t.drug_class == self.p.thase_rush.stage_3_class)
+                failed & (t.drug_class == CLASSES.index(self.p.thase_rush.stage_3_class))
             ).max(),
             failed_stage_4_class=_flag(
-                failed & (t.drug_class == self.p.thase_rush.stage_4_class)
+                failed & (t.drug_class == CLASSES.index(self.p.thase_rush.stage_4_class))
             ).max(),
             dose_optimized_failed_trials=_flag(failed & t.dose_optimized).sum(),
-            augmentation_trials=_flag(t.kind == "augmentation").sum(),
+            augmentation_trials=_flag(t.kind == AUGMENTATION).sum(),
         )
         by_drug = (
             t.filter(failed).group_by(["person_id", "episode", "key"]).agg(day=t.fail_day.min())

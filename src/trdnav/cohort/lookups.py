@@ -18,7 +18,28 @@ from trdnav.cohort.concepts import SEVERITY_RANK, CohortKnowledge
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.core.rule_params import MghsParams, MsmParams, ThaseRushParams
 
-__all__ = ["EngineParams", "condition_lookup", "drug_lookup", "procedure_lookup"]
+__all__ = [
+    "ANTIDEPRESSANT",
+    "AUGMENTATION",
+    "CLASSES",
+    "TREATMENT",
+    "UNMAPPED",
+    "EngineParams",
+    "condition_lookup",
+    "drug_lookup",
+    "procedure_lookup",
+]
+
+ANTIDEPRESSANT, AUGMENTATION, TREATMENT, UNMAPPED = 0, 1, 2, 3
+"""Kinds of ingredient, as small integers so that the large tables carry no strings."""
+_KIND_NO = {
+    "antidepressant": ANTIDEPRESSANT,
+    "augmentation": AUGMENTATION,
+    "treatment": TREATMENT,
+    "unmapped": UNMAPPED,
+}
+CLASSES: tuple[str, ...] = ("atypical", "augmentation", "maoi", "snri", "ssri", "tca")
+"""Drug classes by number (``class_no``)."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +132,9 @@ def condition_lookup(ck: CohortKnowledge) -> pa.Table:
 def drug_lookup(ck: CohortKnowledge) -> pa.Table:
     """Ingredients: ``key`` (a knowledge-base drug id, a treatment type, or the name of an
     antidepressant without a knowledge-base entry) and ``kind`` (antidepressant,
-    augmentation, treatment, unmapped), with the drug class and minimum adequate dose."""
+    augmentation, treatment, unmapped), with the drug class and minimum adequate dose; and
+    the same as numbers (``drug_no`` in alphabetical order of ``key``, ``kind_no``,
+    ``class_no``)."""
     rows = []
     for _, e in ck.entries("drug") + ck.entries("procedure"):
         if not e.vocabulary.startswith("RxNorm"):
@@ -135,6 +158,11 @@ def drug_lookup(ck: CohortKnowledge) -> pa.Table:
                 "min_dose_mg": floor,
             }
         )
+    numbers = {key: n for n, key in enumerate(sorted({r["key"] for r in rows}))}
+    for row in rows:
+        row["drug_no"] = numbers[row["key"]]
+        row["kind_no"] = _KIND_NO[row["kind"]]
+        row["class_no"] = CLASSES.index(row["drug_class"]) if row["drug_class"] else None
     schema = pa.schema(
         [
             ("vocabulary_id", pa.string()),
@@ -144,6 +172,9 @@ def drug_lookup(ck: CohortKnowledge) -> pa.Table:
             ("kind", pa.string()),
             ("drug_class", pa.string()),
             ("min_dose_mg", pa.float64()),
+            ("drug_no", pa.int64()),
+            ("kind_no", pa.int64()),
+            ("class_no", pa.int64()),
         ]
     )
     return _table(rows, schema)

@@ -1,0 +1,137 @@
+"""Throughput and peak memory of the cohort engine and of the per-patient core.
+
+    .venv/bin/python benchmarks/cohort.py generate --persons 1000000 --out /tmp/omop-1000000
+    .venv/bin/python benchmarks/cohort.py duckdb --data /tmp/omop-1000000
+    .venv/bin/python benchmarks/cohort.py spark --data /tmp/omop-100000
+    .venv/bin/python benchmarks/cohort.py core --data /tmp/omop-1000000 --sample 10000
+
+Each measurement runs in a fresh process and prints one JSON line: persons, seconds of the
+run (reading the Parquet data to the per-person results in memory; not interpreter start-up
+or the knowledge base), persons per second, and the process's peak resident memory (for
+Spark also the JVM's, which runs as a child process). ``core`` converts each person to the
+core's patient history and assesses each episode (with the search for the TRD date), for
+the first ``--sample`` persons; its rate is extrapolated to the whole data set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from trdnav.cohort.concepts import load_cohort_knowledge
+from trdnav.knowledge import load_knowledge
+
+
+def _peak_mib(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def generate(args: argparse.Namespace) -> dict[str, Any]:
+    from trdnav.cohort.synth import SynthConfig, generate
+
+    ck = load_cohort_knowledge(load_knowledge())
+    start = time.perf_counter()
+    counts = generate(SynthConfig(persons=args.persons, seed=args.seed), ck, Path(args.out))
+    return {"persons": args.persons, "seconds": time.perf_counter() - start, "rows": counts}
+
+
+def _engine(args: argparse.Namespace) -> dict[str, Any]:
+    from trdnav.cohort.runner import run_cohort
+
+    kb = load_knowledge()
+    ck = load_cohort_knowledge(kb)
+    data = Path(args.data)
+    if args.mode == "duckdb":
+        from trdnav.cohort.duckdb_runner import DuckDBRunner
+
+        runner: Any = DuckDBRunner(data, memory_limit=args.memory_limit, threads=args.threads)
+    else:
+        from trdnav.cohort.spark_runner import SparkRunner, spark_session
+
+        session = spark_session(args.spark_master, shuffle_partitions=args.shuffle_partitions)
+        session.sparkContext.setLogLevel("ERROR")
+        runner = SparkRunner(data, session=session)
+    start = time.perf_counter()
+    result = run_cohort(runner, kb, ck)
+    seconds = time.perf_counter() - start
+    runner.close()
+    out: dict[str, Any] = {
+        "engine": args.mode,
+        "persons": result.persons.num_rows,
+        "trd": result.persons.column("trd").to_pylist().count(True),
+        "seconds": round(seconds, 2),
+        "persons_per_second": round(result.persons.num_rows / seconds),
+        "peak_mib": round(_peak_mib()),
+    }
+    if args.mode == "spark":
+        session.stop()
+        time.sleep(2)
+        out["jvm_peak_mib"] = round(_peak_mib(resource.RUSAGE_CHILDREN))
+    return out
+
+
+def core(args: argparse.Namespace) -> dict[str, Any]:
+    import pyarrow.dataset as ds
+
+    from trdnav.cohort.core_runner import read_tables, run_core
+    from trdnav.cohort.duckdb_runner import DuckDBRunner
+    from trdnav.cohort.lookups import EngineParams
+
+    kb = load_knowledge()
+    ck = load_cohort_knowledge(kb)
+    data = Path(args.data)
+    total = ds.dataset(str(data / "person")).count_rows()
+    runner = DuckDBRunner(data)
+    tables, _ = runner.tables()
+    as_of = runner.default_as_of(tables)  # the same assessment date as the engines
+    runner.close()
+    params = EngineParams.from_knowledge(kb, ck, as_of)
+    start = time.perf_counter()
+    sample = set(range(1, args.sample + 1))
+    loaded = read_tables(data, persons=sample)
+    read = time.perf_counter() - start
+    rows = run_core(loaded, kb, ck, params)
+    seconds = time.perf_counter() - start
+    rate = args.sample / seconds
+    return {
+        "engine": "core",
+        "persons": args.sample,
+        "episodes": len(rows),
+        "seconds": round(seconds, 2),
+        "reading_seconds": round(read, 2),
+        "persons_per_second": round(rate),
+        "peak_mib": round(_peak_mib()),
+        "extrapolated_seconds_for_all": round(total / rate),
+        "all_persons": total,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["generate", "duckdb", "spark", "core"])
+    parser.add_argument("--data", help="folder of OMOP Parquet tables")
+    parser.add_argument("--persons", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", help="folder to generate into")
+    parser.add_argument("--sample", type=int, default=10_000)
+    parser.add_argument("--memory-limit", default="3GB", help="DuckDB memory_limit")
+    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads")
+    parser.add_argument("--spark-master", default="local[2]")
+    parser.add_argument("--shuffle-partitions", type=int, default=8)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not args.child:  # a fresh process per measurement, so its peak memory is its own
+        done = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--child"], check=False)
+        sys.exit(done.returncode)
+    measure = {"generate": generate, "duckdb": _engine, "spark": _engine, "core": core}
+    print(json.dumps(measure[args.mode](args)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
