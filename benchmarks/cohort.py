@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -30,6 +31,20 @@ from trdnav.knowledge import load_knowledge
 
 def _peak_mib(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _context(start_cpu: float, start_load: float) -> dict[str, Any]:
+    """CPU seconds of the run and the machine's load (other processes share its 2 cores)."""
+    return {
+        "cpu_seconds": round(_cpu_seconds() - start_cpu, 1),
+        "load_average_before": round(start_load, 1),
+        "load_average_after": round(os.getloadavg()[0], 1),
+    }
 
 
 def generate(args: argparse.Namespace) -> dict[str, Any]:
@@ -57,9 +72,11 @@ def _engine(args: argparse.Namespace) -> dict[str, Any]:
         session = spark_session(args.spark_master, shuffle_partitions=args.shuffle_partitions)
         session.sparkContext.setLogLevel("ERROR")
         runner = SparkRunner(data, session=session)
+    load, cpu = os.getloadavg()[0], _cpu_seconds()
     start = time.perf_counter()
     result = run_cohort(runner, kb, ck)
     seconds = time.perf_counter() - start
+    context = _context(cpu, load)
     runner.close()
     out: dict[str, Any] = {
         "engine": args.mode,
@@ -68,6 +85,7 @@ def _engine(args: argparse.Namespace) -> dict[str, Any]:
         "seconds": round(seconds, 2),
         "persons_per_second": round(result.persons.num_rows / seconds),
         "peak_mib": round(_peak_mib()),
+        **context,
     }
     if args.mode == "spark":
         session.stop()
@@ -92,6 +110,7 @@ def core(args: argparse.Namespace) -> dict[str, Any]:
     as_of = runner.default_as_of(tables)  # the same assessment date as the engines
     runner.close()
     params = EngineParams.from_knowledge(kb, ck, as_of)
+    load, cpu = os.getloadavg()[0], _cpu_seconds()
     start = time.perf_counter()
     sample = set(range(1, args.sample + 1))
     loaded = read_tables(data, persons=sample)
@@ -109,6 +128,7 @@ def core(args: argparse.Namespace) -> dict[str, Any]:
         "peak_mib": round(_peak_mib()),
         "extrapolated_seconds_for_all": round(total / rate),
         "all_persons": total,
+        **_context(cpu, load),
     }
 
 

@@ -50,7 +50,7 @@ from trdnav.cohort.lookups import (
     EngineParams,
 )
 from trdnav.cohort.omop import UNIT_TO_MG
-from trdnav.core.rule_params import BandStep, Step
+from trdnav.core.rule_params import BandStep, MsmParams, Step
 
 __all__ = ["LINES_SHOWN", "TREATMENTS", "Definition"]
 
@@ -71,6 +71,16 @@ def _day(value: ir.DateValue) -> ir.IntegerValue:
 
 def _flag(condition: ir.BooleanValue) -> ir.IntegerValue:
     return ibis.ifelse(condition, 1, 0)
+
+
+def _severity_points(msm: MsmParams) -> dict[int, int]:
+    """Maudsley severity points by severity rank (1 subsyndromal ... 4 severe)."""
+    return {
+        SEVERITY_RANK["subsyndromal"]: msm.severity["subsyndromal"],
+        SEVERITY_RANK["mild"]: msm.severity["mild"],
+        SEVERITY_RANK["moderate"]: msm.severity["moderate"],
+        SEVERITY_RANK["severe"]: msm.severity["severe"],
+    }
 
 
 def _steps(value: ir.IntegerValue, steps: list[Step]) -> ir.IntegerValue:
@@ -252,9 +262,6 @@ class Definition:
             )
             x = x.mutate(
                 era_no=x.new.sum().over(ibis.cumulative_window(group_by=by, order_by=order))
-            )
-            x = x.mutate(
-                rank=ibis.row_number().over(ibis.window(group_by=[*by, "era_no"], order_by=order))
             )
             return x.group_by(["person_id", "key", "era_no"]).agg(
                 kind=x.kind.max(),
@@ -721,10 +728,7 @@ class Definition:
         severe_psychotic = (r.severity_rank == SEVERITY_RANK["severe"]) & (r.psychotic == 1)
         severity_points = ibis.cases(
             (severe_psychotic, msm.severity["severe_psychotic"]),
-            *[
-                (r.severity_rank == rank, msm.severity[name])
-                for rank, name in _SEVERITY_NAME.items()
-            ],
+            *[(r.severity_rank == rank, points) for rank, points in _severity_points(msm).items()],
             else_=ibis.null("int64"),
         )
         r = r.mutate(

@@ -5,6 +5,7 @@ A table is ``DIR/<name>.parquet`` or a folder ``DIR/<name>/`` of Parquet files.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import ibis
@@ -43,6 +44,8 @@ class DuckDBRunner(Runner):
         if threads:
             self.con.raw_sql(f"SET threads = {int(threads)}")
         self.con.raw_sql("SET preserve_insertion_order = false")
+        spill = Path(tempfile.gettempdir()) / "trdnav-duckdb"
+        self.con.raw_sql(f"SET temp_directory = '{spill}'")
 
     def raw(self, table: str) -> ir.Table | None:
         path = parquet_path(self.folder, table)

@@ -264,7 +264,7 @@ def _eras(person: PersonRecords, vocab: Vocabulary, gap: int) -> list[Era]:
             dose = None
             known = quantity is not None and supply is not None and ing.mg_per_unit is not None
             if known and quantity > 0 and supply > 0:
-                dose = quantity * ing.mg_per_unit / supply  # type: ignore[operator]
+                dose = quantity * ing.mg_per_unit / supply
             exposures[ing.key].append((start, end, row["drug_exposure_id"], dose, ing))
     eras: list[Era] = []
     for key in sorted(exposures):
@@ -327,7 +327,7 @@ def _episodes(
                 max(v[3] for v in group) == 1,
             )
         )
-    return [(n + 1, *values) for n, values in enumerate(out)]  # type: ignore[misc]
+    return [(n + 1, *values) for n, values in enumerate(out)]
 
 
 def _person_as_of(person: PersonRecords, params: EngineParams) -> int:

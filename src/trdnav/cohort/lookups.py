@@ -135,7 +135,7 @@ def drug_lookup(ck: CohortKnowledge) -> pa.Table:
     augmentation, treatment, unmapped), with the drug class and minimum adequate dose; and
     the same as numbers (``drug_no`` in alphabetical order of ``key``, ``kind_no``,
     ``class_no``)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for _, e in ck.entries("drug") + ck.entries("procedure"):
         if not e.vocabulary.startswith("RxNorm"):
             continue
@@ -158,11 +158,11 @@ def drug_lookup(ck: CohortKnowledge) -> pa.Table:
                 "min_dose_mg": floor,
             }
         )
-    numbers = {key: n for n, key in enumerate(sorted({r["key"] for r in rows}))}
+    numbers = {key: n for n, key in enumerate(sorted({str(r["key"]) for r in rows}))}
     for row in rows:
-        row["drug_no"] = numbers[row["key"]]
-        row["kind_no"] = _KIND_NO[row["kind"]]
-        row["class_no"] = CLASSES.index(row["drug_class"]) if row["drug_class"] else None
+        row["drug_no"] = numbers[str(row["key"])]
+        row["kind_no"] = _KIND_NO[str(row["kind"])]
+        row["class_no"] = CLASSES.index(str(row["drug_class"])) if row["drug_class"] else None
     schema = pa.schema(
         [
             ("vocabulary_id", pa.string()),

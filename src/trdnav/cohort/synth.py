@@ -11,7 +11,8 @@ deliberately bad (exposures ending before they start, records with concept 0, PH
 out of range, records of unknown persons) so the data checks have something to find.
 
 Output: one folder per table of Parquet files (``DIR/drug_exposure/part-00000.parquet``),
-written in chunks of persons so memory stays flat. The same seed gives the same data.
+written in chunks of persons so memory stays flat. The same seed (and chunk size) gives
+the same data.
 """
 
 from __future__ import annotations
