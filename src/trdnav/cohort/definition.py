@@ -110,9 +110,10 @@ class Definition:
         self._lookups = lookups
         self._cache: dict[str, ir.Table] = {}
 
-    def _once(self, name: str, build: Callable[[], ir.Table]) -> ir.Table:
+    def _once(self, name: str, build: Callable[[], ir.Table], *, keep: bool = True) -> ir.Table:
+        """Build a step once; the runner keeps it unless it is cheaper to recompute."""
         if name not in self._cache:
-            self._cache[name] = self.keep(build())
+            self._cache[name] = self.keep(build()) if keep else build()
         return self._cache[name]
 
     # --- 1. concepts --------------------------------------------------------------
@@ -244,7 +245,7 @@ class Definition:
                 dose=dose,
             ).filter(lambda t: t.start_day.notnull())
 
-        return self._once("exposures", build)
+        return self._once("exposures", build, keep=False)  # a scan and a small join
 
     def eras(self) -> ir.Table:
         """Treatment eras per person and ingredient (antidepressants, augmentation agents)."""
