@@ -7,10 +7,12 @@
 
 Each measurement runs in a fresh process and prints one JSON line: persons, seconds of the
 run (reading the Parquet data to the per-person results in memory; not interpreter start-up
-or the knowledge base), persons per second, and the process's peak resident memory (for
-Spark also the JVM's, which runs as a child process). ``core`` converts each person to the
-core's patient history and assesses each episode (with the search for the TRD date), for
-the first ``--sample`` persons; its rate is extrapolated to the whole data set.
+or the knowledge base), persons per second, the process's peak resident memory (for Spark
+also the JVM's, which runs as a child process), the CPU seconds of the process and the load
+average of the machine before and after (other work on the machine slows the wall time).
+``core`` converts each person to the core's patient history and assesses each episode
+(with the search for the TRD date), for the first ``--sample`` persons; its rate is
+extrapolated to the whole data set.
 """
 
 from __future__ import annotations
@@ -88,10 +90,20 @@ def _engine(args: argparse.Namespace) -> dict[str, Any]:
         **context,
     }
     if args.mode == "spark":
+        out["jvm_peak_mib"] = _jvm_peak_mib(session)
         session.stop()
-        time.sleep(2)
-        out["jvm_peak_mib"] = round(_peak_mib(resource.RUSAGE_CHILDREN))
     return out
+
+
+def _jvm_peak_mib(session: Any) -> int | None:
+    """Peak resident memory of Spark's JVM (a child process), from /proc."""
+    proc = getattr(session.sparkContext._gateway, "proc", None)
+    if proc is None:
+        return None
+    for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return None
 
 
 def core(args: argparse.Namespace) -> dict[str, Any]:
