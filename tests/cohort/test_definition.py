@@ -185,6 +185,7 @@ def bad_records(o, pid):
 @scenario(15)
 def not_depressed(o, pid):
     o.add_person(pid, observed_to=None)
+    o.add_person(pid, observed_to=None)  # the same person twice
     o.drug(pid, o.SERTRALINE, "2024-02-01", "2024-06-01")
 
 
@@ -310,6 +311,8 @@ def test_bad_data_is_reported_with_counts_and_examples(shared):
     assert found[("unknown_person", "drug_exposure")] == (1, [stranger])
     assert found[("invalid_value", "measurement")][0] == 2
     assert found[("no_episode", "person")] == (1, [15])
+    assert found[("duplicate_person", "person")] == (1, [15])
+    assert [r["person_id"] for r in shared.persons.to_pylist()].count(15) == 1
     p = person(shared, 15)
     assert (p["episodes"], p["trd"], p["as_of"]) == (0, False, D(2025, 6, 1))
 

@@ -117,7 +117,17 @@ class Steps:
         """Every person with the assessment date of their data (``as_of_day``)."""
 
         def build() -> ir.Table:
-            person = self.t["person"]
+            rows = self.t["person"]
+            person = (
+                rows.filter(rows.person_id.notnull())
+                .group_by("person_id")
+                .agg(
+                    gender_concept_id=rows.gender_concept_id.min(),
+                    year_of_birth=rows.year_of_birth.min(),
+                    month_of_birth=rows.month_of_birth.min(),
+                    day_of_birth=rows.day_of_birth.min(),
+                )
+            )  # a repeated person id counts once (the data checks report it)
             obs = self.t["observation_period"]
             ends = obs.group_by("person_id").agg(obs_end=obs.observation_period_end_date.max())
             cap = ibis.literal(self.p.as_of, type="date")
