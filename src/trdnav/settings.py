@@ -45,6 +45,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "source accepts.",
     ),
     SettingSpec(
+        "era_gap_days",
+        None,
+        "Cohort engine: drug exposures of one ingredient merge into one treatment era when "
+        "the next starts at most this many days after the latest end. Empty means the "
+        "knowledge-base default (30 days, the OHDSI drug-era convention).",
+    ),
+    SettingSpec(
         "knowledge_dir",
         None,
         "Folder of knowledge data files to use instead of the packaged knowledge base.",
@@ -94,6 +101,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     adequate_trial_days: int | None = Field(default=None, ge=1, le=365)
+    era_gap_days: int | None = Field(default=None, ge=0, le=365)
     knowledge_dir: Path | None = None
     database_url: str | None = None
     secret_key: SecretStr | None = Field(default=None, min_length=32)

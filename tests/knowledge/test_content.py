@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import trdnav.core
+from trdnav.cohort.concepts import load_cohort_knowledge
 
 ARTICLE_CLAIMS = {
     "tms": [
@@ -133,6 +134,11 @@ def test_every_source_is_cited_somewhere(kb):
                 ),
             )
         )
+    cohort = load_cohort_knowledge(kb)
+    for concept_set in cohort.concept_sets.values():
+        cited.update(concept_set.sources)
+    for param in cohort.parameters.values():
+        cited.update(param.sources)
     assert set(kb.sources) - cited == set()
 
 

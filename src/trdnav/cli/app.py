@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from trdnav.cli import catalog, server
+from trdnav.cli.cohort import cohort_app, synth_app
 from trdnav.cli.courses import course_app
 from trdnav.cli.measure import measure as measure_command
 from trdnav.cli.report import assessment_report
@@ -34,6 +35,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+app.add_typer(synth_app, name="synth")
+app.add_typer(cohort_app, name="cohort")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML settings file.", show_default=False)

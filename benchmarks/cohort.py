@@ -1,0 +1,169 @@
+"""Throughput and peak memory of the cohort engine and of the per-patient core.
+
+    .venv/bin/python benchmarks/cohort.py generate --persons 1000000 --out /tmp/omop-1000000
+    .venv/bin/python benchmarks/cohort.py duckdb --data /tmp/omop-1000000
+    .venv/bin/python benchmarks/cohort.py spark --data /tmp/omop-100000
+    .venv/bin/python benchmarks/cohort.py core --data /tmp/omop-1000000 --sample 10000
+
+Each measurement runs in a fresh process and prints one JSON line: persons, seconds of the
+run (reading the Parquet data to the per-person results in memory; not interpreter start-up
+or the knowledge base), persons per second, the process's peak resident memory (for Spark
+also the JVM's, which runs as a child process), the CPU seconds of the process and the load
+average of the machine before and after (other work on the machine slows the wall time).
+``core`` converts each person to the core's patient history and assesses each episode
+(with the search for the TRD date), for the first ``--sample`` persons; its rate is
+extrapolated to the whole data set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from trdnav.cohort.concepts import load_cohort_knowledge
+from trdnav.knowledge import load_knowledge
+
+
+def _peak_mib(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _context(start_cpu: float, start_load: float) -> dict[str, Any]:
+    """CPU seconds of the run and the machine's load (other processes share its 2 cores)."""
+    return {
+        "cpu_seconds": round(_cpu_seconds() - start_cpu, 1),
+        "load_average_before": round(start_load, 1),
+        "load_average_after": round(os.getloadavg()[0], 1),
+    }
+
+
+def generate(args: argparse.Namespace) -> dict[str, Any]:
+    from trdnav.cohort.synth import SynthConfig, generate
+
+    ck = load_cohort_knowledge(load_knowledge())
+    start = time.perf_counter()
+    counts = generate(SynthConfig(persons=args.persons, seed=args.seed), ck, Path(args.out))
+    return {"persons": args.persons, "seconds": time.perf_counter() - start, "rows": counts}
+
+
+def _engine(args: argparse.Namespace) -> dict[str, Any]:
+    from trdnav.cohort.runner import run_cohort
+
+    kb = load_knowledge()
+    ck = load_cohort_knowledge(kb)
+    data = Path(args.data)
+    if args.mode == "duckdb":
+        from trdnav.cohort.duckdb_runner import DuckDBRunner
+
+        runner: Any = DuckDBRunner(data, memory_limit=args.memory_limit, threads=args.threads)
+    else:
+        from trdnav.cohort.spark_runner import SparkRunner, spark_session
+
+        session = spark_session(args.spark_master, shuffle_partitions=args.shuffle_partitions)
+        session.sparkContext.setLogLevel("ERROR")
+        runner = SparkRunner(data, session=session)
+    load, cpu = os.getloadavg()[0], _cpu_seconds()
+    start = time.perf_counter()
+    result = run_cohort(runner, kb, ck)
+    seconds = time.perf_counter() - start
+    context = _context(cpu, load)
+    runner.close()
+    out: dict[str, Any] = {
+        "engine": args.mode,
+        "persons": result.persons.num_rows,
+        "trd": result.persons.column("trd").to_pylist().count(True),
+        "seconds": round(seconds, 2),
+        "persons_per_second": round(result.persons.num_rows / seconds),
+        "peak_mib": round(_peak_mib()),
+        **context,
+    }
+    if args.mode == "spark":
+        out["jvm_peak_mib"] = _jvm_peak_mib(session)
+        session.stop()
+    return out
+
+
+def _jvm_peak_mib(session: Any) -> int | None:
+    """Peak resident memory of Spark's JVM (a child process), from /proc."""
+    proc = getattr(session.sparkContext._gateway, "proc", None)
+    if proc is None:
+        return None
+    for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return None
+
+
+def core(args: argparse.Namespace) -> dict[str, Any]:
+    import pyarrow.dataset as ds
+
+    from trdnav.cohort.core_runner import read_tables, run_core
+    from trdnav.cohort.duckdb_runner import DuckDBRunner
+    from trdnav.cohort.lookups import EngineParams
+
+    kb = load_knowledge()
+    ck = load_cohort_knowledge(kb)
+    data = Path(args.data)
+    total = ds.dataset(str(data / "person")).count_rows()
+    runner = DuckDBRunner(data)
+    tables, _ = runner.tables()
+    as_of = runner.default_as_of(tables)  # the same assessment date as the engines
+    runner.close()
+    params = EngineParams.from_knowledge(kb, ck, as_of)
+    load, cpu = os.getloadavg()[0], _cpu_seconds()
+    start = time.perf_counter()
+    sample = set(range(1, args.sample + 1))
+    loaded = read_tables(data, persons=sample)
+    read = time.perf_counter() - start
+    rows = run_core(loaded, kb, ck, params)
+    seconds = time.perf_counter() - start
+    rate = args.sample / seconds
+    return {
+        "engine": "core",
+        "persons": args.sample,
+        "episodes": len(rows),
+        "seconds": round(seconds, 2),
+        "reading_seconds": round(read, 2),
+        "persons_per_second": round(rate),
+        "peak_mib": round(_peak_mib()),
+        "extrapolated_seconds_for_all": round(total / rate),
+        "all_persons": total,
+        **_context(cpu, load),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["generate", "duckdb", "spark", "core"])
+    parser.add_argument("--data", help="folder of OMOP Parquet tables")
+    parser.add_argument("--persons", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", help="folder to generate into")
+    parser.add_argument("--sample", type=int, default=10_000)
+    parser.add_argument("--memory-limit", default="3GB", help="DuckDB memory_limit")
+    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads")
+    parser.add_argument("--spark-master", default="local[2]")
+    parser.add_argument("--shuffle-partitions", type=int, default=8)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not args.child:  # a fresh process per measurement, so its peak memory is its own
+        done = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--child"], check=False)
+        sys.exit(done.returncode)
+    measure = {"generate": generate, "duckdb": _engine, "spark": _engine, "core": core}
+    print(json.dumps(measure[args.mode](args)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""DuckDB, the embedded default: OMOP tables as Parquet files in a folder.
+
+A table is ``DIR/<name>.parquet`` or a folder ``DIR/<name>/`` of Parquet files.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+
+from trdnav.cohort.runner import Runner
+from trdnav.errors import InputError, Problem
+
+__all__ = ["DuckDBRunner", "parquet_path"]
+
+
+def parquet_path(folder: Path, table: str) -> str | None:
+    """The Parquet file or glob of an OMOP table in ``folder``, or None."""
+    single = folder / f"{table}.parquet"
+    if single.is_file():
+        return str(single)
+    many = folder / table
+    if many.is_dir() and any(many.glob("*.parquet")):
+        return str(many / "*.parquet")
+    return None
+
+
+class DuckDBRunner(Runner):
+    name = "duckdb"
+
+    def __init__(
+        self, folder: Path, *, memory_limit: str | None = None, threads: int | None = None
+    ) -> None:
+        if not folder.is_dir():
+            raise InputError([Problem("--data", str(folder), "a folder of OMOP Parquet files")])
+        self.folder = folder
+        self._kept = 0
+        self.con = ibis.duckdb.connect()
+        if memory_limit:
+            self.con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+        if threads:
+            self.con.raw_sql(f"SET threads = {int(threads)}")
+        self.con.raw_sql("SET preserve_insertion_order = false")
+        spill = Path(tempfile.gettempdir()) / "trdnav-duckdb"
+        self.con.raw_sql(f"SET temp_directory = '{spill}'")
+
+    def raw(self, table: str) -> ir.Table | None:
+        path = parquet_path(self.folder, table)
+        if path is None:
+            return None
+        return self.con.read_parquet(path, table_name=f"omop_{table}")
+
+    def materialize(self, table: ir.Table) -> ir.Table:
+        self._kept += 1
+        return self.con.create_table(f"trdnav_step_{self._kept}", table, temp=True)
+
+    def close(self) -> None:
+        self.con.disconnect()

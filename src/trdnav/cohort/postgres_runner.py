@@ -1,0 +1,120 @@
+"""PostgreSQL: OMOP tables in a schema of a database (``--data postgresql://...``).
+
+``load_parquet`` copies a folder of OMOP Parquet files into a schema (with COPY), for tests
+and for trying the engine on a local server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import ibis
+import ibis.expr.types as ir
+import psycopg
+import pyarrow as pa
+
+from trdnav.cohort.omop import SCHEMAS
+from trdnav.cohort.runner import Runner
+from trdnav.errors import InputError, Problem
+
+__all__ = ["PostgresRunner", "conninfo", "load_parquet"]
+
+_SQL_TYPES = {"int64": "bigint", "float64": "double precision", "string": "text", "date": "date"}
+
+
+def conninfo(url: str) -> str:
+    """A libpq URL from ``postgresql://`` or SQLAlchemy's ``postgresql+psycopg://``."""
+    scheme, _, rest = url.partition("://")
+    if not rest or not scheme.startswith(("postgres", "postgresql")):
+        raise InputError([Problem("--data", url, "a postgresql:// URL")])
+    return "postgresql://" + rest
+
+
+def _connect_args(url: str) -> dict[str, Any]:
+    parts = urlsplit(conninfo(url))
+    return {
+        "host": parts.hostname or "localhost",
+        "port": parts.port or 5432,
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+        "database": (parts.path or "/postgres").lstrip("/") or "postgres",
+    }
+
+
+class PostgresRunner(Runner):
+    name = "postgres"
+
+    def __init__(self, url: str, *, schema: str = "public") -> None:
+        self.schema = schema
+        try:
+            self.con = ibis.postgres.connect(**_connect_args(url))
+        except Exception as exc:  # connection errors are the user's input problem
+            raise InputError(
+                [Problem("--data", url, f"a reachable PostgreSQL database ({exc})")]
+            ) from None
+        self.present = set(self.con.list_tables(database=schema))
+        self._kept = 0
+
+    def raw(self, table: str) -> ir.Table | None:
+        if table not in self.present:
+            return None
+        return self.con.table(table, database=self.schema)
+
+    def materialize(self, table: ir.Table) -> ir.Table:
+        self._kept += 1
+        kept = self.con.create_table(f"trdnav_step_{self._kept}", table, temp=True)
+        self.con.raw_sql(f"ANALYZE trdnav_step_{self._kept}")
+        return kept
+
+    def close(self) -> None:
+        self.con.disconnect()
+
+
+def _copy_value(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def load_parquet(folder: Path, url: str, *, schema: str = "public") -> dict[str, int]:
+    """Copy the OMOP Parquet tables of ``folder`` into ``schema`` (tables replaced);
+    returns the rows per table."""
+    from trdnav.cohort.core_runner import read_tables
+
+    tables = read_tables(folder)
+    counts = {}
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        for name, table in tables.items():
+            columns = SCHEMAS[name]
+            conn.execute(f'DROP TABLE IF EXISTS "{schema}"."{name}"')
+            present = _present(folder, name)
+            if not present:
+                continue
+            ddl = ", ".join(f'"{c}" {_SQL_TYPES[t]}' for c, t in columns.items())
+            conn.execute(f'CREATE TABLE "{schema}"."{name}" ({ddl})')
+            names = ", ".join(f'"{c}"' for c in columns)
+            with (
+                conn.cursor() as cur,
+                cur.copy(f'COPY "{schema}"."{name}" ({names}) FROM STDIN') as copy,
+            ):
+                for batch in table.to_batches(max_chunksize=50_000):
+                    for row in _rows(batch):
+                        copy.write_row(row)
+            conn.execute(f'ANALYZE "{schema}"."{name}"')
+            counts[name] = table.num_rows
+    return counts
+
+
+def _present(folder: Path, name: str) -> bool:
+    from trdnav.cohort.duckdb_runner import parquet_path
+
+    return parquet_path(folder, name) is not None
+
+
+def _rows(batch: pa.RecordBatch) -> list[tuple[Any, ...]]:
+    columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+    return [tuple(_copy_value(v) for v in row) for row in zip(*columns, strict=True)]

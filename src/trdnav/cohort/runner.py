@@ -1,0 +1,184 @@
+"""What every runner shares: reading the OMOP tables into a backend, running the definition,
+returning Arrow tables. The engine-specific runners (``duckdb_runner``, ``spark_runner``,
+``postgres_runner``) only say how to connect, where the tables are and how to keep an
+intermediate result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trdnav.cohort.checks import Finding, data_checks, run_checks
+from trdnav.cohort.concepts import CohortKnowledge
+from trdnav.cohort.definition import Definition
+from trdnav.cohort.lookups import (
+    EngineParams,
+    condition_lookup,
+    drug_lookup,
+    measurement_lookup,
+    procedure_lookup,
+)
+from trdnav.cohort.omop import REQUIRED, SCHEMAS
+from trdnav.core.knowledge import KnowledgeBase
+from trdnav.errors import InputError, Problem
+
+__all__ = ["CohortRun", "Runner", "day_columns_to_dates", "run_cohort"]
+
+EPOCH = date(1970, 1, 1)
+
+
+class Runner:
+    """A backend holding the OMOP tables. Subclasses set ``con`` and implement ``raw``."""
+
+    name = "runner"
+    con: Any
+
+    def raw(self, table: str) -> ir.Table | None:
+        """The table as stored, or None when the data has no such table."""
+        raise NotImplementedError
+
+    def materialize(self, table: ir.Table) -> ir.Table:
+        """Keep an intermediate result (a temporary table, a cached DataFrame)."""
+        return table.cache()
+
+    def execute(self, expr: ir.Table) -> pa.Table:
+        return expr.to_pyarrow()
+
+    def memtable(self, data: pa.Table) -> ir.Table:
+        return ibis.memtable(data)
+
+    def close(self) -> None:
+        """Release the backend (subclasses that own a connection close it)."""
+
+    def tables(self) -> tuple[dict[str, ir.Table], list[Finding]]:
+        """Every table of :data:`SCHEMAS` with its columns cast to the expected types;
+        missing tables are empty and missing columns null, each reported."""
+        out: dict[str, ir.Table] = {}
+        findings: list[Finding] = []
+        for name, schema in SCHEMAS.items():
+            table = self.raw(name)
+            if table is None:
+                if name in REQUIRED:
+                    raise InputError([Problem("--data", name, "an OMOP person table")])
+                findings.append(
+                    Finding(
+                        "missing_table", name, f"table {name} is missing: treated as empty", 1, []
+                    )
+                )
+                empty = pa.Table.from_pylist([], schema=ibis.schema(schema).to_pyarrow())
+                out[name] = self.memtable(empty)
+                continue
+            columns: dict[str, ir.Value] = {}
+            for column, dtype in schema.items():
+                if column in table.columns:
+                    columns[column] = table[column].cast(dtype)
+                else:
+                    findings.append(
+                        Finding(
+                            "missing_column",
+                            name,
+                            f"column {name}.{column} is missing: treated as empty",
+                            1,
+                            [],
+                        )
+                    )
+                    columns[column] = ibis.null(dtype)
+            out[name] = table.select(**columns)
+        return out, findings
+
+    def default_as_of(self, tables: dict[str, ir.Table]) -> date:
+        """The latest observation-period end, else the latest start date of any record."""
+        parts = [
+            (0, "observation_period", "observation_period_end_date"),
+            (1, "drug_exposure", "drug_exposure_start_date"),
+            (2, "condition_occurrence", "condition_start_date"),
+            (3, "procedure_occurrence", "procedure_date"),
+            (4, "measurement", "measurement_date"),
+        ]
+        maxima = [
+            tables[name].aggregate(
+                rank=ibis.literal(rank, type="int64"), latest=tables[name][column].max()
+            )
+            for rank, name, column in parts
+        ]
+        rows = self.execute(maxima[0].union(*maxima[1:])).to_pylist()
+        for row in sorted(rows, key=lambda r: r["rank"]):
+            if row["latest"] is not None:
+                return date.fromisoformat(str(row["latest"])[:10])
+        return EPOCH
+
+
+@dataclass
+class CohortRun:
+    """The results of a run: per person, per episode, and what the data checks found."""
+
+    engine: str
+    as_of: date
+    persons: pa.Table
+    episodes: pa.Table
+    findings: list[Finding] = field(default_factory=list)
+    params: EngineParams | None = None
+
+
+def day_columns_to_dates(table: pa.Table) -> pa.Table:
+    """Columns named ``*_day`` hold day numbers; return them as dates named ``*_date``."""
+    for index, name in enumerate(table.column_names):
+        if name.endswith("_day"):
+            as_dates = pc.cast(pc.cast(table.column(name), pa.int32()), pa.date32())
+            table = table.set_column(index, name[: -len("_day")] + "_date", as_dates)
+    return table
+
+
+def _lookups(runner: Runner, ck: CohortKnowledge) -> dict[str, ir.Table]:
+    return {
+        "condition": runner.memtable(condition_lookup(ck)),
+        "drug": runner.memtable(drug_lookup(ck)),
+        "procedure": runner.memtable(procedure_lookup(ck)),
+        "measurement": runner.memtable(measurement_lookup(ck)),
+    }
+
+
+def run_cohort(
+    runner: Runner,
+    kb: KnowledgeBase,
+    ck: CohortKnowledge,
+    *,
+    as_of: date | None = None,
+    era_gap_days: int | None = None,
+    adequate_trial_days: int | None = None,
+    step: Callable[[str], Any] | None = None,
+) -> CohortRun:
+    """Run the definition on ``runner``'s data. ``step(description)`` is called before each
+    stage (the command line shows it as a progress bar)."""
+    tell = step or (lambda _: None)
+    tell("reading tables")
+    tables, findings = runner.tables()
+    when = as_of or runner.default_as_of(tables)
+    params = EngineParams.from_knowledge(
+        kb, ck, when, era_gap_days=era_gap_days, adequate_trial_days=adequate_trial_days
+    )
+    lookups = _lookups(runner, ck)
+    definition = Definition(tables, lookups, params, materialize=runner.materialize)
+    tell("checking the data")
+    findings.extend(run_checks(data_checks(tables, definition), runner.execute))
+    tell("episodes, trials and staging")
+    episodes = runner.execute(definition.episode_results().order_by(["person_id", "episode"]))
+    tell("person results")
+    persons = runner.execute(definition.person_results())
+    tell("done")
+    return CohortRun(
+        engine=runner.name,
+        as_of=when,
+        persons=day_columns_to_dates(persons),
+        episodes=day_columns_to_dates(episodes),
+        findings=findings,
+        params=params,
+    )

@@ -1,0 +1,140 @@
+"""``trdnav synth omop`` and ``trdnav cohort run|load``, through the installed entry point."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TRDNAV = Path(sys.executable).parent / "trdnav"
+
+
+def cli(*args: str):
+    return subprocess.run(
+        [str(TRDNAV), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "120"},
+        cwd=ROOT,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli") / "omop"
+    result = cli("synth", "omop", "--persons", "400", "--seed", "3", "--out", str(folder))
+    assert result.returncode == 0, result.stderr
+    assert "wrote" in result.stderr
+    return folder
+
+
+def test_synth_is_seeded(synthetic, tmp_path):
+    again = tmp_path / "again"
+    other = tmp_path / "other"
+    assert (
+        cli("synth", "omop", "--persons", "400", "--seed", "3", "--out", str(again)).returncode == 0
+    )
+    assert (
+        cli("synth", "omop", "--persons", "400", "--seed", "4", "--out", str(other)).returncode == 0
+    )
+    first = pq.read_table(synthetic / "drug_exposure")
+    assert first.equals(pq.read_table(again / "drug_exposure"))
+    assert not first.equals(pq.read_table(other / "drug_exposure"))
+    assert pq.read_table(synthetic / "person").num_rows == 400
+
+
+@pytest.fixture(scope="module")
+def default_run(synthetic):
+    out = synthetic.parent / "results" / "persons.parquet"
+    episodes = synthetic.parent / "episodes.parquet"
+    result = cli(
+        "cohort", "run", "--data", str(synthetic), "--out", str(out), "--episodes", str(episodes)
+    )
+    assert result.returncode == 0, result.stderr
+    return result, out, episodes
+
+
+def test_cohort_run_writes_results_and_a_report(default_run):
+    result, out, episodes = default_run
+    assert "400 persons" in result.stderr
+    persons = pq.read_table(out)
+    assert persons.num_rows == 400
+    assert {"trd", "trd_date", "thase_rush", "msm_total", "remission_12m"} <= set(
+        persons.column_names
+    )
+    assert (
+        pq.read_table(episodes).num_rows
+        >= persons.filter(persons["episodes"].to_numpy() > 0).num_rows
+    )
+    page = out.with_suffix(".html").read_text(encoding="utf-8")
+    for heading in (
+        "Thase-Rush stage",
+        "Treatment sequences",
+        "Time to TRD",
+        "Remission by line of treatment",
+        "Data checks",
+        "not a medical device",
+    ):
+        assert heading in page
+    figures = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert figures["persons"] == 400
+    assert figures["trd"] == persons.column("trd").to_pylist().count(True)
+    assert any(f["check"] == "dates_out_of_order" for f in figures["findings"])
+
+
+def test_settings_change_the_run(synthetic, default_run, tmp_path):
+    a, b = default_run[1], tmp_path / "b.parquet"
+    slow = cli(
+        "cohort", "run", "--data", str(synthetic), "--out", str(b), "--adequate-trial-days", "120"
+    )
+    assert slow.returncode == 0, slow.stderr
+    trd = lambda p: pq.read_table(p).column("trd").to_pylist().count(True)  # noqa: E731
+    assert trd(b) < trd(a)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data", "no/such/folder"], 'error: --data: got "no/such/folder"; expected a folder'),
+        (["--as-of", "2025-13-01"], 'error: --as-of: got "2025-13-01"; expected a date'),
+        (["--engine", "postgres"], "expected a postgresql:// URL"),
+        (["--era-gap-days", "-1"], "error: settings.era_gap_days"),
+    ],
+)
+def test_invalid_input_is_one_line_and_exit_2(synthetic, tmp_path, args, message):
+    base = {"--data": str(synthetic), "--out": str(tmp_path / "x.parquet")}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value
+    result = cli("cohort", "run", *[x for kv in base.items() for x in kv])
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_postgres_engine_gives_the_duckdb_results(synthetic, default_run, tmp_path, postgres_url):
+    loaded = cli(
+        "cohort", "load", "--data", str(synthetic), "--to", postgres_url, "--schema", "omop"
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    duck, pg = default_run[1], tmp_path / "pg.parquet"
+    result = cli(
+        "cohort",
+        "run",
+        "--engine",
+        "postgres",
+        "--data",
+        postgres_url,
+        "--schema",
+        "omop",
+        "--out",
+        str(pg),
+    )
+    assert result.returncode == 0, result.stderr
+    assert pq.read_table(duck).equals(pq.read_table(pg))
