@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import trdnav.core
+from trdnav.knowledge.fhir_codes import load_fhir_codes
 
 ARTICLE_CLAIMS = {
     "tms": [
@@ -133,6 +134,7 @@ def test_every_source_is_cited_somewhere(kb):
                 ),
             )
         )
+    cited.update(load_fhir_codes().cited())
     assert set(kb.sources) - cited == set()
 
 
