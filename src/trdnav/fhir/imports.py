@@ -25,7 +25,7 @@ from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import InputError, Problem
 from trdnav.fhir.bundles import document_resources, ndjson_resources
 from trdnav.fhir.codes import FhirCodes
-from trdnav.fhir.intake import FhirHistory, PatientIntake, resource_ref
+from trdnav.fhir.intake import FhirHistory, PatientIntake, Sequence, resource_ref
 from trdnav.fhir.mapping import Context, Term, read_term
 from trdnav.fhir.r4 import validate_r4
 from trdnav.fhir.report import ImportReport
@@ -103,10 +103,11 @@ class Router:
         self.unowned = ImportReport()
         self._medication_ctx = Context(codes, kb, as_of, self.unowned)
         self.problems: list[Problem] = []
+        self.seq = Sequence()
 
     def _intake(self, key: str) -> PatientIntake:
         if key not in self.intakes:
-            self.intakes[key] = PatientIntake(self.codes, self.kb, self.as_of)
+            self.intakes[key] = PatientIntake(self.codes, self.kb, self.as_of, self.seq)
         return self.intakes[key]
 
     def add(self, item: Located) -> str | None:

@@ -34,7 +34,7 @@ from trdnav.fhir.mapping import Context, Source, Term, read_term
 from trdnav.fhir.report import ImportReport
 from trdnav.fhir.resources import Located
 
-__all__ = ["FhirHistory", "PatientIntake", "intake_sources", "resource_ref"]
+__all__ = ["FhirHistory", "PatientIntake", "Sequence", "intake_sources", "resource_ref"]
 
 IGNORED_TYPE = "a resource type trdnav does not read"
 
@@ -58,6 +58,17 @@ class FhirHistory:
     provenance: dict[str, list[str]] = field(default_factory=dict)
 
 
+class Sequence:
+    """Numbers resources in the order they are read (shared by the intakes of one input)."""
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def next(self) -> int:
+        self._next += 1
+        return self._next
+
+
 @dataclass
 class _Demographics:
     source: Source
@@ -71,8 +82,11 @@ class _Demographics:
 class PatientIntake:
     """The resources of one patient, read one at a time."""
 
-    def __init__(self, codes: FhirCodes, kb: KnowledgeBase, as_of: date) -> None:
+    def __init__(
+        self, codes: FhirCodes, kb: KnowledgeBase, as_of: date, seq: Sequence | None = None
+    ) -> None:
         self.ctx = Context(codes, kb, as_of, ImportReport())
+        self.seq = seq or Sequence()
         self.patients: list[_Demographics] = []
         self.conditions = ConditionState()
         self.medications = MedicationState()
@@ -88,7 +102,7 @@ class PatientIntake:
     def add(self, item: Located) -> None:
         res = item.resource
         kind = res.get("resourceType")
-        src = Source(resource_ref(res, item.where), item.where)
+        src = Source(resource_ref(res, item.where), item.where, self.seq.next())
         ctx = self.ctx
         ctx.report.resources += 1
         self.added += 1
@@ -233,7 +247,8 @@ class PatientIntake:
             for s in trial.sources:
                 report.map(s.ref, s.where, path, text)
             finished = trial.end is not None and trial.end <= ctx.as_of and not trial.ongoing
-            if trial.response == "unknown" and finished and trial.role == "antidepressant":
+            unknown = not trial.response_recorded
+            if unknown and finished and trial.role == "antidepressant":
                 report.lack(
                     f"{path}.response",
                     f"{', '.join(provenance[path])}: the response to {trial.drug} is not "
@@ -261,7 +276,7 @@ class PatientIntake:
                     "each taken as one session",
                     course.sessions,
                 )
-            if not course.psychotherapy and course.response == "unknown" and course.kind == "ECT":
+            if not course.psychotherapy and not course.response_recorded and course.kind == "ECT":
                 report.lack(
                     f"{path}.response",
                     "the response to ECT is not recorded, so the course cannot count as failed",

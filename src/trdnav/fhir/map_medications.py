@@ -67,6 +67,7 @@ class Trial:
     response: str
     dose_optimized: bool
     ongoing: bool
+    response_recorded: bool = True
 
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -342,6 +343,7 @@ def trials(ctx: Context, state: MedicationState, medications: dict[str, Term]) -
                 response=p.response or "unknown",
                 dose_optimized=p.dose_optimized,
                 ongoing=p.ongoing,
+                response_recorded=p.response is not None,
             )
         )
     return _merge_renewals(found, ctx.codes.procedures_file.course_gap_days)
@@ -362,7 +364,8 @@ def _merge_renewals(found: list[Trial], gap_days: int) -> list[Trial]:
             and (last.end is None or trial.start <= last.end + timedelta(days=gap_days))
         ):
             end = None if last.end is None or trial.end is None else max(last.end, trial.end)
-            response = trial.response if trial.response != "unknown" else last.response
+            recorded = trial.response_recorded or last.response_recorded
+            response = trial.response if trial.response_recorded else last.response
             merged[-1] = replace(
                 last,
                 sources=[*last.sources, *trial.sources],
@@ -370,7 +373,8 @@ def _merge_renewals(found: list[Trial], gap_days: int) -> list[Trial]:
                 response=response,
                 ongoing=last.ongoing or trial.ongoing,
                 dose_optimized=last.dose_optimized or trial.dose_optimized,
+                response_recorded=recorded,
             )
         else:
             merged.append(trial)
-    return sorted([*statements, *merged], key=lambda t: t.start)
+    return sorted([*statements, *merged], key=lambda t: t.sources[0].seq)

@@ -45,6 +45,7 @@ class Course:
     sessions: int
     response: str
     counted: bool
+    response_recorded: bool = True
 
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -152,6 +153,7 @@ def courses(ctx: Context, state: ProcedureState) -> list[Course]:
                     s.sessions,
                     s.response or "unknown",
                     True,
+                    s.response is not None,
                 )
             )
         else:
@@ -165,11 +167,11 @@ def courses(ctx: Context, state: ProcedureState) -> list[Course]:
                 current = []
             current.append(s)
         out.append(_course(current, psychotherapy, kind))
-    return sorted(out, key=lambda c: (c.psychotherapy, c.start))
+    return sorted(out, key=lambda c: (c.psychotherapy, c.sources[0].seq))
 
 
 def _course(group: list[Session], psychotherapy: bool, kind: str) -> Course:
-    response = next((s.response for s in reversed(group) if s.response), "unknown")
+    response = next((s.response for s in reversed(group) if s.response), None)
     last = group[-1]
     end = None if last.ongoing else max(s.end or s.start for s in group)
     return Course(
@@ -179,6 +181,7 @@ def _course(group: list[Session], psychotherapy: bool, kind: str) -> Course:
         group[0].start,
         end,
         len(group),
-        response,
+        response or "unknown",
         False,
+        response is not None,
     )

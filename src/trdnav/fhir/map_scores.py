@@ -298,4 +298,4 @@ def measurements(ctx: Context, state: ScoreState) -> list[Scored]:
                 )
             continue
         kept.append(scored)
-    return sorted(kept, key=lambda s: s.day)
+    return sorted(kept, key=lambda s: min(src.seq for src in s.sources))

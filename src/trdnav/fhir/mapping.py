@@ -28,6 +28,8 @@ class Source:
 
     ref: str
     where: str
+    seq: int = 0
+    """The order the resource was read in (records keep the order of their resources)."""
 
 
 @dataclass
