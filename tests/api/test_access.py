@@ -28,7 +28,13 @@ ADMIN = {
     ("post", "/patients/{patient_id}/restore"),
 }
 SELF = {("get", "/auth/me")}
-CLINIC_WIDE = {("get", "/patients"), ("post", "/patients"), ("post", "/patients/import")}
+CLINIC_WIDE = {
+    ("get", "/patients"),
+    ("post", "/patients"),
+    ("post", "/patients/import"),
+    ("post", "/patients/import/fhir"),
+    ("get", "/measures/{measure}"),
+}
 
 ITEM = {
     "trials": {

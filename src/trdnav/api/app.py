@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 
 from trdnav import __version__
 from trdnav.api import problems
-from trdnav.api.routes import admin, auth, items, meta, patients
+from trdnav.api.routes import admin, auth, fhir, items, measures, meta, patients
 from trdnav.api.state import AppState
 from trdnav.service import knowledge_for
 from trdnav.settings import Settings, load_settings
@@ -76,6 +76,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
 
     for router in (auth.router, patients.router, items.router, admin.router, meta.router):
         app.include_router(router)
+    app.include_router(fhir.router)
+    app.include_router(measures.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

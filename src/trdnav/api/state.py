@@ -7,6 +7,8 @@ from datetime import date
 
 from trdnav.clinic import accounts
 from trdnav.core.knowledge import KnowledgeBase
+from trdnav.fhir.codes import FhirCodes
+from trdnav.service import fhir_codes_for
 from trdnav.settings import Settings
 from trdnav.store.database import Store
 
@@ -27,3 +29,8 @@ class AppState:
 
     def today(self) -> date:
         return self.settings.today()
+
+    @property
+    def codes(self) -> FhirCodes:
+        """The FHIR codes of the knowledge base (loaded once per process)."""
+        return fhir_codes_for(self.settings)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from trdnav.clinic import accounts, demo, patients
 from trdnav.clinic.actor import Actor
-from trdnav.clinic.fhir_import import import_fhir_bulk, import_fhir_patient
+from trdnav.clinic.fhir import import_fhir_bulk, import_fhir_patient
 from trdnav.errors import InputError, Problem
 from trdnav.fhir.imports import is_fhir
 from trdnav.service import fhir_codes_for, knowledge_for, read_json_document

@@ -52,6 +52,7 @@ __all__ = [
     "insert_patient",
     "list_notes",
     "list_patients",
+    "load_patient",
     "patient_view",
     "prepared_history",
     "refresh_stale_summaries",
@@ -77,7 +78,7 @@ EPISODE_FIELDS = ("onset", "severity", "psychotic_features", "recurrent")
 # --- reading ------------------------------------------------------------------------
 
 
-def _load(
+def load_patient(
     session: Session,
     actor: Actor,
     patient_id: str,
@@ -156,7 +157,7 @@ def get_patient(
     if deleted:
         actor.require_admin()
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id, deleted=deleted)
+        patient = load_patient(session, actor, patient_id, deleted=deleted)
         audit.record(session, actor, "patient.read", patient_id=patient.id)
         return patient_view(patient)
 
@@ -164,7 +165,7 @@ def get_patient(
 def history_document(store: Store, actor: Actor, patient_id: str, as_of: date) -> dict[str, Any]:
     """The stored history in the core format (what ``trdnav assess`` reads)."""
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id, children=False)
+        patient = load_patient(session, actor, patient_id, children=False)
         audit.record(session, actor, "patient.export", patient_id=patient.id)
         return history_rows.fetch_document(session, patient, as_of)
 
@@ -179,7 +180,7 @@ def assessment(
 ) -> Assessment:
     """The assessment computed from what is stored, as of a date."""
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id, children=False)
+        patient = load_patient(session, actor, patient_id, children=False)
         doc = history_rows.fetch_document(session, patient, as_of)
         audit.record(
             session,
@@ -498,7 +499,7 @@ def update_patient(
             [Problem(k, changes[k], f"one of {', '.join(sorted(allowed))}") for k in unknown]
         )
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         _bump(session, patient, if_match)
         doc = history_rows.document(patient, today)
         for key in PATIENT_FIELDS:
@@ -544,7 +545,7 @@ def delete_patient(store: Store, actor: Actor, patient_id: str, if_match: int | 
     """Soft delete: hidden from everyone, restorable by an administrator."""
     actor.require_write()
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         _bump(session, patient, if_match)
         patient.deleted_at = utcnow()
         audit.record(session, actor, "patient.delete", patient_id=patient.id)
@@ -553,7 +554,7 @@ def delete_patient(store: Store, actor: Actor, patient_id: str, if_match: int | 
 def restore_patient(store: Store, actor: Actor, patient_id: str) -> dict[str, Any]:
     actor.require_admin()
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id, deleted=True)
+        patient = load_patient(session, actor, patient_id, deleted=True)
         clash = session.scalars(
             select(Patient.pk).where(
                 Patient.clinic_id == actor.clinic_id,
@@ -599,7 +600,7 @@ def add_item(
     actor.require_write()
     kind = _kind(segment)
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         _bump(session, patient, if_match)
         doc = history_rows.document(patient, today)
         index = len(doc[kind.section])
@@ -631,7 +632,7 @@ def correct_item(
     actor.require_write()
     kind = _kind(segment)
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         row = _item(patient, kind, item_id)
         _bump(session, patient, if_match)
         doc = history_rows.document(patient, today)
@@ -672,7 +673,7 @@ def remove_item(
     actor.require_write()
     kind = _kind(segment)
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         row = _item(patient, kind, item_id)
         _bump(session, patient, if_match)
         row.removed_at = utcnow()
@@ -695,7 +696,7 @@ def add_note(store: Store, actor: Actor, patient_id: str, text: str) -> dict[str
     with store.transaction() as session:
         if actor.user_id is None:
             raise InputError([Problem("author", None, "a signed-in user")])
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         note = Note(patient_pk=patient.pk, author_id=actor.user_id, text=text.strip())
         session.add(note)
         session.flush()
@@ -710,7 +711,7 @@ def add_note(store: Store, actor: Actor, patient_id: str, text: str) -> dict[str
 
 def list_notes(store: Store, actor: Actor, patient_id: str) -> list[dict[str, Any]]:
     with store.transaction() as session:
-        patient = _load(session, actor, patient_id)
+        patient = load_patient(session, actor, patient_id)
         notes = session.scalars(
             select(Note)
             .where(Note.patient_pk == patient.pk)

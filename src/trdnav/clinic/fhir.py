@@ -1,4 +1,5 @@
-"""Storing patients read from FHIR: one patient's Bundle, or bulk-data NDJSON files.
+"""Patients and FHIR: storing patients read from FHIR (one patient's Bundle, or bulk-data
+NDJSON files), and a stored patient's history and assessment as a FHIR Bundle.
 
 Both go through :func:`trdnav.clinic.patients.import_patient` (or, for bulk files, its
 :func:`~trdnav.clinic.patients.insert_patient` in one transaction for all their patients): the
@@ -17,19 +18,23 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from trdnav.clinic import patients
+from trdnav.clinic import audit, patients
 from trdnav.clinic.actor import Actor
+from trdnav.core.assessment import assess
+from trdnav.core.intake import stored_history
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import Conflict, InputError, Problem
+from trdnav.fhir.assessment_export import assessment_bundle
 from trdnav.fhir.bundles import ndjson_resources
 from trdnav.fhir.codes import FhirCodes
 from trdnav.fhir.imports import import_document, import_files, owner_key
 from trdnav.fhir.intake import FhirHistory
 from trdnav.fhir.report import ImportReport
 from trdnav.fhir.resources import Located
+from trdnav.store import history_rows
 from trdnav.store.database import Store
 
-__all__ = ["annotated_document", "import_fhir_bulk", "import_fhir_patient"]
+__all__ = ["annotated_document", "export_patient", "import_fhir_bulk", "import_fhir_patient"]
 
 BATCH = 1000
 """Resources inserted at a time by a bulk import."""
@@ -183,3 +188,29 @@ def _flush(session: Any, batch: list[tuple[int, dict[str, Any]]]) -> None:
     session.flush()
     session.expunge_all()
     batch.clear()
+
+
+def export_patient(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    codes: FhirCodes,
+    patient_id: str,
+    as_of: date,
+    adequate_trial_days: int | None = None,
+) -> dict[str, Any]:
+    """The stored history and its assessment as of a date, as one FHIR collection Bundle
+    (audited as an export)."""
+    with store.transaction() as session:
+        patient = patients.load_patient(session, actor, patient_id)
+        document = history_rows.fetch_document(session, patient, as_of)
+        audit.record(
+            session,
+            actor,
+            "patient.export",
+            patient_id=patient.id,
+            detail={"as_of": as_of.isoformat(), "format": "fhir"},
+        )
+    history = stored_history(document, kb)
+    result = assess(history, kb, adequate_trial_days=adequate_trial_days)
+    return assessment_bundle(result, history, kb, codes)
