@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from trdnav.cds.auth import KeySets
 from trdnav.clinic import accounts
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.fhir.codes import FhirCodes
@@ -21,6 +22,8 @@ class AppState:
     store: Store
     kb: KnowledgeBase
     _key: str | None = field(default=None, repr=False)
+    cds_keys: KeySets = field(default_factory=KeySets, repr=False)
+    """The CDS clients' public keys (fetched JWKS are cached per process)."""
 
     def token_key(self) -> str:
         if self._key is None:
