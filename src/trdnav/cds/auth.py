@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import jwt
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from trdnav.clinic import accounts
@@ -44,6 +44,8 @@ LEEWAY = 60
 """Seconds of clock difference allowed on ``exp`` and ``iat``."""
 KEYS_TTL = 300
 """Seconds a JWKS fetched from a URL is kept before it is fetched again."""
+PURGE_EVERY = 60
+"""Seconds between deletions of expired token ids."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,9 @@ class KeySets:
     def __init__(self) -> None:
         self._cache: dict[str, tuple[float, jwt.PyJWKSet]] = {}
         self._lock = threading.Lock()
+        self.clinics: dict[str, int] = {}
+        """Each client's clinic id, found once (clinics are not renamed)."""
+        self.purged = 0.0
 
     def _fetch(self, source: str, allow_http: bool) -> jwt.PyJWKSet:
         if source.startswith(("https://", "http://")):
@@ -182,20 +187,25 @@ def authenticate(
         raise NotAuthenticated(f"the JWT does not verify ({exc})") from None
     if claims["iat"] > time.time() + LEEWAY:
         raise NotAuthenticated("the JWT is issued in the future (iat)")
-    _first_use(store, iss, str(claims["jti"]), float(claims["exp"]))
-    clinic = _clinic(store, client.clinic)
+    _first_use(store, iss, str(claims["jti"]), float(claims["exp"]), key_sets)
+    clinic = key_sets.clinics.get(client.clinic)
+    if clinic is None:
+        clinic = key_sets.clinics.setdefault(client.clinic, _clinic(store, client.clinic))
     tenant = claims.get("tenant")
     return CdsCaller(iss, clinic, tenant if isinstance(tenant, str) else None)
 
 
-def _first_use(store: Store, iss: str, jti: str, exp: float) -> None:
-    """Record the token's jti; a jti seen before (and not yet expired) is a replay."""
+def _first_use(store: Store, iss: str, jti: str, exp: float, key_sets: KeySets) -> None:
+    """Record the token's jti; a jti seen before (and not yet expired) is a replay. Expired
+    ids are deleted at most once a minute per process."""
     now = datetime.now(UTC)
     expires = datetime.fromtimestamp(exp, UTC) + timedelta(seconds=LEEWAY)
     try:
-        with store.transaction() as session:
-            session.execute(delete(CdsJti).where(CdsJti.expires_at < now))
-            session.add(CdsJti(iss=iss[:255], jti=jti[:255], expires_at=expires))
+        with store.engine.begin() as conn:
+            if time.monotonic() - key_sets.purged > PURGE_EVERY:
+                key_sets.purged = time.monotonic()
+                conn.execute(delete(CdsJti).where(CdsJti.expires_at < now))
+            conn.execute(insert(CdsJti).values(iss=iss[:255], jti=jti[:255], expires_at=expires))
     except IntegrityError:
         raise NotAuthenticated("this JWT has been used before (jti replay)") from None
 

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import insert
 
 from trdnav.cds.auth import CdsCaller
 from trdnav.cds.cards import CardContext, drafted_orders, order_cards, patient_view_cards
@@ -32,7 +33,7 @@ from trdnav.fhir.mapping import Context
 from trdnav.fhir.report import ImportReport
 from trdnav.settings import Settings
 from trdnav.store.database import Store
-from trdnav.store.tables import CdsCard
+from trdnav.store.tables import CdsCard, utcnow
 
 __all__ = ["CallContext", "call_service", "parse_request"]
 
@@ -135,19 +136,25 @@ def call_service(
         orders = drafted_orders(request.context["draftOrders"], selections, call.codes, reading)
         cards = order_cards(result, orders, ctx)
     with call.store.transaction() as session:
-        session.add_all(
-            CdsCard(
-                uuid=card.uuid,
-                clinic_id=caller.clinic_id,
-                client=caller.iss[:255],
-                service=service_id,
-                hook_instance=request.hookInstance,
-                patient_id=patient_id[:64],
-                indicator=card.indicator,
-                summary=card.summary[:200],
+        if cards:
+            now = utcnow()
+            session.execute(
+                insert(CdsCard),
+                [
+                    {
+                        "uuid": card.uuid,
+                        "clinic_id": caller.clinic_id,
+                        "client": caller.iss[:255],
+                        "service": service_id,
+                        "hook_instance": request.hookInstance,
+                        "patient_id": patient_id[:64],
+                        "indicator": card.indicator,
+                        "summary": card.summary[:200],
+                        "issued_at": now,
+                    }
+                    for card in cards
+                ],
             )
-            for card in cards
-        )
         audit.record(
             session,
             actor,

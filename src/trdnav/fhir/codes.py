@@ -349,9 +349,8 @@ class FhirCodes:
             f.version for f in (codes, conditions, medications, procedures, instruments)
         )
         self.systems = {name: s.url for name, s in codes.systems.items()}
-        self._canonical = {s.url: s.url for s in codes.systems.values()}
-        for s in codes.systems.values():
-            self._canonical.update(dict.fromkeys(s.aliases, s.url))
+        self.aliases = {alias: s.url for s in codes.systems.values() for alias in s.aliases}
+        """Other URIs of a code system -> its canonical URI."""
         self.local = codes.local
         self.bindings = {k: frozenset(v) for k, v in codes.required_bindings.items()}
         self.other_versions = dict(codes.other_versions)
@@ -474,7 +473,7 @@ class FhirCodes:
 
     def canonical(self, url: str) -> str:
         """A system URI as the data files name it (an alias becomes its canonical URI)."""
-        return self._canonical.get(url, url)
+        return self.aliases.get(url, url)
 
     def local_system(self, name: LocalSystem) -> str:
         return self.local.code_systems[name]

@@ -104,6 +104,7 @@ class Router:
         self._medication_ctx = Context(codes, kb, as_of, self.unowned)
         self.problems: list[Problem] = []
         self.seq = Sequence()
+        self._keys: dict[str, str] = {}
 
     def _intake(self, key: str) -> PatientIntake:
         if key not in self.intakes:
@@ -143,16 +144,18 @@ class Router:
             self._medication(item)
             return None
         ref = _subject(res)
-        if ref is None:
-            if kind in PATIENT_DATA:
-                self._intake("").add(item)
-                return ""
-            self.unowned.resources += 1
-            self.unowned.ignore(kind, resource_ref(res, item.where), "a resource of no patient")
-            return None
-        key = owner_key(ref)
-        self._intake(key).add(item)
-        return key
+        if ref is not None:
+            owner = self._keys.get(ref)
+            if owner is None:
+                owner = self._keys[ref] = owner_key(ref)
+            self._intake(owner).add(item)
+            return owner
+        if kind in PATIENT_DATA:
+            self._intake("").add(item)
+            return ""
+        self.unowned.resources += 1
+        self.unowned.ignore(kind, resource_ref(res, item.where), "a resource of no patient")
+        return None
 
     def _medication(self, item: Located) -> None:
         res = item.resource

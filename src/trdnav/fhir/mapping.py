@@ -79,8 +79,11 @@ class Term:
 
 
 def read_term(ctx: Context, reader: ElementReader, value: Any, path: str) -> Term:
+    if value is None:
+        return _NOTHING
+    aliases = ctx.codes.aliases
     codings = tuple(
-        Coding(ctx.codes.canonical(c.system), c.code, c.display)
+        Coding(aliases[c.system], c.code, c.display) if c.system in aliases else c
         for c in reader.concept(value, path)
     )
     words: list[str] = []
@@ -94,6 +97,9 @@ def read_term(ctx: Context, reader: ElementReader, value: Any, path: str) -> Ter
             reader.bad(f"{path}.text", raw, "a string")
     words += [c.display for c in codings if c.display]
     return Term(codings, tuple(words), text)
+
+
+_NOTHING = Term((), ())
 
 
 def day_of(moment: Moment | None) -> date | None:

@@ -6,11 +6,16 @@ not with user tokens; discovery is public (it holds no patient data).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.responses import Response as StarletteResponse
 
 from trdnav.api.deps import ActorDep, StateDep
 from trdnav.cds import feedback as cds_feedback
@@ -23,7 +28,25 @@ from trdnav.clinic.actor import Actor
 from trdnav.core.intake import problems_from_validation_error
 from trdnav.errors import InputError, NotFound
 
-router = APIRouter(tags=["CDS Hooks"])
+
+class TimedRoute(APIRoute):
+    """Reports the server's time for the whole call (authentication, reading the body, the
+    work) in a ``Server-Timing`` header, for the benchmark and for operators."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, StarletteResponse]]:
+        handler = super().get_route_handler()
+
+        async def timed(request: Request) -> StarletteResponse:
+            start = time.perf_counter()
+            response = await handler(request)
+            elapsed = (time.perf_counter() - start) * 1000
+            response.headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
+            return response
+
+        return timed
+
+
+router = APIRouter(tags=["CDS Hooks"], route_class=TimedRoute)
 
 
 def _audiences(request: Request, state: StateDep) -> list[str]:
@@ -72,6 +95,7 @@ def services(state: StateDep) -> dict[str, Any]:
     "/cds-services/{service_id}",
     response_model=CardsResponse,
     response_model_exclude_none=True,
+    response_class=JSONResponse,
     openapi_extra=_body(CdsRequest),
     summary="Call a CDS service (patient-view, order-select, order-sign): cards",
 )
@@ -81,11 +105,12 @@ def call(
     caller: CallerDep,
     state: StateDep,
     body: Annotated[dict[str, Any], Body()],
-) -> dict[str, Any]:
+) -> JSONResponse:
     context = CallContext(
         state.settings, state.store, state.kb, state.codes, state.today(), str(request.base_url)
     )
-    return call_service(context, caller, _actor(request, caller), service_id, body)
+    # The cards are built as the Response model already: sent as they are.
+    return JSONResponse(call_service(context, caller, _actor(request, caller), service_id, body))
 
 
 @router.post(
@@ -120,7 +145,7 @@ def feedback_report(
     outcome: Literal["accepted", "overridden"] | None = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> list[dict[str, Any]]:
     return cds_feedback.feedback_report(
         state.store,
