@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from trdnav.fhir.codes import EpisodeFacet
+from trdnav.fhir.code_files import EpisodeFacet
 from trdnav.fhir.mapping import Context, Source, day_of, read_term
 
 __all__ = ["ConditionState", "Episode", "decide_episode", "read_allergy", "read_condition"]

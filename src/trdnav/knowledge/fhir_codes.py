@@ -19,15 +19,15 @@ from pydantic import BaseModel, ValidationError
 from trdnav.core.history import PROCEDURE_TYPES
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import KnowledgeError, format_path
-from trdnav.fhir.codes import (
+from trdnav.fhir.code_files import (
     CodeList,
     CodesFile,
     ConditionsFile,
-    FhirCodes,
     InstrumentsFile,
     MedicationsFile,
     ProceduresFile,
 )
+from trdnav.fhir.codes import FhirCodes
 from trdnav.knowledge.loader import DATA_DIR, _read, load_knowledge
 from trdnav.knowledge.measures import MEASURES_DIR, load_value_sets
 from trdnav.measures.terminology import ValueSet
