@@ -12,7 +12,8 @@ and the exit code of the command line.
     ├── NotPermitted          authenticated, but the role may not do this (HTTP 403)
     ├── NotFound              no such record for this user; also hides other clinics' records (404)
     ├── Conflict              the record exists already or the state forbids it (HTTP 409)
-    ├── PreconditionFailed    a stale version (If-Match) or data that cannot be had (HTTP 412)
+    ├── PreconditionFailed    a stale version (If-Match) (HTTP 412)
+    │   └── DataUnavailable   data a CDS Hooks call needs cannot be had (HTTP 412)
     ├── PreconditionRequired  a write without a version to check (HTTP 428)
     └── TooManyRequests       throttled, with the seconds to wait (HTTP 429)
 
@@ -28,6 +29,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "Conflict",
+    "DataUnavailable",
     "InputError",
     "KnowledgeError",
     "NotAuthenticated",
@@ -90,6 +92,8 @@ class TrdnavError(Exception):
     fhir_issue_code: ClassVar[str] = "exception"
     exit_code: ClassVar[int] = 1
     title: ClassVar[str] = "trdnav error"
+    problem_type: ClassVar[str | None] = None
+    """The API problem type, when it is not the one of the HTTP status."""
 
 
 class InputError(TrdnavError):
@@ -162,6 +166,14 @@ class PreconditionFailed(TrdnavError):
     fhir_issue_code = "conflict"
     exit_code = 2
     title = "Precondition failed"
+
+
+class DataUnavailable(PreconditionFailed):
+    """The FHIR data a CDS Hooks call needs is neither prefetched nor fetchable."""
+
+    fhir_issue_code = "not-found"
+    title = "Data unavailable"
+    problem_type = "data-unavailable"
 
 
 class PreconditionRequired(TrdnavError):

@@ -8,28 +8,69 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from trdnav.core.assessment import Assessment, assess
+from trdnav.core.history import PatientHistory
 from trdnav.core.intake import parse_history
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import InputError, Problem
+from trdnav.fhir.codes import FhirCodes
+from trdnav.fhir.imports import import_document, import_files, is_fhir
+from trdnav.fhir.intake import FhirHistory
 from trdnav.knowledge import DATA_DIR, load_knowledge
+from trdnav.knowledge.fhir_codes import load_fhir_codes
 from trdnav.settings import Settings
 
-__all__ = ["assess_document", "knowledge_for", "read_json_document"]
+__all__ = [
+    "AssessedInput",
+    "assess_document",
+    "assess_input",
+    "fhir_codes_for",
+    "knowledge_for",
+    "read_json_document",
+]
+
+_PEEK = 65536
 
 
 def knowledge_for(settings: Settings) -> KnowledgeBase:
     return load_knowledge(settings.knowledge_dir or DATA_DIR)
 
 
-def read_json_document(source: str | Path) -> Any:
-    """Parse a JSON file (``-`` reads standard input); errors name the file and position."""
+def fhir_codes_for(settings: Settings) -> FhirCodes:
+    return load_fhir_codes(settings.knowledge_dir or DATA_DIR)
+
+
+def _too_large(path: Path, max_mb: int) -> bool:
+    """A FHIR JSON file over the limit (a core-format document is not limited)."""
+    size = path.stat().st_size
+    if size <= max_mb * 1024 * 1024:
+        return False
+    with path.open("rb") as handle:
+        return b'"resourceType"' in handle.read(_PEEK)
+
+
+def read_json_document(source: str | Path, *, fhir_max_mb: int | None = None) -> Any:
+    """Parse a JSON file (``-`` reads standard input); errors name the file and position.
+    A FHIR document larger than ``fhir_max_mb`` megabytes is refused unread."""
     name = str(source)
     try:
+        if fhir_max_mb is not None and name != "-" and _too_large(Path(source), fhir_max_mb):
+            size = Path(source).stat().st_size / (1024 * 1024)
+            raise InputError(
+                [
+                    Problem(
+                        name,
+                        f"{size:.1f} MB",
+                        f"a FHIR document of at most {fhir_max_mb} MB (setting "
+                        "fhir_max_bundle_mb); bulk data: use NDJSON files (.ndjson)",
+                    )
+                ]
+            )
         text = sys.stdin.read() if name == "-" else Path(source).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError([Problem("FILE", name, "an existing file")]) from None
@@ -52,3 +93,45 @@ def assess_document(
         data = {**data, "as_of": as_of.isoformat()}
     history = parse_history(data, kb)
     return assess(history, kb, adequate_trial_days=settings.adequate_trial_days)
+
+
+@dataclass
+class AssessedInput:
+    """An assessment, the history it was made from and, for FHIR input, what the import did."""
+
+    assessment: Assessment
+    history: PatientHistory
+    fhir: FhirHistory | None = None
+
+
+def _one(found: list[FhirHistory], name: str) -> FhirHistory:
+    if len(found) != 1:
+        ids = [f.history.id for f in found]
+        raise InputError([Problem(name, ids, "the resources of exactly one patient")])
+    return found[0]
+
+
+def assess_input(
+    source: str, kb: KnowledgeBase, settings: Settings, *, as_of: date | None = None
+) -> AssessedInput:
+    """Assess a file: a patient history in the core format, a FHIR Bundle or resource
+    (JSON), or bulk-data NDJSON of one patient. FHIR input is assessed as of ``as_of``, else
+    today."""
+    if source.endswith(".ndjson"):
+        codes = fhir_codes_for(settings)
+        when = as_of or settings.today()
+        found = _one(import_files([Path(source)], kb, codes, when).patients, source)
+    else:
+        data = read_json_document(source, fhir_max_mb=settings.fhir_max_bundle_mb)
+        if not is_fhir(data):
+            history = parse_history(
+                {**data, "as_of": as_of.isoformat()} if as_of and isinstance(data, dict) else data,
+                kb,
+            )
+            result = assess(history, kb, adequate_trial_days=settings.adequate_trial_days)
+            return AssessedInput(result, history)
+        codes = fhir_codes_for(settings)
+        result_import, _ = import_document(data, kb, codes, as_of or settings.today(), name=source)
+        found = _one(result_import.patients, source)
+    assessment = assess(found.history, kb, adequate_trial_days=settings.adequate_trial_days)
+    return AssessedInput(assessment, found.history, found)

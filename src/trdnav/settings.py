@@ -8,21 +8,30 @@ command line. ``docs/settings.md`` is generated from this table and a test keeps
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from trdnav.core.intake import problems_from_validation_error
 from trdnav.errors import InputError, Problem
 
-__all__ = ["SETTINGS", "SettingSpec", "Settings", "load_settings", "settings_markdown"]
+__all__ = ["SETTINGS", "CdsClient", "SettingSpec", "Settings", "load_settings", "settings_markdown"]
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,61 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "IANA time zone that decides the clinic's 'today' (the default assessment date). "
         "Empty means the server's local time zone.",
     ),
+    SettingSpec(
+        "fhir_max_bundle_mb",
+        20,
+        "Largest FHIR JSON document (a Bundle or resource) that `trdnav import`, `trdnav assess` "
+        "and `POST /patients/import/fhir` accept, in megabytes. Bulk data: use NDJSON files, "
+        "which are read a line at a time.",
+    ),
+    SettingSpec(
+        "public_url",
+        None,
+        "Public base URL of the trdnav web app, such as `https://trdnav.example.org`; CDS Hooks "
+        "cards link to `{public_url}/app/patients/{id}`. Empty means the base URL of the CDS "
+        "request.",
+    ),
+    SettingSpec(
+        "cds_clients",
+        {},
+        "CDS Hooks clients (EHRs) allowed to call the CDS service: a JSON object (in the "
+        "environment) or TOML table mapping each client's JWT issuer (`iss`) to "
+        '`{"clinic": "<clinic id or name>", "jwks": "<https URL, file path or inline JWKS>"}`. '
+        "The client's JWTs are checked with the keys of its JWKS; its calls are audited in, and "
+        "its feedback reported to, that clinic. Empty means no client may call.",
+    ),
+    SettingSpec(
+        "cds_allow_http_loopback",
+        False,
+        "Let a CDS Hooks request's `fhirServer` be plain `http` when it is on this machine "
+        "(127.0.0.1, ::1, localhost), for testing. Otherwise FHIR data is fetched over https "
+        "only, since the request's access token is sent with it.",
+    ),
 )
+
+
+class CdsClient(BaseModel):
+    """A CDS Hooks client: the clinic it serves and where its public keys are."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clinic: str = Field(min_length=1)
+    jwks: str | dict[str, Any]
+
+    @field_validator("clinic", mode="before")
+    @classmethod
+    def _clinic_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+def _json_object(value: Any) -> Any:
+    """An object given as JSON text (from the environment) is parsed."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError:
+            raise ValueError("expected a JSON object") from None
+    return value
 
 
 class Settings(BaseModel):
@@ -111,6 +174,12 @@ class Settings(BaseModel):
     holiday_country: str | None = "US"
     holiday_subdivision: str | None = None
     timezone: str | None = None
+    fhir_max_bundle_mb: int = Field(default=20, ge=1, le=1024)
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
+    cds_clients: Annotated[dict[str, CdsClient], BeforeValidator(_json_object)] = Field(
+        default_factory=dict
+    )
+    cds_allow_http_loopback: bool = False
 
     @field_validator("timezone")
     @classmethod

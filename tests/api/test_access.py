@@ -4,6 +4,7 @@
 - Another clinic's user: 404 for every patient route (existence does not leak).
 - A viewer: reads allowed, writes 403.
 - Administrative routes: 403 for clinicians and viewers.
+- CDS Hooks services: only CDS client JWTs (tests/cds/); user tokens get 401.
 A new endpoint fails `test_every_endpoint_is_classified` until it is added here.
 """
 
@@ -18,6 +19,7 @@ PUBLIC = {
     ("get", "/health"),
     ("get", "/knowledge"),
     ("get", "/problems/{slug}"),
+    ("get", "/cds-services"),
 }
 ADMIN = {
     ("get", "/users"),
@@ -27,7 +29,9 @@ ADMIN = {
     ("get", "/audit/export"),
     ("post", "/patients/{patient_id}/restore"),
     ("patch", "/clinic/settings"),
+    ("get", "/cds/feedback"),
 }
+CDS = {("post", "/cds-services/{service_id}"), ("post", "/cds-services/{service_id}/feedback")}
 SELF = {("get", "/auth/me")}
 CLINIC_WIDE = {
     ("get", "/patients"),
@@ -35,6 +39,8 @@ CLINIC_WIDE = {
     ("post", "/patients/import"),
     ("get", "/courses/templates"),
     ("get", "/clinic/settings"),
+    ("post", "/patients/import/fhir"),
+    ("get", "/measures/{measure}"),
 }
 
 ITEM = {
@@ -70,7 +76,7 @@ PATIENT_ROUTES = [
 
 
 def test_every_endpoint_is_classified():
-    known = PUBLIC | ADMIN | SELF | CLINIC_WIDE | set(PATIENT_ROUTES)
+    known = PUBLIC | ADMIN | SELF | CLINIC_WIDE | CDS | set(PATIENT_ROUTES)
     assert set(OPERATIONS) == known
 
 
@@ -180,10 +186,21 @@ def test_administration_is_for_administrators(two_clinics, role):
             assert response.json()["type"] == "/problems/not-permitted"
 
 
+def test_cds_services_refuse_user_tokens(two_clinics):
+    mine, _, _, _ = two_clinics
+    with mine.client("admin") as admin:
+        for method, path in sorted(CDS):
+            url = path.replace("{service_id}", "trdnav-patient-view")
+            response = admin.request(method.upper(), url, json={"feedback": []})
+            assert response.status_code == 401, (method, path)
+            assert "is not allowed" in response.json()["detail"]
+
+
 def test_public_endpoints(server):
     with httpx.Client(base_url=server.url) as anonymous:
         assert anonymous.get("/health").json()["status"] == "ok"
         assert len(anonymous.get("/knowledge").json()["treatments"]) == 11
+        assert len(anonymous.get("/cds-services").json()["services"]) == 3
         docs = anonymous.get("/docs")
         assert docs.status_code == 200
         assert "/static/swagger-ui/swagger-ui-bundle.js" in docs.text

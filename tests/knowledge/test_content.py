@@ -9,6 +9,7 @@ import pytest
 
 import trdnav.core
 from trdnav.cohort.concepts import load_cohort_knowledge
+from trdnav.knowledge.fhir_codes import load_fhir_codes
 
 ARTICLE_CLAIMS = {
     "tms": [
@@ -139,6 +140,7 @@ def test_every_source_is_cited_somewhere(kb):
         cited.update(concept_set.sources)
     for param in cohort.parameters.values():
         cited.update(param.sources)
+    cited.update(load_fhir_codes().cited())
     assert set(kb.sources) - cited == set()
 
 

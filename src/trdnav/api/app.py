@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 
 from trdnav import __version__
 from trdnav.api import problems
-from trdnav.api.routes import admin, auth, courses, items, meta, patients
+from trdnav.api.routes import admin, auth, cds, courses, fhir, items, measures, meta, patients
 from trdnav.api.state import AppState
 from trdnav.service import knowledge_for
 from trdnav.settings import Settings, load_settings
@@ -36,6 +36,7 @@ PUBLIC_OPERATIONS = {
     ("get", "/health"),
     ("get", "/knowledge"),
     ("get", "/problems/{slug}"),
+    ("get", "/cds-services"),
 }
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -83,6 +84,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         meta.router,
     ):
         app.include_router(router)
+    app.include_router(fhir.router)
+    app.include_router(measures.router)
+    app.include_router(cds.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

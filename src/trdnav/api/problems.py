@@ -24,7 +24,14 @@ from trdnav.errors import (
     TrdnavError,
 )
 
-__all__ = ["PROBLEM_TYPES", "ProblemDetails", "document_problems", "install", "problem_response"]
+__all__ = [
+    "OTHER_TYPES",
+    "PROBLEM_TYPES",
+    "ProblemDetails",
+    "document_problems",
+    "install",
+    "problem_response",
+]
 
 log = logging.getLogger("trdnav.api")
 
@@ -41,6 +48,8 @@ PROBLEM_TYPES = {
     429: "too-many-requests",
     500: "internal-error",
 }
+OTHER_TYPES = {"data-unavailable": 412}
+"""Problem types of errors that share an HTTP status with another type."""
 
 
 class FieldProblem(BaseModel):
@@ -67,7 +76,8 @@ ERROR_STATUSES = {
     404: "No such record in this clinic",
     405: "Method not allowed",
     409: "The record exists already",
-    412: "The patient has changed since the version in If-Match",
+    412: "The patient has changed since the version in If-Match; for a CDS Hooks call, the "
+    "FHIR data it needs could not be had",
     422: "Invalid input; `errors` lists every problem with its field path",
     428: "A change without If-Match",
     429: "Too many failed logins; see Retry-After",
@@ -110,9 +120,10 @@ def problem_response(
     *,
     errors: list[Problem] | None = None,
     headers: dict[str, str] | None = None,
+    kind: str | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
-        "type": f"/problems/{PROBLEM_TYPES.get(status, 'error')}",
+        "type": f"/problems/{kind or PROBLEM_TYPES.get(status, 'error')}",
         "title": title,
         "status": status,
         "detail": detail,
@@ -138,7 +149,13 @@ async def _trdnav_error(request: Request, exc: Exception) -> JSONResponse:
     errors = list(exc.problems) if isinstance(exc, InputError) else None
     detail = f"{len(errors)} problem(s) in the request; nothing was changed" if errors else str(exc)
     return problem_response(
-        request, exc.http_status, exc.title, detail, errors=errors, headers=headers or None
+        request,
+        exc.http_status,
+        exc.title,
+        detail,
+        errors=errors,
+        headers=headers or None,
+        kind=exc.problem_type,
     )
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from trdnav.cds.auth import KeySets
 from trdnav.clinic import accounts
 from trdnav.core.knowledge import KnowledgeBase
+from trdnav.fhir.codes import FhirCodes
+from trdnav.service import fhir_codes_for
 from trdnav.settings import Settings
 from trdnav.store.database import Store
 
@@ -19,6 +22,8 @@ class AppState:
     store: Store
     kb: KnowledgeBase
     _key: str | None = field(default=None, repr=False)
+    cds_keys: KeySets = field(default_factory=KeySets, repr=False)
+    """The CDS clients' public keys (fetched JWKS are cached per process)."""
 
     def token_key(self) -> str:
         if self._key is None:
@@ -27,3 +32,8 @@ class AppState:
 
     def today(self) -> date:
         return self.settings.today()
+
+    @property
+    def codes(self) -> FhirCodes:
+        """The FHIR codes of the knowledge base (loaded once per process)."""
+        return fhir_codes_for(self.settings)

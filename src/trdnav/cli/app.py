@@ -19,10 +19,11 @@ from trdnav.cli import catalog, server
 from trdnav.cli.cohort import cohort_app, synth_app
 from trdnav.cli.courses import course_app
 from trdnav.cli.measure import measure as measure_command
-from trdnav.cli.report import assessment_report
+from trdnav.cli.report import assessment_report, import_report
 from trdnav.core.history import PatientHistory
 from trdnav.errors import InputError, KnowledgeError, Problem, TrdnavError
-from trdnav.service import assess_document, knowledge_for, read_json_document
+from trdnav.fhir.assessment_export import assessment_bundle
+from trdnav.service import assess_input, fhir_codes_for, knowledge_for
 from trdnav.settings import Settings, load_settings
 
 __all__ = ["app", "main"]
@@ -58,11 +59,23 @@ def _console() -> Console:
 
 @app.command()
 def assess(
-    file: Annotated[str, typer.Argument(help="Patient history JSON file, or - for stdin.")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="Patient history: the core JSON format, a FHIR R4 Bundle or resource (JSON), "
+            "or bulk-data NDJSON of one patient; - reads the core format from stdin."
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the assessment as JSON.")] = False,
+    as_fhir: Annotated[
+        bool, typer.Option("--fhir", help="Print the history and assessment as a FHIR Bundle.")
+    ] = False,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Assess as of this date (YYYY-MM-DD) instead of the file's."),
+        typer.Option(
+            "--as-of",
+            help="Assess as of this date (YYYY-MM-DD) instead of the file's (FHIR: today's).",
+        ),
     ] = None,
     adequate_trial_days: Annotated[
         int | None,
@@ -70,15 +83,28 @@ def assess(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Assess a patient: trials, TRD staging, scores, alerts and every treatment option."""
+    """Assess a patient: trials, TRD staging, scores, alerts and every treatment option.
+
+    For FHIR input, data that is missing or ambiguous is listed first (on stderr with --json
+    or --fhir)."""
     settings = _settings(config, adequate_trial_days=adequate_trial_days)
     kb = knowledge_for(settings)
     when = _parse_date("--as-of", as_of) if as_of else None
-    assessment = assess_document(read_json_document(file), kb, settings, as_of=when)
-    if as_json:
-        _print_json(assessment.to_json())
+    found = assess_input(file, kb, settings, as_of=when)
+    notes = found.fhir.report.lines() if found.fhir else []
+    if as_json or as_fhir:
+        for line in notes:
+            sys.stderr.write(f"note: {line}\n")
+    if as_fhir:
+        codes = fhir_codes_for(settings)
+        _print_json(assessment_bundle(found.assessment, found.history, kb, codes))
+    elif as_json:
+        _print_json(found.assessment.to_json())
     else:
-        _console().print(assessment_report(assessment))
+        console = _console()
+        if found.fhir:
+            console.print(import_report(found.fhir.report))
+        console.print(assessment_report(found.assessment))
 
 
 def _parse_date(option: str, value: str) -> date:

@@ -8,8 +8,9 @@ from rich.table import Table
 from rich.text import Text
 
 from trdnav.core.assessment import Assessment
+from trdnav.fhir.report import ImportReport
 
-__all__ = ["DISCLAIMER", "VERDICT_STYLE", "assessment_report"]
+__all__ = ["DISCLAIMER", "VERDICT_STYLE", "assessment_report", "import_report"]
 
 DISCLAIMER = (
     "trdnav supports clinical decisions; it does not make them and is not a medical device. "
@@ -128,3 +129,28 @@ def assessment_report(a: Assessment) -> RenderableType:
         references.append(f"[{number}] {source}\n")
     parts.append(references)
     return Group(*parts)
+
+
+def import_report(report: ImportReport) -> RenderableType:
+    """What a FHIR import used, assumed and left out, shown before the assessment."""
+    text = Text()
+    used = len({m.resource for m in report.mapped})
+    text.append(
+        f"{report.resources} FHIR resources read: {used} used, {report.ignored_count} ignored, "
+        f"{len(report.ambiguous)} ambiguous.\n"
+    )
+    for missing in report.missing:
+        text.append("Missing: ", style="bold yellow")
+        assumed = "" if missing.assumed is None else f" (assumed: {missing.assumed})"
+        text.append(f"{missing.field}{assumed}: {missing.text}\n")
+    for item in report.ambiguous:
+        text.append("Not used: ", style="bold yellow")
+        text.append(f"{item.resource}: {item.text}\n")
+    for item in report.warnings:
+        text.append("Warning: ", style="bold red")
+        text.append(f"{item.resource}: {item.text}\n")
+    for group in report.ignored():
+        text.append(
+            f"Ignored: {group['count']} {group['resource_type']} ({group['reason']})\n", style="dim"
+        )
+    return Panel(text, title="Data from FHIR", border_style="yellow")

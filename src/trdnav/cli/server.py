@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -13,8 +14,10 @@ from sqlalchemy import select
 
 from trdnav.clinic import accounts, demo, patients
 from trdnav.clinic.actor import Actor
+from trdnav.clinic.fhir import import_fhir_bulk, import_fhir_patient
 from trdnav.errors import InputError, Problem
-from trdnav.service import knowledge_for, read_json_document
+from trdnav.fhir.imports import is_fhir
+from trdnav.service import fhir_codes_for, knowledge_for, read_json_document
 from trdnav.settings import Settings, load_settings
 from trdnav.store import migrate
 from trdnav.store.database import Store, default_database_url
@@ -208,32 +211,100 @@ def user_list(
 
 
 def import_command(
-    files: Annotated[list[str], typer.Argument(help="Patient history JSON files.")],
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            help="Patient histories: core-format JSON files, FHIR R4 Bundles (JSON, one patient "
+            "each), or bulk-data NDJSON files (read together, any number of patients)."
+        ),
+    ],
     clinic: ClinicOption,
     clinician: Annotated[
         str | None, typer.Option(help="E-mail of the responsible clinician.")
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Write what each FHIR import mapped, ignored, found ambiguous or missing "
+            "(JSON) to this file.",
+            show_default=False,
+        ),
+    ] = None,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Store patient histories (the core JSON format), each in one transaction."""
+    """Store patient histories, each JSON file in one transaction (NDJSON files: one for all).
+
+    For FHIR input, data that is missing or ambiguous is listed under each patient."""
     settings = _settings(config, database_url)
     store = Store(_url(settings))
     kb = knowledge_for(settings)
     actor = _cli_actor(store, clinic)
     failed: list[Problem] = []
+    reports: list[dict[str, object]] = []
+    out = _out()
+    bulk = [Path(name) for name in files if name.endswith(".ndjson")]
     for name in files:
+        if name.endswith(".ndjson"):
+            continue
         try:
-            view = patients.import_patient(
-                store, actor, kb, read_json_document(name), settings.today(), clinician=clinician
-            )
-            _out().print(f"imported {name} as patient {view['id']}")
+            data = read_json_document(name, fhir_max_mb=settings.fhir_max_bundle_mb)
+            if is_fhir(data):
+                view, found = import_fhir_patient(
+                    store,
+                    actor,
+                    kb,
+                    fhir_codes_for(settings),
+                    data,
+                    settings.today(),
+                    clinician=clinician,
+                    name=name,
+                )
+                _imported(out, name, view["id"], found.lines())
+                reports.append({"file": name, **found.to_json()})
+            else:
+                view = patients.import_patient(
+                    store, actor, kb, data, settings.today(), clinician=clinician
+                )
+                out.print(f"imported {name} as patient {view['id']}")
         except InputError as exc:
             failed += [
-                Problem(f"{name}: {p.path}", p.value, p.expected, p.missing) for p in exc.problems
+                Problem(
+                    p.path if p.path.startswith(name) else f"{name}: {p.path}",
+                    p.value,
+                    p.expected,
+                    p.missing,
+                )
+                for p in exc.problems
             ]
+    if bulk:
+        try:
+            for view, found in import_fhir_bulk(
+                store,
+                actor,
+                kb,
+                fhir_codes_for(settings),
+                bulk,
+                settings.today(),
+                clinician=clinician,
+            ):
+                _imported(out, "bulk data", view["id"], found.lines())
+                reports.append({"file": [str(p) for p in bulk], **found.to_json()})
+        except InputError as exc:
+            failed += list(exc.problems)
+    if report is not None:
+        report.write_text(
+            json.dumps(reports, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     if failed:
         raise InputError(failed)
+
+
+def _imported(out: Console, name: str, patient_id: str, notes: list[str]) -> None:
+    out.print(f"imported {name} as patient {patient_id}")
+    for line in notes:
+        out.print(f"  {line}", markup=False)
 
 
 def serve_command(

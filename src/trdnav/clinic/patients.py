@@ -10,6 +10,7 @@ in the same UPDATE that bumps it, so two clinicians cannot overwrite each other.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -35,7 +36,7 @@ from trdnav.errors import (
 from trdnav.store import history_rows
 from trdnav.store.database import Store
 from trdnav.store.history_rows import ITEM_KINDS, ItemKind
-from trdnav.store.tables import Note, Patient, PatientCondition, User, utcnow
+from trdnav.store.tables import FhirResource, Note, Patient, PatientCondition, User, utcnow
 
 __all__ = [
     "Page",
@@ -49,14 +50,17 @@ __all__ = [
     "get_patient",
     "history_document",
     "import_patient",
+    "insert_patient",
     "list_notes",
     "list_patients",
     "load_patient",
     "patient_view",
+    "prepared_history",
     "refresh_stale_summaries",
     "remove_item",
     "restore_patient",
     "revalidate",
+    "store_fhir_resources",
     "summarise",
     "update_patient",
 ]
@@ -373,46 +377,92 @@ def import_patient(
     *,
     clinician: str | None = None,
     action: str = "patient.import",
+    sources: Iterable[dict[str, Any]] = (),
+    audit_detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Store a whole history (the core format) in one transaction; nothing on any problem.
 
-    ``id`` may be omitted (a new one is made); ``as_of`` is ignored.
+    ``id`` may be omitted (a new one is made); ``as_of`` is ignored. ``sources`` are the FHIR
+    resources the history was read from (kept with the patient, see
+    :mod:`trdnav.clinic.fhir_import`); ``audit_detail`` is added to the audit record.
     """
     actor.require_write()
+    history = prepared_history(document, kb, today)
+    try:
+        with store.transaction() as session:
+            return insert_patient(
+                session,
+                actor,
+                kb,
+                history,
+                today,
+                clinician=clinician,
+                action=action,
+                sources=sources,
+                audit_detail=audit_detail,
+            )
+    except IntegrityError:
+        raise Conflict(f"patient {history.id!r} exists already in this clinic") from None
+
+
+def prepared_history(document: Any, kb: KnowledgeBase, today: date) -> PatientHistory:
+    """A document to import, validated, as of today (``id`` made when it has none)."""
     if isinstance(document, dict):
         document = {"as_of": today.isoformat(), **document}
         document.setdefault("id", uuid.uuid4().hex[:16])
     history = parse_history(document, kb)
-    history = history.model_copy(update={"as_of": today})
-    try:
-        with store.transaction() as session:
-            owner = _clinician(session, actor, clinician)
-            if owner is None and actor.role == "clinician" and actor.user_id is not None:
-                owner = session.get(User, actor.user_id)
-            patient = Patient(clinic_id=actor.clinic_id, id=history.id, version=1, clinician=owner)
-            history_rows.fill(patient, history)
-            summarise(patient, history, kb, today)
-            session.add(patient)
-            session.flush()
-            audit.record(
-                session,
-                actor,
-                action,
-                patient_id=patient.id,
-                detail={
-                    section: len(getattr(history, section))
-                    for section in (
-                        "medication_trials",
-                        "psychotherapy",
-                        "procedures",
-                        "measurements",
-                    )
-                },
-            )
-            view = patient_view(patient)
-    except IntegrityError:
-        raise Conflict(f"patient {history.id!r} exists already in this clinic") from None
-    return view
+    return history.model_copy(update={"as_of": today})
+
+
+def insert_patient(
+    session: Session,
+    actor: Actor,
+    kb: KnowledgeBase,
+    history: PatientHistory,
+    today: date,
+    *,
+    clinician: str | None = None,
+    action: str = "patient.import",
+    sources: Iterable[dict[str, Any]] = (),
+    audit_detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Add a validated history to the caller's transaction, audited; its view."""
+    owner = _clinician(session, actor, clinician)
+    if owner is None and actor.role == "clinician" and actor.user_id is not None:
+        owner = session.get(User, actor.user_id)
+    patient = Patient(clinic_id=actor.clinic_id, id=history.id, version=1, clinician=owner)
+    history_rows.fill(patient, history)
+    summarise(patient, history, kb, today)
+    session.add(patient)
+    session.flush()
+    stored = store_fhir_resources(session, patient.pk, sources)
+    detail: dict[str, Any] = {
+        section: len(getattr(history, section))
+        for section in ("medication_trials", "psychotherapy", "procedures", "measurements")
+    }
+    if stored:
+        detail["fhir_resources"] = stored
+    audit.record(
+        session, actor, action, patient_id=patient.id, detail=detail | (audit_detail or {})
+    )
+    return patient_view(patient)
+
+
+def store_fhir_resources(
+    session: Session, patient_pk: int, resources: Iterable[dict[str, Any]]
+) -> int:
+    """Keep FHIR resources with a patient (in the caller's transaction); how many."""
+    rows = [
+        FhirResource(
+            patient_pk=patient_pk,
+            resource_type=str(r.get("resourceType"))[:64],
+            resource_id=r["id"] if isinstance(r.get("id"), str) and len(r["id"]) <= 64 else None,
+            json=r,
+        )
+        for r in resources
+    ]
+    session.add_all(rows)
+    return len(rows)
 
 
 def revalidate(

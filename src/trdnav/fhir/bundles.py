@@ -17,7 +17,7 @@ from typing import Any
 from trdnav.errors import InputError, Problem
 from trdnav.fhir.resources import Located
 
-__all__ = ["files_of", "read_resources"]
+__all__ = ["document_resources", "files_of", "ndjson_resources", "read_resources"]
 
 SUFFIXES = (".json", ".ndjson")
 
@@ -51,26 +51,25 @@ def _json(text: str, where: str, problems: list[Problem]) -> Any:
         return None
 
 
-def _from_file(path: Path, problems: list[Problem]) -> Iterator[Located]:
+def ndjson_resources(path: Path, problems: list[Problem]) -> Iterator[Located]:
+    """The resources of a bulk-data NDJSON file, one line at a time (constant memory)."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    value = _json(line, f"{name} line {number}", problems)
+                    if value is not None:
+                        yield Located(value, f"{name} line {number}", group=name)
     except UnicodeDecodeError:
-        problems.append(Problem(name, None, "a UTF-8 encoded JSON file"))
-        return
+        problems.append(Problem(name, None, "a UTF-8 encoded NDJSON file"))
     except OSError as exc:
         problems.append(Problem(name, exc.strerror, "a readable file"))
-        return
-    if path.suffix == ".ndjson":
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                value = _json(line, f"{name} line {number}", problems)
-                if value is not None:
-                    yield Located(value, f"{name} line {number}", group=name)
-        return
-    data = _json(text, name, problems)
-    if data is None:
-        return
+
+
+def document_resources(data: Any, name: str, problems: list[Problem]) -> Iterator[Located]:
+    """The resources of a parsed JSON document: a Bundle's ``entry[].resource``, or the
+    document itself when it is a single resource."""
     if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
         problems.append(Problem(name, _kind(data), "a FHIR Bundle or resource (resourceType)"))
         return
@@ -95,6 +94,25 @@ def _from_file(path: Path, problems: list[Problem]) -> Iterator[Located]:
             full_url if isinstance(full_url, str) else None,
             group=name,
         )
+
+
+def _from_file(path: Path, problems: list[Problem]) -> Iterator[Located]:
+    name = str(path)
+    if path.suffix == ".ndjson":
+        yield from ndjson_resources(path, problems)
+        return
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        problems.append(Problem(name, None, "a UTF-8 encoded JSON file"))
+        return
+    except OSError as exc:
+        problems.append(Problem(name, exc.strerror, "a readable file"))
+        return
+    data = _json(text, name, problems)
+    if data is None:
+        return
+    yield from document_resources(data, name, problems)
 
 
 def _kind(value: Any) -> str:

@@ -36,7 +36,7 @@ from trdnav.measures.records import (
     Supply,
 )
 
-__all__ = ["NOT_DONE_REASON", "Located", "patient_records"]
+__all__ = ["NOT_DONE_REASON", "Located", "medication_request_record", "patient_records"]
 
 NOT_DONE_REASON = "http://hl7.org/fhir/us/qicore/StructureDefinition/qicore-notDoneReason"
 """The QI-Core extension holding why an observation was not done."""
@@ -214,6 +214,14 @@ def _medication_request(r: ElementReader, res: dict[str, Any], rid: str) -> Medi
         do_not_perform=r.boolean(res, "doNotPerform", "doNotPerform"),
         supply=_supply(r, res),
     )
+
+
+def medication_request_record(
+    reader: ElementReader, res: dict[str, Any], rid: str
+) -> MedicationRequest:
+    """A MedicationRequest as the measures read it (its supply included), for other adapters
+    that need its period (:func:`trdnav.measures.medication.request_period`)."""
+    return _medication_request(reader, res, rid)
 
 
 _PARSERS: dict[str, Callable[[ElementReader, dict[str, Any], str], Any]] = {

@@ -39,11 +39,15 @@ __all__ = [
     "ROLES",
     "AuditEvent",
     "Base",
+    "CdsCard",
+    "CdsFeedback",
+    "CdsJti",
     "Clinic",
     "Course",
     "CoursePlan",
     "CourseSession",
     "Episode",
+    "FhirResource",
     "LoginFailure",
     "Measurement",
     "MedicationTrial",
@@ -353,3 +357,65 @@ class CoursePlan(Base):
     reason: Mapped[str] = mapped_column(String(200))
     sessions: Mapped[list[dict[str, Any]]] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- FHIR sources and CDS Hooks (migration 0003_fhir) -------------------------------------
+
+
+class FhirResource(Base):
+    """A FHIR resource a patient was imported from, kept as sent (the quality measures are
+    computed over them)."""
+
+    __tablename__ = "fhir_resources"
+    __table_args__ = (Index("ix_fhir_resources_patient_type", "patient_pk", "resource_type"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    patient_pk: Mapped[int] = mapped_column(ForeignKey("patients.pk"))
+    resource_type: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    json: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CdsJti(Base):
+    """A CDS client JWT already used (its ``jti``), kept until it expires: replays are refused."""
+
+    __tablename__ = "cds_jtis"
+
+    iss: Mapped[str] = mapped_column(String(255), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class CdsCard(Base):
+    """A card the CDS service returned, so that feedback on it can be reported."""
+
+    __tablename__ = "cds_cards"
+    __table_args__ = (Index("ix_cds_cards_clinic_issued", "clinic_id", "issued_at"),)
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    client: Mapped[str] = mapped_column(String(255))
+    service: Mapped[str] = mapped_column(String(64))
+    hook_instance: Mapped[str] = mapped_column(String(128))
+    patient_id: Mapped[str] = mapped_column(String(64))
+    indicator: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CdsFeedback(Base):
+    """What a clinician did with a card (accepted a suggestion, or overrode it)."""
+
+    __tablename__ = "cds_feedback"
+    __table_args__ = (Index("ix_cds_feedback_clinic_received", "clinic_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    card_uuid: Mapped[str] = mapped_column(ForeignKey("cds_cards.uuid"), index=True)
+    client: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(16))
+    accepted_suggestions: Mapped[list[str]] = mapped_column(Json, default=list)
+    override_reason: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    outcome_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from trdnav.api.deps import StateDep
-from trdnav.api.problems import PROBLEM_TYPES
+from trdnav.api.problems import OTHER_TYPES, PROBLEM_TYPES
 from trdnav.errors import NotFound
 from trdnav.knowledge.export import knowledge_json
 
@@ -36,4 +36,6 @@ def problem_type(slug: str) -> dict[str, Any]:
     for code, name in PROBLEM_TYPES.items():
         if name == slug:
             return {"type": f"/problems/{slug}", "status": code}
+    if slug in OTHER_TYPES:
+        return {"type": f"/problems/{slug}", "status": OTHER_TYPES[slug]}
     raise NotFound(f"no problem type {slug!r}")

@@ -59,7 +59,7 @@ def list_patients(
     q: Annotated[str | None, Query(max_length=100, description="name, MRN or id")] = None,
     deleted: Annotated[bool, Query(description="deleted patients (administrators)")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> PatientPage:
     page = patients.list_patients(
         state.store,

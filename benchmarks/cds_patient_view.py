@@ -1,0 +1,368 @@
+"""Load test of the CDS Hooks patient-view service with a typical prefetch.
+
+    .venv/bin/python benchmarks/cds_patient_view.py --rate 100 --duration 30
+
+The prefetch holds five years of one patient's history as an EHR would send it: about 40
+medication records (8 antidepressant and augmentation orders renewed monthly), about 100
+Observations (9 PHQ-9 assessments, each a panel, its 9 items and its total), 10 ECT sessions,
+3 Conditions and the Patient. ``trdnav serve --workers W`` runs on SQLite with one registered
+CDS client; each call carries its own ES384 JWT (signed before the run). Calls are sent open
+loop at a fixed rate (latency counted from each call's scheduled time, so queueing shows), and
+the server's own time per call is read from its ``Server-Timing`` header. CPU time is the
+server processes' user + system time over the run (from /proc), since the machine may be
+shared. Prints Markdown rows for docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from trdnav.clinic import accounts
+from trdnav.store import migrate
+from trdnav.store.database import Store
+
+TRDNAV = Path(sys.executable).parent / "trdnav"
+ISS = "https://ehr.bench.example.org"
+LOINC = "http://loinc.org"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+PHQ9_ITEMS = [
+    "44250-9",
+    "44255-8",
+    "44259-0",
+    "44254-1",
+    "44251-7",
+    "44258-2",
+    "44252-5",
+    "44253-3",
+    "44260-8",
+]
+DRUGS = [
+    ("36437", 150),  # sertraline
+    ("39786", 225),  # venlafaxine
+    ("89013", 5),  # aripiprazole
+    ("42347", 300),  # bupropion
+    ("15996", 30),  # mirtazapine
+    ("72625", 60),  # duloxetine
+    ("704", 150),  # amitriptyline
+    ("51272", 150),  # quetiapine
+]
+
+
+def typical_prefetch(today: date) -> dict[str, Any]:
+    pid = "bench-patient"
+    subject = {"reference": f"Patient/{pid}"}
+    start = today - timedelta(days=5 * 365)
+
+    def bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"resource": r} for r in resources],
+        }
+
+    conditions = [
+        {
+            "resourceType": "Condition",
+            "id": f"c{i}",
+            "clinicalStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                        "code": "active",
+                    }
+                ]
+            },
+            "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": code}]},
+            "subject": subject,
+            "onsetDateTime": start.isoformat(),
+        }
+        for i, code in enumerate(["F33.1", "G40.909", "I10"])
+    ]
+    requests = []
+    day = start
+    for drug, dose in DRUGS:
+        for renewal in range(5):
+            requests.append(
+                {
+                    "resourceType": "MedicationRequest",
+                    "id": f"mr-{drug}-{renewal}",
+                    "status": "completed",
+                    "intent": "order",
+                    "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": drug}]},
+                    "subject": subject,
+                    "authoredOn": day.isoformat(),
+                    "dosageInstruction": [
+                        {
+                            "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                            "doseAndRate": [{"doseQuantity": {"value": dose, "unit": "mg"}}],
+                        }
+                    ],
+                    "dispenseRequest": {
+                        "expectedSupplyDuration": {"value": 30, "unit": "days", "code": "d"}
+                    },
+                }
+            )
+            day += timedelta(days=30)
+        day += timedelta(days=50)
+    observations = []
+    for n in range(9):
+        when = (start + timedelta(days=200 * n)).isoformat()
+        members = []
+        for k, code in enumerate(PHQ9_ITEMS):
+            oid = f"o{n}-{k}"
+            members.append({"reference": f"Observation/{oid}"})
+            observations.append(
+                {
+                    "resourceType": "Observation",
+                    "id": oid,
+                    "status": "final",
+                    "code": {"coding": [{"system": LOINC, "code": code}]},
+                    "subject": subject,
+                    "effectiveDateTime": when,
+                    "valueInteger": (n + k) % 4 if k < 8 else 1,
+                }
+            )
+        observations.append(
+            {
+                "resourceType": "Observation",
+                "id": f"o{n}-total",
+                "status": "final",
+                "code": {"coding": [{"system": LOINC, "code": "44261-6"}]},
+                "subject": subject,
+                "effectiveDateTime": when,
+                "valueInteger": 14,
+            }
+        )
+        members.append({"reference": f"Observation/o{n}-total"})
+        observations.append(
+            {
+                "resourceType": "Observation",
+                "id": f"o{n}-panel",
+                "status": "final",
+                "code": {"coding": [{"system": LOINC, "code": "44249-1"}]},
+                "subject": subject,
+                "effectiveDateTime": when,
+                "hasMember": members,
+            }
+        )
+    procedures = [
+        {
+            "resourceType": "Procedure",
+            "id": f"ect-{i}",
+            "status": "completed",
+            "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "90870"}]},
+            "subject": subject,
+            "performedDateTime": (today - timedelta(days=120 - 2 * i)).isoformat(),
+        }
+        for i in range(10)
+    ]
+    return {
+        "patient": {
+            "resourceType": "Patient",
+            "id": pid,
+            "birthDate": "1975-04-02",
+            "gender": "female",
+        },
+        "conditions": bundle(conditions),
+        "allergies": bundle([]),
+        "medicationStatements": bundle([]),
+        "medicationRequests": bundle(requests),
+        "procedures": bundle(procedures),
+        "observations": bundle(observations),
+        "questionnaireResponses": bundle([]),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (from /proc)."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        pids += [int(c) for c in children]
+    return total
+
+
+async def run(base: str, bodies: list[bytes], tokens: list[str], rate: int) -> dict[str, float]:
+    client_ms: list[float] = []
+    server_ms: list[float] = []
+    failures = 0
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.5
+
+        async def one(i: int) -> None:
+            nonlocal failures
+            scheduled = start + i / rate
+            await asyncio.sleep(max(0.0, scheduled - loop.time()))
+            try:
+                response = await client.post(
+                    "/cds-services/trdnav-patient-view",
+                    content=bodies[i],
+                    headers={
+                        "Authorization": f"Bearer {tokens[i]}",
+                        "Content-Type": "application/json",
+                    },
+                )
+            except httpx.HTTPError:
+                failures += 1
+                return
+            client_ms.append((loop.time() - scheduled) * 1000)
+            if response.status_code != 200 or len(response.json()["cards"]) < 3:
+                failures += 1
+                return
+            server_ms.append(float(response.headers["Server-Timing"].split("dur=")[1]))
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(len(bodies))))
+        elapsed = time.perf_counter() - began
+    nan = [float("nan")] * 99
+    s = statistics.quantiles(server_ms, n=100) if len(server_ms) > 1 else nan
+    c = statistics.quantiles(client_ms, n=100) if len(client_ms) > 1 else nan
+    return {
+        "server_p50": s[49],
+        "server_p99": s[98],
+        "client_p50": c[49],
+        "client_p99": c[98],
+        "rps": len(client_ms) / elapsed,
+        "errors": float(failures),
+        "elapsed": elapsed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--rate", default="100", help="calls per second; several: 10,50,100 (one run each)"
+    )
+    parser.add_argument("--duration", type=int, default=30, help="seconds")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="trdnav-cds-"))
+    url = f"sqlite:///{folder / 'cds.db'}"
+    migrate.upgrade(url)
+    store = Store(url)
+    clinic = accounts.add_clinic(store, "Bench Clinic")
+    store.dispose()
+    key = ec.generate_private_key(ec.SECP384R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    jwks = {"keys": [{**jwk, "kid": "bench", "alg": "ES384", "use": "sig"}]}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "TRDNAV_TIMEZONE": "UTC",
+        "TRDNAV_CDS_CLIENTS": json.dumps({ISS: {"clinic": str(clinic.id), "jwks": jwks}}),
+    }
+    server = subprocess.Popen(
+        [
+            str(TRDNAV),
+            "serve",
+            "--no-migrate",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--database-url",
+            url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        prefetch = typical_prefetch(date.today())
+        counts = {
+            k: len(v.get("entry", [])) if v.get("resourceType") == "Bundle" else 1
+            for k, v in prefetch.items()
+        }
+        aud = f"{base}/cds-services/trdnav-patient-view"
+
+        def calls(n: int) -> tuple[list[bytes], list[str]]:
+            bodies, tokens = [], []
+            now = int(time.time())
+            for _ in range(n):
+                body = {
+                    "hook": "patient-view",
+                    "hookInstance": str(uuid.uuid4()),
+                    "context": {"userId": "Practitioner/1", "patientId": "bench-patient"},
+                    "prefetch": prefetch,
+                }
+                bodies.append(json.dumps(body).encode())
+                jti = str(uuid.uuid4())
+                claims = {"iss": ISS, "aud": aud, "iat": now, "exp": now + 3600, "jti": jti}
+                tokens.append(jwt.encode(claims, key, algorithm="ES384", headers={"kid": "bench"}))
+            return bodies, tokens
+
+        asyncio.run(run(base, *calls(50), 20))  # warm up
+        rows = []
+        for rate in (int(r) for r in args.rate.split(",")):
+            total = rate * args.duration
+            bodies, tokens = calls(total)
+            time.sleep(2)
+            cpu_before = cpu_seconds(server.pid)
+            result = asyncio.run(run(base, bodies, tokens, rate))
+            cpu = cpu_seconds(server.pid) - cpu_before
+            rows.append((rate, total, result, cpu, os.getloadavg()[0]))
+        print(
+            f"prefetch: {sum(counts.values())} resources ({counts['medicationRequests']} "
+            f"medication records, {counts['observations']} observations, "
+            f"{counts['procedures']} procedures); body {len(bodies[0]) // 1024} KB; "
+            f"{args.workers} workers"
+        )
+        print(
+            "| rate | calls | server p50 ms | server p99 ms | client p50 ms | client p99 ms "
+            "| calls/s | server CPU ms/call | errors | load average |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for rate, total, r, cpu, load in rows:
+            print(
+                f"| {rate}/s | {total} | {r['server_p50']:.1f} | {r['server_p99']:.1f} "
+                f"| {r['client_p50']:.1f} | {r['client_p99']:.1f} | {r['rps']:.0f} "
+                f"| {cpu * 1000 / total:.1f} | {r['errors']:.0f} | {load:.1f} |"
+            )
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

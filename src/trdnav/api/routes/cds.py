@@ -1,0 +1,154 @@
+"""CDS Hooks 2.0: discovery, the services, feedback; and the feedback report (administrators).
+
+The services authenticate CDS clients with the client's signed JWT (:mod:`trdnav.cds.auth`),
+not with user tokens; discovery is public (it holds no patient data).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from starlette.responses import Response as StarletteResponse
+
+from trdnav.api.deps import ActorDep, StateDep
+from trdnav.cds import feedback as cds_feedback
+from trdnav.cds.auth import CdsCaller, authenticate
+from trdnav.cds.discovery import SERVICES, discovery
+from trdnav.cds.models import CdsRequest, FeedbackRequest
+from trdnav.cds.models import Response as CardsResponse
+from trdnav.cds.service import CallContext, call_service
+from trdnav.clinic.actor import Actor
+from trdnav.core.intake import problems_from_validation_error
+from trdnav.errors import InputError, NotFound
+
+
+class TimedRoute(APIRoute):
+    """Reports the server's time for the whole call (authentication, reading the body, the
+    work) in a ``Server-Timing`` header, for the benchmark and for operators."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, StarletteResponse]]:
+        handler = super().get_route_handler()
+
+        async def timed(request: Request) -> StarletteResponse:
+            start = time.perf_counter()
+            response = await handler(request)
+            elapsed = (time.perf_counter() - start) * 1000
+            response.headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
+            return response
+
+        return timed
+
+
+router = APIRouter(tags=["CDS Hooks"], route_class=TimedRoute)
+
+
+def _audiences(request: Request, state: StateDep) -> list[str]:
+    called = str(request.url).split("?", 1)[0]
+    public = state.settings.public_url
+    return [called] + ([public.rstrip("/") + request.url.path] if public else [])
+
+
+def cds_caller(request: Request, state: StateDep) -> CdsCaller:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return authenticate(
+        token.strip() if scheme.lower() == "bearer" else None,
+        _audiences(request, state),
+        state.settings,
+        state.store,
+        state.cds_keys,
+    )
+
+
+CallerDep = Annotated[CdsCaller, Depends(cds_caller)]
+
+
+def _actor(request: Request, caller: CdsCaller) -> Actor:
+    return Actor(
+        clinic_id=caller.clinic_id,
+        role="cds",
+        email=f"cds:{caller.iss}"[:254],
+        remote_addr=request.client.host if request.client else None,
+        request_id=getattr(request.state, "request_id", None),
+    )
+
+
+def _body(model: type[Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+@router.get("/cds-services", summary="CDS Hooks discovery: the services and their prefetch")
+def services(state: StateDep) -> dict[str, Any]:
+    return discovery(state.codes)
+
+
+@router.post(
+    "/cds-services/{service_id}",
+    response_model=CardsResponse,
+    response_model_exclude_none=True,
+    response_class=JSONResponse,
+    openapi_extra=_body(CdsRequest),
+    summary="Call a CDS service (patient-view, order-select, order-sign): cards",
+)
+def call(
+    service_id: str,
+    request: Request,
+    caller: CallerDep,
+    state: StateDep,
+    body: Annotated[dict[str, Any], Body()],
+) -> JSONResponse:
+    context = CallContext(
+        state.settings, state.store, state.kb, state.codes, state.today(), str(request.base_url)
+    )
+    # The cards are built as the Response model already: sent as they are.
+    return JSONResponse(call_service(context, caller, _actor(request, caller), service_id, body))
+
+
+@router.post(
+    "/cds-services/{service_id}/feedback",
+    openapi_extra=_body(FeedbackRequest),
+    summary="Feedback on cards of a service: accepted suggestions or an override",
+)
+def feedback(
+    service_id: str,
+    request: Request,
+    caller: CallerDep,
+    state: StateDep,
+    body: Annotated[dict[str, Any], Body()],
+) -> dict[str, Any]:
+    if service_id not in SERVICES:
+        raise NotFound(f"no CDS service {service_id!r}; see GET /cds-services")
+    try:
+        parsed = FeedbackRequest.model_validate(body)
+    except ValidationError as exc:
+        raise InputError(problems_from_validation_error(exc)) from None
+    stored = cds_feedback.store_feedback(
+        state.store, caller, _actor(request, caller), service_id, parsed
+    )
+    return {"stored": stored}
+
+
+@router.get("/cds/feedback", summary="Feedback on the clinic's CDS cards (administrators)")
+def feedback_report(
+    actor: ActorDep,
+    state: StateDep,
+    service: Annotated[str | None, Query(max_length=64)] = None,
+    outcome: Literal["accepted", "overridden"] | None = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> list[dict[str, Any]]:
+    return cds_feedback.feedback_report(
+        state.store,
+        actor,
+        cds_feedback.FeedbackQuery(service, outcome, since, limit, offset),
+    )

@@ -1,0 +1,217 @@
+"""Authenticating CDS clients: the signed JWT of CDS Hooks 2.0 ("Trusting CDS Clients").
+
+A call must carry ``Authorization: Bearer <JWT>`` where the JWT
+
+* is signed with an asymmetric algorithm (RSA, RSA-PSS, ECDSA or EdDSA; never ``none`` or
+  HMAC), its header naming the key (``kid``) and, if it says, ``typ`` ``JWT``;
+* is issued (``iss``) by a client of the ``cds_clients`` setting, and verifies with a key of
+  that client's JWKS (a ``jku`` header, if given, must be that JWKS's URL);
+* has ``aud`` equal to the URL called (as a string or in a list), ``exp``, ``iat`` and ``jti``;
+* has not been used before: its ``jti`` is recorded (per issuer) until it expires, in the
+  database, so a replay is refused by every server process.
+
+Anything else is a :class:`~trdnav.errors.NotAuthenticated` saying what was wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import jwt
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import IntegrityError
+
+from trdnav.clinic import accounts
+from trdnav.errors import NotAuthenticated, NotFound
+from trdnav.settings import CdsClient, Settings
+from trdnav.store.database import Store
+from trdnav.store.tables import CdsJti
+
+__all__ = ["ASYMMETRIC", "CdsCaller", "KeySets", "authenticate"]
+
+ASYMMETRIC = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+LEEWAY = 60
+"""Seconds of clock difference allowed on ``exp`` and ``iat``."""
+KEYS_TTL = 300
+"""Seconds a JWKS fetched from a URL is kept before it is fetched again."""
+PURGE_EVERY = 60
+"""Seconds between deletions of expired token ids."""
+
+
+@dataclass(frozen=True)
+class CdsCaller:
+    """An authenticated CDS client: its issuer and the clinic it serves."""
+
+    iss: str
+    clinic_id: int
+    tenant: str | None = None
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+class KeySets:
+    """The JWKS of each client: inline, from a file, or fetched from a URL (cached)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[float, jwt.PyJWKSet]] = {}
+        self._lock = threading.Lock()
+        self.clinics: dict[str, int] = {}
+        """Each client's clinic id, found once (clinics are not renamed)."""
+        self.purged = 0.0
+
+    def _fetch(self, source: str, allow_http: bool) -> jwt.PyJWKSet:
+        if source.startswith(("https://", "http://")):
+            if source.startswith("http://") and not (allow_http and is_loopback(source)):
+                raise NotAuthenticated(
+                    f"the JWKS of this client must be fetched over https: {source}"
+                )
+            try:
+                response = httpx.get(source, timeout=10)
+                response.raise_for_status()
+                data = response.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise NotAuthenticated(f"the client's JWKS could not be fetched ({exc})") from None
+        else:
+            try:
+                data = json.loads(Path(source).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise NotAuthenticated(f"the client's JWKS could not be read ({exc})") from None
+        return _key_set(data)
+
+    def get(self, client: CdsClient, allow_http: bool, *, refresh: bool = False) -> jwt.PyJWKSet:
+        if isinstance(client.jwks, dict):
+            return _key_set(client.jwks)
+        source = client.jwks.strip()
+        if source.startswith("{"):
+            return _key_set(json.loads(source))
+        with self._lock:
+            cached = self._cache.get(source)
+            fresh = cached is not None and time.monotonic() - cached[0] < KEYS_TTL
+            if cached is not None and fresh and not refresh:
+                return cached[1]
+            if cached is not None and refresh and time.monotonic() - cached[0] < 10:
+                return cached[1]  # an unknown kid refetches at most every 10 seconds
+        keys = self._fetch(source, allow_http)
+        with self._lock:
+            self._cache[source] = (time.monotonic(), keys)
+        return keys
+
+
+def _key_set(data: Any) -> jwt.PyJWKSet:
+    try:
+        return jwt.PyJWKSet.from_dict(data)
+    except (jwt.PyJWKSetError, jwt.PyJWKError, TypeError, ValueError) as exc:
+        raise NotAuthenticated(f"the client's JWKS is not a valid key set ({exc})") from None
+
+
+def _claims(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        header = jwt.get_unverified_header(token)
+        payload = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise NotAuthenticated("the bearer token is not a JWT") from None
+    return header, payload
+
+
+def authenticate(
+    token: str | None,
+    audiences: list[str],
+    settings: Settings,
+    store: Store,
+    key_sets: KeySets,
+) -> CdsCaller:
+    """The caller of a CDS request whose JWT is ``token``, called at one of ``audiences``."""
+    if not token:
+        raise NotAuthenticated("a CDS client must send 'Authorization: Bearer <JWT>'")
+    header, unverified = _claims(token)
+    alg = header.get("alg")
+    if alg not in ASYMMETRIC:
+        raise NotAuthenticated(
+            f"JWT algorithm {alg!r} is not allowed: CDS Hooks clients sign with an asymmetric "
+            "algorithm (ES384 or RS384 recommended), never none or HMAC"
+        )
+    if header.get("typ") not in (None, "JWT"):
+        raise NotAuthenticated(f"JWT typ must be 'JWT', not {header.get('typ')!r}")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise NotAuthenticated("the JWT header must name its key (kid)")
+    iss = unverified.get("iss")
+    if not isinstance(iss, str) or iss not in settings.cds_clients:
+        raise NotAuthenticated(f"JWT issuer {iss!r} is not a registered CDS client")
+    client = settings.cds_clients[iss]
+    jku = header.get("jku")
+    if jku is not None and jku != client.jwks:
+        raise NotAuthenticated(f"JWT jku {jku!r} is not the JWKS registered for {iss}")
+    allow_http = settings.cds_allow_http_loopback
+    keys = key_sets.get(client, allow_http)
+    found = next((k for k in keys.keys if k.key_id == kid), None)
+    if found is None:
+        keys = key_sets.get(client, allow_http, refresh=True)
+        found = next((k for k in keys.keys if k.key_id == kid), None)
+    if found is None:
+        raise NotAuthenticated(f"no key {kid!r} in the JWKS of {iss}")
+    try:
+        claims = jwt.decode(
+            token,
+            key=found.key,
+            algorithms=[alg],
+            audience=audiences,
+            issuer=iss,
+            leeway=LEEWAY,
+            options={"require": ["iss", "aud", "exp", "iat", "jti"]},
+        )
+    except jwt.InvalidAudienceError:
+        raise NotAuthenticated(
+            f"JWT aud must be the URL called ({audiences[0]}); got {unverified.get('aud')!r}"
+        ) from None
+    except jwt.ExpiredSignatureError:
+        raise NotAuthenticated("the JWT has expired") from None
+    except jwt.ImmatureSignatureError:
+        raise NotAuthenticated("the JWT is not valid yet (iat in the future)") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise NotAuthenticated(f"the JWT has no {exc.claim!r} claim") from None
+    except jwt.PyJWTError as exc:
+        raise NotAuthenticated(f"the JWT does not verify ({exc})") from None
+    if claims["iat"] > time.time() + LEEWAY:
+        raise NotAuthenticated("the JWT is issued in the future (iat)")
+    _first_use(store, iss, str(claims["jti"]), float(claims["exp"]), key_sets)
+    clinic = key_sets.clinics.get(client.clinic)
+    if clinic is None:
+        clinic = key_sets.clinics.setdefault(client.clinic, _clinic(store, client.clinic))
+    tenant = claims.get("tenant")
+    return CdsCaller(iss, clinic, tenant if isinstance(tenant, str) else None)
+
+
+def _first_use(store: Store, iss: str, jti: str, exp: float, key_sets: KeySets) -> None:
+    """Record the token's jti; a jti seen before (and not yet expired) is a replay. Expired
+    ids are deleted at most once a minute per process."""
+    now = datetime.now(UTC)
+    expires = datetime.fromtimestamp(exp, UTC) + timedelta(seconds=LEEWAY)
+    try:
+        with store.engine.begin() as conn:
+            if time.monotonic() - key_sets.purged > PURGE_EVERY:
+                key_sets.purged = time.monotonic()
+                conn.execute(delete(CdsJti).where(CdsJti.expires_at < now))
+            conn.execute(insert(CdsJti).values(iss=iss[:255], jti=jti[:255], expires_at=expires))
+    except IntegrityError:
+        raise NotAuthenticated("this JWT has been used before (jti replay)") from None
+
+
+def _clinic(store: Store, clinic: str) -> int:
+    try:
+        return accounts.find_clinic(store, clinic).id
+    except NotFound:
+        raise NotAuthenticated(f"the clinic {clinic!r} of this CDS client does not exist") from None

@@ -1,0 +1,170 @@
+"""One CDS Hooks call: request in, cards out.
+
+The request is validated, its FHIR data gathered (:mod:`~trdnav.cds.prefetch`), read into the
+patient's history by the FHIR import (plain JSON, as for bulk data: a prefetch is read without
+building FHIR model objects, to answer quickly), assessed as of today, and turned into cards
+(:mod:`~trdnav.cds.cards`). The cards are stored (for feedback) and the call is audited in the
+client's clinic, in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import insert
+
+from trdnav.cds.auth import CdsCaller
+from trdnav.cds.cards import CardContext, drafted_orders, order_cards, patient_view_cards
+from trdnav.cds.discovery import SERVICES, prefetch_templates
+from trdnav.cds.models import CdsRequest, Response
+from trdnav.cds.prefetch import gather
+from trdnav.clinic import audit
+from trdnav.clinic.actor import Actor
+from trdnav.core.assessment import assess
+from trdnav.core.intake import problems_from_validation_error
+from trdnav.core.knowledge import KnowledgeBase
+from trdnav.errors import InputError, NotFound, Problem
+from trdnav.fhir.codes import FhirCodes
+from trdnav.fhir.imports import import_resources
+from trdnav.fhir.mapping import Context
+from trdnav.fhir.report import ImportReport
+from trdnav.settings import Settings
+from trdnav.store.database import Store
+from trdnav.store.tables import CdsCard, utcnow
+
+__all__ = ["CallContext", "call_service", "parse_request"]
+
+
+@dataclass(frozen=True)
+class CallContext:
+    settings: Settings
+    store: Store
+    kb: KnowledgeBase
+    codes: FhirCodes
+    today: date
+    base_url: str
+
+
+def parse_request(service_id: str, body: Any) -> CdsRequest:
+    service = SERVICES.get(service_id)
+    if service is None:
+        raise NotFound(f"no CDS service {service_id!r}; see GET /cds-services")
+    try:
+        request = CdsRequest.model_validate(body)
+    except ValidationError as exc:
+        raise InputError(problems_from_validation_error(exc)) from None
+    problems = []
+    if request.hook != service.hook:
+        problems.append(
+            Problem("hook", request.hook, f"{service.hook!r} (the hook of {service_id})")
+        )
+    if not isinstance(request.context.get("patientId"), str) or not request.context["patientId"]:
+        problems.append(
+            Problem(
+                "context.patientId",
+                request.context.get("patientId"),
+                "the patient's FHIR id",
+                missing="patientId" not in request.context,
+            )
+        )
+    if request.fhirAuthorization is not None and not request.fhirServer:
+        problems.append(
+            Problem(
+                "fhirServer", None, "the FHIR server the fhirAuthorization is for", missing=True
+            )
+        )
+    if service.hook in ("order-select", "order-sign") and not isinstance(
+        request.context.get("draftOrders"), dict
+    ):
+        problems.append(
+            Problem(
+                "context.draftOrders",
+                request.context.get("draftOrders"),
+                "a Bundle of the drafted orders",
+                missing="draftOrders" not in request.context,
+            )
+        )
+    if service.hook == "order-select" and not isinstance(request.context.get("selections"), list):
+        problems.append(
+            Problem(
+                "context.selections",
+                request.context.get("selections"),
+                "the ids of the selected orders",
+                missing="selections" not in request.context,
+            )
+        )
+    if problems:
+        raise InputError(problems)
+    return request
+
+
+def call_service(
+    call: CallContext, caller: CdsCaller, actor: Actor, service_id: str, body: Any
+) -> dict[str, Any]:
+    """The response to a call of a service (cards), stored and audited."""
+    request = parse_request(service_id, body)
+    service = SERVICES[service_id]
+    patient_id = str(request.context["patientId"])
+    resources = gather(
+        request, prefetch_templates(call.codes), call.settings.cds_allow_http_loopback
+    )
+    found = import_resources(resources, call.kb, call.codes, call.today)
+    chosen = [p for p in found.patients if p.history.id == patient_id] or found.patients
+    if len(chosen) != 1:
+        raise InputError(
+            [
+                Problem(
+                    "prefetch.patient",
+                    [p.history.id for p in chosen],
+                    f"the data of patient {patient_id}",
+                )
+            ]
+        )
+    history, report = chosen[0].history, chosen[0].report
+    result = assess(history, call.kb, adequate_trial_days=call.settings.adequate_trial_days)
+    ctx = CardContext.make(
+        call.settings.public_url or call.base_url, patient_id, call.kb, call.codes
+    )
+    if service.hook == "patient-view":
+        cards = patient_view_cards(result, report, ctx)
+    else:
+        selections = request.context.get("selections") if service.hook == "order-select" else None
+        reading = Context(call.codes, call.kb, call.today, ImportReport())
+        orders = drafted_orders(request.context["draftOrders"], selections, call.codes, reading)
+        cards = order_cards(result, orders, ctx)
+    with call.store.transaction() as session:
+        if cards:
+            now = utcnow()
+            session.execute(
+                insert(CdsCard),
+                [
+                    {
+                        "uuid": card.uuid,
+                        "clinic_id": caller.clinic_id,
+                        "client": caller.iss[:255],
+                        "service": service_id,
+                        "hook_instance": request.hookInstance,
+                        "patient_id": patient_id[:64],
+                        "indicator": card.indicator,
+                        "summary": card.summary[:200],
+                        "issued_at": now,
+                    }
+                    for card in cards
+                ],
+            )
+        audit.record(
+            session,
+            actor,
+            f"cds.{service.hook}",
+            patient_id=patient_id[:64],
+            resource=service_id,
+            detail={
+                "hookInstance": request.hookInstance,
+                "cards": len(cards),
+                "client": caller.iss,
+            },
+        )
+    return Response(cards=cards).to_json()

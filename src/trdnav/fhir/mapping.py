@@ -1,0 +1,106 @@
+"""What the mappers of FHIR resources share: where a resource came from, the import's context
+(codes, knowledge base, report, problems), and reading CodeableConcepts with their text.
+
+A mapper reads only the elements it needs with an :class:`~trdnav.fhir.elements.ElementReader`
+(each bad element becomes a problem naming its path) and records what it did in the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from trdnav.core.knowledge import KnowledgeBase
+from trdnav.errors import Problem
+from trdnav.fhir.codes import FhirCodes
+from trdnav.fhir.elements import ElementReader
+from trdnav.fhir.report import ImportReport
+from trdnav.measures.records import Coding
+from trdnav.measures.timing import Moment
+
+__all__ = ["Context", "Source", "Term", "day_of", "read_term"]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A resource as the report and error messages name it."""
+
+    ref: str
+    where: str
+    seq: int = 0
+    """The order the resource was read in (records keep the order of their resources)."""
+
+
+@dataclass
+class Context:
+    """One patient's import: its codes, knowledge base, date, report and problems."""
+
+    codes: FhirCodes
+    kb: KnowledgeBase
+    as_of: date
+    report: ImportReport
+    problems: list[Problem] = field(default_factory=list)
+
+    def reader(self, where: str) -> ElementReader:
+        return ElementReader(where, self.problems)
+
+    def binding(self, reader: ElementReader, binding: str, value: str | None, path: str) -> bool:
+        """Whether ``value`` is a code of the required binding (a problem if it is not)."""
+        if value is None:
+            return False
+        if self.codes.in_binding(binding, value):
+            return True
+        allowed = ", ".join(sorted(self.codes.bindings[binding]))
+        reader.bad(path, value, f"a {binding} code of FHIR R4: one of {allowed}")
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A CodeableConcept: its codings (systems made canonical) and its words (text, then the
+    codings' displays)."""
+
+    codings: tuple[Coding, ...]
+    words: tuple[str, ...]
+    text: str | None = None
+
+    def local(self, system: str) -> str | None:
+        """The code of the first coding in ``system``."""
+        return next((c.code for c in self.codings if c.system == system), None)
+
+    def describe(self) -> str:
+        if self.words:
+            return self.words[0]
+        if self.codings:
+            c = self.codings[0]
+            return f"{c.system}|{c.code}"
+        return "(no code or text)"
+
+
+def read_term(ctx: Context, reader: ElementReader, value: Any, path: str) -> Term:
+    if value is None:
+        return _NOTHING
+    aliases = ctx.codes.aliases
+    codings = tuple(
+        Coding(aliases[c.system], c.code, c.display) if c.system in aliases else c
+        for c in reader.concept(value, path)
+    )
+    words: list[str] = []
+    text = None
+    if isinstance(value, dict):
+        raw = value.get("text")
+        if isinstance(raw, str) and raw.strip():
+            text = raw.strip()
+            words.append(text)
+        elif raw is not None and not isinstance(raw, str):
+            reader.bad(f"{path}.text", raw, "a string")
+    words += [c.display for c in codings if c.display]
+    return Term(codings, tuple(words), text)
+
+
+_NOTHING = Term((), ())
+
+
+def day_of(moment: Moment | None) -> date | None:
+    return moment.day if moment is not None else None

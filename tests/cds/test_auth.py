@@ -1,0 +1,98 @@
+"""CDS clients authenticate with signed JWTs; everything else is refused with a reason."""
+
+import base64
+import json
+import uuid
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .conftest import ISS, ISS_BY_URL
+
+SERVICE = "trdnav-patient-view"
+
+
+def refused(cds, token, path=""):
+    response = cds.call(SERVICE, cds.request(prefetch=cds.prefetch()), token=token, path=path)
+    assert response.status_code == 401, response.text
+    assert response.json()["type"] == "/problems/not-authenticated"
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    return response.json()["detail"]
+
+
+def unsigned(claims):
+    def part(data):
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT', 'kid': 'ec-1'})}.{part(claims)}."
+
+
+def test_es384_and_rs384_from_a_file_and_a_url_are_accepted(cds):
+    url = cds.service_url(SERVICE)
+    for token in (
+        cds.token(url),
+        cds.token([url, "https://elsewhere.example.org"], alg="RS384", kid="rsa-1"),
+        cds.token(url, iss=ISS_BY_URL, alg="ES384"),
+    ):
+        response = cds.call(SERVICE, cds.request(prefetch=cds.prefetch()), token=token)
+        assert response.status_code == 200, response.text
+
+
+def test_symmetric_and_unsigned_tokens_are_refused(cds):
+    url = cds.service_url(SERVICE)
+    hs256 = jwt.encode(
+        {"iss": ISS, "aud": url, "exp": 4102444800, "iat": 1700000000, "jti": "x"},
+        "a shared secret that is long enough",
+        algorithm="HS256",
+        headers={"kid": "ec-1"},
+    )
+    assert "'HS256' is not allowed" in refused(cds, hs256)
+    assert "'none' is not allowed" in refused(
+        cds, unsigned({"iss": ISS, "aud": url, "exp": 4102444800, "iat": 1700000000, "jti": "y"})
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            {"aud": "https://trdnav.example.org/cds-services/other"},
+            "JWT aud must be the URL called",
+        ),
+        ({"iss": "https://unknown-ehr.example.org"}, "is not a registered CDS client"),
+        ({"expires_in": -120}, "the JWT has expired"),
+        ({"issued_ago": -600, "expires_in": 900}, "iat in the future"),
+        ({"kid": None}, "must name its key (kid)"),
+        ({"kid": "no-such-key"}, "no key 'no-such-key'"),
+        ({"headers": {"jku": "https://attacker.example.org/jwks"}}, "is not the JWKS registered"),
+        ({"headers": {"typ": "at+jwt"}}, "typ must be 'JWT'"),
+        ({"key": ec.generate_private_key(ec.SECP384R1())}, "does not verify"),
+    ],
+)
+def test_bad_tokens_are_refused(cds, change, reason):
+    change = dict(change)
+    url = change.pop("aud", cds.service_url(SERVICE))
+    assert reason in refused(cds, cds.token(url, **change))
+
+
+def test_a_replayed_jti_is_refused(cds):
+    url = cds.service_url(SERVICE)
+    jti = str(uuid.uuid4())
+    first = cds.call(SERVICE, cds.request(prefetch=cds.prefetch()), token=cds.token(url, jti=jti))
+    assert first.status_code == 200
+    assert "jti replay" in refused(cds, cds.token(url, jti=jti))
+    assert "jti replay" in refused(cds, cds.token(url, jti=jti, alg="RS384", kid="rsa-1"))
+
+
+def test_missing_or_malformed_credentials(cds):
+    body = cds.request(prefetch=cds.prefetch())
+    no_header = httpx.post(cds.service_url(SERVICE), json=body)
+    assert no_header.status_code == 401
+    assert "Authorization: Bearer <JWT>" in no_header.json()["detail"]
+    assert "not a JWT" in refused(cds, "not-a-token")
+    with cds.client("clinician") as user:
+        response = user.post(f"/cds-services/{SERVICE}", json=body)
+    assert response.status_code == 401
+    assert "'HS256' is not allowed" in response.json()["detail"]

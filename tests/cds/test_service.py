@@ -1,0 +1,121 @@
+"""The CDS Hooks service over real HTTP: discovery, patient-view cards from prefetch or from
+the client's FHIR server, 412 when data cannot be had, and the spec's examples."""
+
+import json
+from pathlib import Path
+
+import httpx
+
+from trdnav.cds.models import Response
+
+from .conftest import FHIR_TOKEN, PATIENT, PUBLIC_URL
+
+EXAMPLES = Path(__file__).parent / "examples"
+
+
+def example(name):
+    return json.loads((EXAMPLES / name).read_text("utf-8"))
+
+
+def test_discovery_lists_the_services_with_their_prefetch(cds):
+    found = httpx.get(f"{cds.url}/cds-services").json()
+    services = {s["id"]: s for s in found["services"]}
+    assert {s["hook"] for s in services.values()} == {"patient-view", "order-select", "order-sign"}
+    prefetch = services["trdnav-patient-view"]["prefetch"]
+    assert prefetch["patient"] == "Patient/{{context.patientId}}"
+    assert prefetch["observations"].startswith("Observation?patient={{context.patientId}}&code=")
+    assert "http://loinc.org|44249-1" in prefetch["observations"]
+    assert all(s["description"] for s in services.values())
+
+
+def test_patient_view_cards_from_prefetch(cds):
+    response = cds.call("trdnav-patient-view", cds.request(prefetch=cds.prefetch()))
+    assert response.status_code == 200, response.text
+    cards = response.json()["cards"]
+    Response.model_validate(response.json())
+    assert [c["indicator"] for c in cards] == ["critical", "warning", "info", "info"]
+    critical, warning, stage, open_ = cards
+    assert critical["summary"].startswith("Suicide item positive")
+    assert "PHQ-9 item 9 = 1" in critical["detail"]
+    assert warning["summary"].startswith("Contraindicated: ")
+    assert warning["summary"] == "Contraindicated: TMS, Esketamine"
+    assert warning["overrideReasons"][0]["code"] == "benefit-outweighs-risk"
+    assert stage["summary"].startswith("TRD: 2 failed adequate trial(s); Thase-Rush stage II")
+    assert open_["summary"].startswith("Open options: ")
+    for card in cards:
+        assert len(card["summary"]) < 140
+        assert card["source"]["label"].startswith("trdnav ")
+        assert card["links"] == [
+            {
+                "label": "Open the patient in trdnav",
+                "url": f"{PUBLIC_URL}/app/patients/{PATIENT}",
+                "type": "absolute",
+            }
+        ]
+        assert len(card["uuid"]) == 36
+
+
+def test_missing_prefetch_is_fetched_with_the_bearer_token_and_pages_followed(cds):
+    cds.fhir.requests.clear()
+    from_server = cds.call("trdnav-patient-view", cds.request(fhir=True))
+    assert from_server.status_code == 200, from_server.text
+    from_prefetch = cds.call("trdnav-patient-view", cds.request(prefetch=cds.prefetch()))
+    summaries = [c["summary"] for c in from_server.json()["cards"]]
+    assert summaries == [c["summary"] for c in from_prefetch.json()["cards"]]
+    urls = [url for url, _ in cds.fhir.requests]
+    assert all(auth == f"Bearer {FHIR_TOKEN}" for _, auth in cds.fhir.requests)
+    assert any("_offset=5" in url for url in urls)  # a second page of a search
+    assert any(url.endswith(f"/fhir/Patient/{PATIENT}") for url in urls)
+    cds.fhir.requests.clear()
+    partly = cds.call(
+        "trdnav-patient-view", cds.request(prefetch=cds.prefetch(skip=("procedures",)), fhir=True)
+    )
+    assert partly.status_code == 200
+    assert [url.split("?")[0].rsplit("/", 1)[-1] for url, _ in cds.fhir.requests] == ["Procedure"]
+
+
+def test_412_when_the_data_cannot_be_had(cds):
+    no_server = cds.call(
+        "trdnav-patient-view", cds.request(prefetch=cds.prefetch(skip=("conditions",)))
+    )
+    assert no_server.status_code == 412
+    assert no_server.json()["type"] == "/problems/data-unavailable"
+    assert "prefetch 'conditions'" in no_server.json()["detail"]
+    body = cds.request(prefetch=cds.prefetch(skip=("patient",)), fhir=True)
+    body["fhirAuthorization"]["access_token"] = "wrong"
+    refused = cds.call("trdnav-patient-view", body)
+    assert refused.status_code == 412
+    assert "answered 401" in refused.json()["detail"]
+    body = cds.request(prefetch=cds.prefetch(skip=("patient",)), fhir=True)
+    body["fhirServer"] = "http://fhir.example.org/r4"
+    plain = cds.call("trdnav-patient-view", body)
+    assert plain.status_code == 412
+    assert "is not https" in plain.json()["detail"]
+    null_patient = cds.call(
+        "trdnav-patient-view", cds.request(prefetch={**cds.prefetch(), "patient": None})
+    )
+    assert null_patient.status_code == 412
+
+
+def test_the_specs_patient_view_request(cds):
+    """The spec's example: prefetch under another key and an http FHIR server that is not on
+    this machine, so the data trdnav asks for cannot be had safely."""
+    body = example("patient-view-request.json")
+    response = cds.call("trdnav-patient-view", body)
+    assert response.status_code == 412
+    assert "is not https" in response.json()["detail"]
+
+
+def test_bad_requests_are_422_with_the_field_named(cds):
+    body = cds.request(prefetch=cds.prefetch())
+    body["hook"] = "order-sign"
+    del body["context"]["patientId"]
+    response = cds.call("trdnav-patient-view", body)
+    assert response.status_code == 422
+    assert {e["path"] for e in response.json()["errors"]} == {"hook", "context.patientId"}
+    assert cds.call("no-such-service", body).status_code == 404
+
+
+def test_the_specs_response_example_fits_the_card_model():
+    sent = example("response.json")
+    assert Response.model_validate(sent).to_json() == sent

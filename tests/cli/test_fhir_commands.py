@@ -1,0 +1,146 @@
+"""trdnav assess and trdnav import with FHIR input, through the installed entry point."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select
+
+from trdnav.core.assessment import assess
+from trdnav.core.intake import parse_history
+from trdnav.fhir.assessment_export import bundle
+from trdnav.fhir.export import export_history
+from trdnav.knowledge import load_knowledge
+from trdnav.knowledge.fhir_codes import load_fhir_codes
+from trdnav.store.tables import FhirResource, Patient
+
+ROOT = Path(__file__).resolve().parents[2]
+TRDNAV = Path(sys.executable).parent / "trdnav"
+KB = load_knowledge()
+CODES = load_fhir_codes()
+
+
+def run(*args, db=None):
+    extra = ["--database-url", db] if db else []
+    return subprocess.run(
+        [str(TRDNAV), *map(str, args), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def example(name="stage-2-trd"):
+    return parse_history(json.loads((ROOT / "examples" / f"{name}.json").read_text("utf-8")), KB)
+
+
+def test_assess_a_fhir_bundle_as_json_and_as_fhir(tmp_path):
+    history = example()
+    exported = export_history(history, KB, CODES)
+    resources = [r for r in exported.resources if r["resourceType"] != "MedicationStatement"]
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle(resources)), encoding="utf-8")
+    result = run("assess", path, "--json", "--as-of", history.as_of.isoformat())
+    assert result.returncode == 0, result.stderr
+    without_trials = history.model_copy(update={"medication_trials": []})
+    assert json.loads(result.stdout) == assess(without_trials, KB).to_json()
+    assert result.stderr == ""
+    as_fhir = run("assess", path, "--fhir", "--as-of", history.as_of.isoformat())
+    assert json.loads(as_fhir.stdout)["resourceType"] == "Bundle"
+    report = run("assess", path, "--as-of", history.as_of.isoformat())
+    assert "Data from FHIR" in report.stdout
+    assert "trdnav assessment - example-stage-2" in report.stdout
+
+
+def test_assess_shows_missing_data_and_refuses_bad_or_huge_fhir(tmp_path):
+    patient = {"resourceType": "Patient", "id": "p1", "birthDate": "1980-01-01"}
+    statement = {
+        "resourceType": "MedicationStatement",
+        "id": "ms1",
+        "status": "completed",
+        "medicationCodeableConcept": {"text": "sertraline"},
+        "subject": {"reference": "Patient/p1"},
+        "effectivePeriod": {"start": "2024-01-01", "end": "2024-04-01"},
+    }
+    ndjson = tmp_path / "p1.ndjson"
+    ndjson.write_text("\n".join(json.dumps(r) for r in (patient, statement)) + "\n", "utf-8")
+    result = run("assess", ndjson, "--json", "--as-of", "2025-01-01")
+    assert result.returncode == 0, result.stderr
+    notes = result.stderr.splitlines()
+    assert notes[0].startswith("note: missing: episode: no diagnosis of major depression")
+    assert any("ambiguous: MedicationStatement/ms1" in n and "no dosage" in n for n in notes)
+    assert any(n.startswith("note: missing: patient.sex") for n in notes)
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": {**patient, "gender": "mal"}}],
+            }
+        ),
+        "utf-8",
+    )
+    refused = run("assess", bad)
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert f'error: {bad}: entry[0].resource.gender: got "mal"' in refused.stderr
+
+    huge = tmp_path / "huge.json"
+    with huge.open("w", encoding="utf-8") as out:
+        out.write('{"resourceType": "Bundle", "type": "collection", "entry": [')
+        padding = json.dumps({"resource": {"resourceType": "Basic", "code": {"text": "x" * 1000}}})
+        out.write(",".join([padding] * 50_000))
+        out.write("]}")
+    assert huge.stat().st_size > 50_000_000
+    refused = run("assess", huge)
+    assert refused.returncode == 2
+    assert "a FHIR document of at most 20 MB" in refused.stderr
+
+
+def test_import_fhir_bundles_and_bulk_files_with_a_report(tmp_path):
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert run("db", "upgrade", db=db).returncode == 0
+    assert run("clinic", "add", "North", db=db).returncode == 0
+    history = example("refractory-recurrent")
+    exported = export_history(history, KB, CODES).resources
+    bundle_path = tmp_path / "one.json"
+    bundle_path.write_text(json.dumps(bundle(exported)), "utf-8")
+    folder = tmp_path / "bulk"
+    folder.mkdir()
+    other = example("suicidal-ideation-first-episode")
+    for kind in ("Patient", "Condition", "MedicationStatement", "Observation", "Procedure"):
+        lines = [
+            json.dumps(r)
+            for r in export_history(other, KB, CODES).resources
+            if r["resourceType"] == kind
+        ]
+        (folder / f"{kind}.ndjson").write_text("\n".join(lines) + "\n", "utf-8")
+    bad = tmp_path / "bad.json"
+    broken = json.loads(bundle_path.read_text("utf-8"))
+    broken["entry"][0]["resource"]["id"] = "bad-one"
+    broken["entry"][1]["resource"]["onsetDateTime"] = "2024-13-01"
+    bad.write_text(json.dumps(broken), "utf-8")
+    report = tmp_path / "report.json"
+    files = [bundle_path, *sorted(folder.glob("*.ndjson")), bad]
+    result = run("import", *files, "--clinic", "North", "--report", report, db=db)
+    assert result.returncode == 2
+    assert f"imported {bundle_path} as patient {history.id}" in result.stdout
+    assert f"imported bulk data as patient {other.id}" in result.stdout
+    assert f"error: {bad}: entry[1].resource.onsetDateTime" in result.stderr
+    reports = json.loads(report.read_text("utf-8"))
+    assert [r["patient"] for r in reports] == [history.id, other.id]
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        ids = sorted(conn.scalars(select(Patient.id)))
+        stored = conn.scalar(select(func.count()).select_from(FhirResource))
+    engine.dispose()
+    assert ids == sorted([history.id, other.id])
+    lines = [line for p in folder.glob("*.ndjson") for line in p.read_text("utf-8").splitlines()]
+    assert stored == len(exported) + len([line for line in lines if line.strip()])
