@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from trdnav.store import migrate
+
 ROOT = Path(__file__).resolve().parents[2]
 TRDNAV = Path(sys.executable).parent / "trdnav"
 
@@ -44,8 +46,9 @@ def test_db_upgrade_current_downgrade(tmp_path):
     assert "current: none" in run("db", "current", db=url).stdout
     up = run("db", "upgrade", db=url)
     assert up.returncode == 0
-    assert "database at revision 0001" in up.stdout
-    assert "current: 0001; latest: 0001" in run("db", "current", db=url).stdout
+    head = migrate.head()
+    assert f"database at revision {head}" in up.stdout
+    assert f"current: {head}; latest: {head}" in run("db", "current", db=url).stdout
     down = run("db", "downgrade", "base", db=url)
     assert "base (empty)" in down.stdout
 
