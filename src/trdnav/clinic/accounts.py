@@ -41,6 +41,7 @@ __all__ = [
     "authenticate",
     "find_clinic",
     "generate_password",
+    "list_users",
     "resolve_token",
     "set_active",
     "set_password",
@@ -123,6 +124,17 @@ def add_user(
     except IntegrityError:
         raise Conflict(f"a user with e-mail {address} exists already") from None
     return user
+
+
+def list_users(store: Store, actor: Actor) -> list[User]:
+    """The users of the actor's clinic, by e-mail (administrators only)."""
+    actor.require_admin()
+    with store.reading() as session:
+        return list(
+            session.scalars(
+                select(User).where(User.clinic_id == actor.clinic_id).order_by(User.email)
+            )
+        )
 
 
 def _user(session: Session, actor: Actor, email: str) -> User:
