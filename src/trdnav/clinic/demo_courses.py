@@ -3,8 +3,9 @@
 They give the demo a course in progress (TMS, with a missed session re-planned), a
 completed course, and every course alert: a new suicide-item response, high blood pressure
 before esketamine, a severe side effect, ECT remission, an ECT plateau and early
-non-response at a review point. Each course starts a fixed number of days before today and
-every session planned before today is recorded, so the demo looks the same on any day.
+non-response at a review point. Each course starts on the latest day from which the clinic's
+calendar (weekends, public holidays) places its first ``sessions`` sessions before today, and
+those are recorded, so the demo looks the same on any day of the year.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 
 from trdnav.clinic import courses, patients
 from trdnav.clinic.actor import Actor
+from trdnav.clinic.calendars import ClinicCalendar
 from trdnav.core.knowledge import KnowledgeBase
+from trdnav.core.scheduling import plan
 from trdnav.settings import Settings
 from trdnav.store.database import Store
 
@@ -28,7 +31,8 @@ Measured = list[tuple[str, list[int]]]
 class DemoCourse:
     patient_id: str
     template: str
-    days_ago: int
+    sessions: int
+    """Sessions recorded (delivered or missed) before today."""
     at: time
     parameters: dict[str, Any]
     """Recorded at every delivered session, unless ``first_parameters`` says otherwise."""
@@ -50,7 +54,7 @@ DEMO_COURSES: tuple[DemoCourse, ...] = (
     DemoCourse(
         "demo-tms",
         "tms-10hz",
-        days_ago=33,
+        sessions=22,
         at=time(9, 0),
         parameters=TMS,
         missed=(5,),
@@ -66,7 +70,7 @@ DEMO_COURSES: tuple[DemoCourse, ...] = (
     DemoCourse(
         "demo-esketamine",
         "esketamine-trd",
-        days_ago=25,
+        sessions=7,
         at=time(10, 0),
         first_parameters={
             "dose_mg": 56,
@@ -95,7 +99,7 @@ DEMO_COURSES: tuple[DemoCourse, ...] = (
     DemoCourse(
         "demo-ect-remission",
         "ect-mwf",
-        days_ago=15,
+        sessions=6,
         at=time(8, 0),
         parameters=ECT,
         measurements={
@@ -108,7 +112,7 @@ DEMO_COURSES: tuple[DemoCourse, ...] = (
     DemoCourse(
         "demo-ect-plateau",
         "ect-mwf",
-        days_ago=24,
+        sessions=10,
         at=time(8, 0),
         parameters=ECT,
         measurements={
@@ -122,7 +126,7 @@ DEMO_COURSES: tuple[DemoCourse, ...] = (
     DemoCourse(
         "demo-ketamine",
         "ketamine-iv",
-        days_ago=27,
+        sessions=6,
         at=time(13, 0),
         parameters={
             "dose_mg_per_kg": 0.5,
@@ -157,6 +161,18 @@ def _record(spec: DemoCourse, number: int, first: bool) -> dict[str, Any]:
     return body
 
 
+def _start(spec: DemoCourse, kb: KnowledgeBase, settings: Settings, today: date) -> date:
+    """The latest start that puts ``spec.sessions`` sessions before today."""
+    template = kb.courses[spec.template]
+    calendar = ClinicCalendar({}, settings)
+    for days in range(1, 366):
+        start = today - timedelta(days=days)
+        slots = plan(template, start, spec.at, calendar.work_calendar(start))
+        if sum(1 for s in slots if s.date < today) >= spec.sessions:
+            return start
+    raise ValueError(f"{spec.template}: no start puts {spec.sessions} sessions before {today}")
+
+
 def seed_course(
     store: Store,
     actor: Actor,
@@ -174,13 +190,13 @@ def seed_course(
         settings,
         spec.patient_id,
         template_id=spec.template,
-        start=today - timedelta(days=spec.days_ago),
+        start=_start(spec, kb, settings, today),
         session_time=spec.at,
         if_match=version,
         today=today,
     )
-    delivered = 0
-    while view["status"] == "active":
+    delivered = recorded = 0
+    while view["status"] == "active" and recorded < spec.sessions:
         due = next((s for s in view["sessions"] if s["status"] == "planned"), None)
         if due is None or date.fromisoformat(due["date"]) >= today:
             break
@@ -198,6 +214,7 @@ def seed_course(
             today,
         )
         delivered += body["status"] == "delivered"
+        recorded += 1
 
 
 def seed_courses(
