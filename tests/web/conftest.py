@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import pytest
 import uvicorn
 
 from trdnav.api import create_app
-from trdnav.clinic import accounts, patients
+from trdnav.clinic import accounts, demo, patients
 from trdnav.clinic.actor import Actor
 from trdnav.knowledge import load_knowledge
 from trdnav.settings import Settings
@@ -123,10 +124,38 @@ def own_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
         next(servers, None)
 
 
+DAY = date(2026, 3, 2)
+
+
+class FixedDay(Settings):
+    """Settings whose "today" never moves: the demo's dates, and so the browser tests'
+    screenshots, are the same on every run."""
+
+    def today(self) -> date:
+        return DAY
+
+
+@dataclass
+class DemoServer:
+    url: str
+    password: str
+    settings: Settings
+    store: Store
+
+
 @pytest.fixture(scope="session")
-def sqlite_web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """A server on SQLite only, for tests that need no second backend (the browser)."""
-    yield from _server(f"sqlite:///{tmp_path_factory.mktemp('webonly') / 'trdnav.db'}")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    """A server on SQLite with the demo clinic (as `trdnav serve --demo` seeds it) on DAY."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    migrate.upgrade(url)
+    store = Store(url)
+    settings = FixedDay(database_url=url, timezone="UTC", login_max_failures=1000)
+    login = demo.seed_demo(store, load_knowledge(), DAY, settings=settings)
+    servers = run_server(settings, store)
+    running = next(servers)
+    yield DemoServer(running.url, login.password, settings, store)
+    next(servers, None)
+    store.dispose()
 
 
 class WebClient(httpx.Client):

@@ -166,8 +166,9 @@ def timeline(
         parts.append(
             element("line", x1=x, x2=x, y1=float(TOP - 6), y2=chart_bottom, stroke="#cfd8dc")
         )
+        anchor = "end" if x > WIDTH - RIGHT - 30 else "middle"
         parts.append(
-            text(x, float(TOP - 10), label, text_anchor="middle", font_size="11", fill="#333")
+            text(x, float(TOP - 10), label, text_anchor=anchor, font_size="11", fill="#333")
         )
     for marker in markers:
         x = axis.x(marker.day)
@@ -186,7 +187,17 @@ def timeline(
                 class_=f"marker marker-{marker.kind}",
             )
         )
-        parts.append(text(x + 3, chart_bottom + 12, marker.label, font_size="11", fill=colour))
+        near_end = x > WIDTH - RIGHT - 60
+        parts.append(
+            text(
+                x - 3 if near_end else x + 3,
+                chart_bottom + 12,
+                marker.label,
+                font_size="11",
+                fill=colour,
+                text_anchor="end" if near_end else None,
+            )
+        )
     used = [k for k in STYLES if any(b.kind == k for b in bars)]
     legend, bottom = _legend(used, chart_bottom + 32)
     parts += legend
