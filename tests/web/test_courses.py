@@ -132,8 +132,19 @@ def test_a_delivery_in_the_future_is_refused(clinic, stage2):
     assert "a time on or before today" in response.text
 
 
-def test_planning_an_option_that_is_not_open_needs_a_review_tick(clinic, example):
+def test_planning_an_option_that_is_not_eligible_needs_a_review_tick(clinic, example, stage2):
+    with clinic.client() as browser:
+        # TMS is "caution" for the stage-2 patient (seizure disorder)
+        base = f"/app/patients/{stage2}"
+        page = browser.get(f"{base}/courses/new?treatment=tms").text
+        assert "This option is <strong>caution</strong> for this patient" in page
+        assert plan(browser, base, "tms-10hz", "2025-01-06").status_code == 422
+        assert plan(browser, base, "tms-10hz", "2025-01-06", reviewed="yes").status_code == 303
+        eligible = browser.get(f"{base}/courses/new?treatment=ect").text
+        assert 'name="reviewed"' not in eligible
+
     doc = example("stage-2-trd")
+    doc["id"] = "implant"
     doc["conditions"] = ["cochlear_implant"]  # contraindicates TMS
     pid = clinic.add_patient(doc)["id"]
     base = f"/app/patients/{pid}"

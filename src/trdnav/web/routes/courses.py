@@ -15,7 +15,7 @@ from trdnav.core import instruments
 from trdnav.core.course_templates import CourseTemplate
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import Conflict, InputError, PreconditionFailed, Problem
-from trdnav.web import calendar_grid, forms, present
+from trdnav.web import calendar_grid, forms
 from trdnav.web.deps import Reader, WebUser, Writer
 from trdnav.web.pages import finish, redirect, render
 
@@ -74,7 +74,7 @@ def _plan_page(
             "errors": errors or forms.FieldErrors(),
             "stale": stale,
             "version": values.get("version") or view["version"],
-            "open_verdicts": present.OPEN_VERDICTS,
+            "needs_review": any(v.verdict != "eligible" for v, _ in groups),
         },
         status=status,
         actor=user.actor,
@@ -125,7 +125,7 @@ def create_course(request: Request, patient_id: str, user: Writer) -> Response:
             state.store, user.actor, state.kb, patient_id, user.today
         )
         verdict = next(o for o in assessment.options if o.treatment == template.treatment)
-        if verdict.verdict not in present.OPEN_VERDICTS:
+        if verdict.verdict != "eligible":
             problems.append(
                 Problem(
                     "reviewed",
