@@ -31,6 +31,8 @@ ADMIN = {
 }
 CLINIC_WIDE = {
     ("get", "/app/patients"),
+    ("get", "/app/new-patient"),
+    ("post", "/app/new-patient"),
     ("post", "/app/logout"),
     ("get", "/app/import"),
     ("post", "/app/import/preview"),
@@ -42,6 +44,7 @@ READS = [r for r in PATIENT if r[0] == "get" and r not in FORM_PAGES]
 WRITES = [r for r in PATIENT if r[0] == "post"] + [
     r for r in sorted(CLINIC_WIDE) if r[0] == "post" and r[1] != "/app/logout"
 ]
+CLINIC_FORMS = [("get", "/app/new-patient"), ("get", "/app/import")]
 
 
 def test_every_web_route_is_classified():
@@ -80,6 +83,13 @@ def body(path):
         return {"active": "no"}
     if path == "/app/import":
         return {"document": '{"id": "x"}'}
+    if path.endswith("/edit") or path == "/app/new-patient":
+        return {
+            "birth_date": "1980-01-01",
+            "sex": "female",
+            "episode.onset": "2024-01-01",
+            "episode.severity": "mild",
+        }
     return {}
 
 
@@ -169,7 +179,7 @@ def test_viewers_read_but_never_write(two_clinics):
     mine, _, pid, items, course_id, version = two_clinics
     with mine.client("viewer") as viewer:
         csrf = csrf_of(viewer)
-        for method, path in FORM_PAGES + WRITES:
+        for method, path in FORM_PAGES + CLINIC_FORMS + WRITES:
             response = send(viewer, method, path, csrf, pid=pid, items=items, course_id=course_id)
             assert response.status_code == 403, (method, path, response.text[-400:])
             assert "Not permitted" in response.text

@@ -14,13 +14,23 @@ from starlette.types import Scope
 
 from trdnav.web.errors import install_error_pages
 from trdnav.web.pages import STATIC, WebState
-from trdnav.web.routes import admin, auth, courses, imports, items, patients, reports
+from trdnav.web.routes import (
+    admin,
+    auth,
+    courses,
+    demographics,
+    imports,
+    items,
+    patients,
+    reports,
+)
 
 __all__ = ["ROUTERS", "install_web"]
 
 ROUTERS = (
     auth.router,
     patients.router,
+    demographics.router,
     items.router,
     courses.router,
     imports.router,
