@@ -72,9 +72,19 @@ class Watched:
     def check(self):
         foreign = [u for u in self.requests if urlparse(u).netloc not in (self.host, "")]
         assert foreign == [], foreign
-        # a form sent back with its problems (422) is logged by the browser; nothing else may be
-        refused = "Failed to load resource: the server responded with a status of 422"
-        assert [e for e in self.errors if not e.startswith(refused)] == []
+        # a form sent back with its problems (422), and the page of a patient called "nobody"
+        # asked for on purpose (404), are logged by the browser; nothing else may be
+        expected = (
+            "Failed to load resource: the server responded with a status of 422",
+            "Failed to load resource: the server responded with a status of 404",
+            "404 for ",
+        )
+        unexpected = [e for e in self.errors if not e.startswith(expected)]
+        assert unexpected == []
+        assert all("/nobody" in e for e in self.errors if e.startswith("404 for "))
+        assert len([e for e in self.errors if e.startswith(expected[1])]) == len(
+            [e for e in self.errors if e.startswith("404 for ")]
+        )
 
 
 def new_page(browser, demo_server, width=1280, height=800):
@@ -380,3 +390,38 @@ def test_every_demo_patient_page_renders(browser, demo_server):
     assert {"none", "single", "improving", "remission", "worsening"} <= states
     watched.check()
     context.close()
+
+
+def test_every_form_labels_its_fields_and_names_its_errors(clinician):
+    page = clinician
+    base = "/app/patients/demo-remission"
+    for path in (
+        f"{base}/trials/new",
+        f"{base}/procedures/new",
+        f"{base}/psychotherapy/new",
+        f"{base}/measurements/new?instrument=QIDS-SR16",
+        f"{base}/measurements/new?instrument=MADRS",
+        f"{base}/measurements/new?instrument=HAMD-17",
+        f"{base}/edit",
+        f"{base}/courses/new",
+        "/app/new-patient",
+    ):
+        page.goto(path)
+        assert unlabelled_fields(page) == [], path
+    page.goto("/app/new-patient")
+    shot(page, "15-new-patient")
+    page.goto(f"{base}/trials/new")
+    page.get_by_label("Drug").fill("sertralin")
+    page.get_by_label("Daily dose (mg)").fill("a lot")
+    page.get_by_role("button", name="Add the medication trial").click()
+    summary = page.locator("#error-summary")
+    assert summary.is_visible()
+    assert page.evaluate("() => document.activeElement.id") == "error-summary"
+    assert "did you mean 'sertraline'?" in page.locator("#drug-error").inner_text()
+    assert page.get_by_label("Drug").get_attribute("aria-invalid") == "true"
+    summary.get_by_role("link", name=re.compile("^Daily dose")).click()
+    assert page.evaluate("() => location.hash") == "#daily_dose_mg"
+    shot(page, "16-trial-form-errors")
+    page.goto("/app/patients/nobody")
+    assert page.locator("h1").inner_text() == "Not found"
+    shot(page, "17-not-found")

@@ -219,9 +219,12 @@ def place_problems(problems: Iterable[Problem], labels: Mapping[str, str]) -> Fi
     """Each problem next to the field its path names (a key of ``labels``); the rest in
     ``general``."""
     errors = FieldErrors(labels=dict(labels))
+    found: dict[str, list[str]] = {}
     for p in problems:
         if p.path in labels:
-            errors.by_field.setdefault(p.path, []).append(_message(p))
+            found.setdefault(p.path, []).append(_message(p))
         else:
             errors.general.append(str(p))
+    # in the order of the form's fields, as the summary above the form lists them
+    errors.by_field = {name: found[name] for name in labels if name in found}
     return errors

@@ -384,7 +384,7 @@ def record_session(
 def _session_labels(
     kb: KnowledgeBase, template: CourseTemplate, effects: list[str], due: list[str]
 ) -> dict[str, str]:
-    labels = {"status": "Status", "delivered_at": "Delivered at", "note": "Note"}
+    labels = {"status": "Status", "delivered_at": "Delivered at"}
     labels |= {f"parameters.{p}": kb.parameters[p].label for p in template.parameters}
     labels |= {f"effect.{i}": name for i, name in enumerate(effects)}
     for index, instrument in enumerate(due):
@@ -392,7 +392,7 @@ def _session_labels(
         labels[f"measurements[{index}].items"] = f"{inst.id} items"
         for i, item in enumerate(inst.items):
             labels[f"measurements[{index}].items[{i}]"] = f"{inst.id} item {item.number}"
-    return labels
+    return labels | {"note": "Note"}
 
 
 @router.post("/{course_id}/stop")
