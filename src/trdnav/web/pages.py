@@ -31,9 +31,12 @@ __all__ = [
     "STATIC",
     "WebState",
     "app_state",
+    "finish",
     "redirect",
     "render",
+    "render_text",
     "session_of",
+    "set_session",
     "web_state",
 ]
 

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from trdnav.clinic import courses, patients
+from trdnav.core.assessment import Assessment
+from trdnav.core.knowledge import KnowledgeBase
 from trdnav.web import present
 from trdnav.web.deps import Reader
 from trdnav.web.pages import redirect, render
@@ -101,9 +103,8 @@ def dashboard(request: Request, patient_id: str, user: Reader) -> Response:
 
 
 def _dashboard_context(
-    view: dict[str, Any], a: Any, course_list: list[dict[str, Any]], kb: Any
+    view: dict[str, Any], a: Assessment, course_list: list[dict[str, Any]], kb: KnowledgeBase
 ) -> dict[str, Any]:
-    findings = a.trials if len(a.trials) == len(view["medication_trials"]) else None
     return {
         "patient": view,
         "a": a,
@@ -115,13 +116,8 @@ def _dashboard_context(
         "course_alerts": [
             (c, alert) for c in course_list for alert in c["alerts"] if c["status"] == "active"
         ],
-        "trials": list(
-            zip(
-                view["medication_trials"],
-                findings or [None] * len(view["medication_trials"]),
-                strict=True,
-            )
-        ),
+        # read in one transaction: the judged trials are the stored ones, in order
+        "trials": list(zip(view["medication_trials"], a.trials, strict=True)),
         "measurements": present.measurement_rows(view, kb),
         "conditions": [kb.conditions[c] for c in view["conditions"] if c in kb.conditions],
         "instruments": list(kb.instruments.values()),
