@@ -109,7 +109,10 @@ def reader(request: Request) -> WebUser:
 async def checked_form(request: Request) -> AsyncIterator[FormData]:
     """The form of a POST, if its CSRF token is this session's (its uploads are closed
     once the response is sent)."""
-    form = await request.form(max_part_size=MAX_PART_BYTES)
+    try:
+        form = await request.form(max_part_size=MAX_PART_BYTES)
+    except TypeError:  # Starlette before 0.40 takes no part size (and sets no limit)
+        form = await request.form()
     try:
         sent = form.get("csrf")
         expected = session_of(request).csrf
