@@ -231,7 +231,7 @@ def test_a_phq9_entered_by_keyboard_changes_the_chart_and_the_verdicts(clinician
 def test_planning_a_course_and_recording_a_session(clinician):
     page = clinician
     page.goto("/app/patients/demo-single")
-    page.get_by_role("link", name="Plan a ECT course").click()
+    page.get_by_role("link", name="Plan a course: ECT").click()
     page.get_by_label(re.compile("ECT, three times a week")).check()
     page.get_by_label("First day").fill("2026-02-23")
     page.get_by_label("Session time (clinic time)").fill("08:30")
