@@ -15,12 +15,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from trdnav.clinic import accounts
+from trdnav.clinic.actor import Actor
 from trdnav.errors import InputError, NotAuthenticated, TooManyRequests, TrdnavError
 from trdnav.web.deps import SignInRequired, login_url
-from trdnav.web.pages import redirect, render, session_of, set_session
+from trdnav.web.pages import app_state, redirect, render, session_of, set_session
 from trdnav.web.session import SessionData
 
 __all__ = ["install_error_pages", "is_web"]
@@ -54,8 +57,24 @@ def is_web(request: Request) -> bool:
     return path == "/app" or path.startswith("/app/")
 
 
+def _signed_in(request: Request) -> Actor | None:
+    """The signed-in user, if any, so an error page keeps the navigation."""
+    token = session_of(request).token
+    if not token:
+        return None
+    state = app_state(request)
+    try:
+        return accounts.resolve_token(state.store, state.token_key(), token, None, None)
+    except TrdnavError:
+        return None
+
+
 def _page(
-    request: Request, status: int, message: str, problems: list[str] | None = None
+    request: Request,
+    status: int,
+    message: str,
+    problems: list[str] | None = None,
+    actor: Actor | None = None,
 ) -> Response:
     return render(
         request,
@@ -69,6 +88,7 @@ def _page(
             "request_id": getattr(request.state, "request_id", None),
         },
         status=status,
+        actor=actor,
     )
 
 
@@ -80,7 +100,9 @@ async def _trdnav_error(request: Request, exc: Exception) -> Response:
         return redirect(request, login_url(next_url))
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
     problems = [str(p) for p in exc.problems] if isinstance(exc, InputError) else None
-    response = _page(request, exc.http_status, str(exc) if not problems else "", problems)
+    actor = await run_in_threadpool(_signed_in, request)
+    message = str(exc) if not problems else ""
+    response = _page(request, exc.http_status, message, problems, actor)
     if headers:
         response.headers.update(headers)
     return response
@@ -88,7 +110,8 @@ async def _trdnav_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    return _page(request, exc.status_code, str(exc.detail))
+    actor = await run_in_threadpool(_signed_in, request)
+    return _page(request, exc.status_code, str(exc.detail), actor=actor)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
