@@ -37,3 +37,9 @@ END $$;
 SQL
 export TRDNAV_TEST_POSTGRES_URL="postgresql+psycopg://trdnav_test:trdnav_test@127.0.0.1:5432/postgres"
 export CI=1
+
+# --- Browser tests and PDF reports ---------------------------------------------------------
+# Debian's chromium drives the web app's browser tests (Playwright never downloads a browser
+# here); WeasyPrint renders the PDF reports with Pango, HarfBuzz and fontconfig and a font.
+ci_apt_install chromium fonts-dejavu-core libglib2.0-0 libpango-1.0-0 libpangoft2-1.0-0 \
+    libharfbuzz0b libharfbuzz-subset0 libfontconfig1

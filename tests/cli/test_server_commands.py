@@ -140,6 +140,9 @@ def test_serve_demo_prints_a_password_that_signs_in(tmp_path):
         assert password, output
         assert "not a medical device" in output
         base = f"http://127.0.0.1:{port}"
+        while time.monotonic() < deadline and f"{base}/app" not in output:
+            output += proc.stdout.readline()
+        assert f"web app: {base}/app" in output
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{base}/health").status_code == 200:
@@ -154,6 +157,7 @@ def test_serve_demo_prints_a_password_that_signs_in(tmp_path):
         ).json()
         assert listing["total"] >= 20
         assert any(p["summary"]["open_alerts"] for p in listing["items"])
+        assert httpx.get(f"{base}/app/login").status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)

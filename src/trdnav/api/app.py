@@ -27,6 +27,7 @@ from trdnav.api.state import AppState
 from trdnav.service import knowledge_for
 from trdnav.settings import Settings, load_settings
 from trdnav.store.database import Store, default_database_url
+from trdnav.web import install_web
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             swagger_favicon_url="/static/swagger-ui/favicon.png",
         )
 
+    install_web(app)
     return app
 
 

@@ -322,7 +322,7 @@ def serve_command(
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Run the clinic server (REST API; OpenAPI at /docs)."""
+    """Run the clinic server (web app at /app; REST API, OpenAPI at /docs)."""
     import uvicorn
 
     settings = _settings(config, database_url)
@@ -338,11 +338,14 @@ def serve_command(
         )
     out = _out()
     if demo_data:
-        login = demo.seed_demo(Store(url), knowledge_for(settings), settings.today())
+        login = demo.seed_demo(
+            Store(url), knowledge_for(settings), settings.today(), settings=settings
+        )
         out.print("[bold]trdnav demo[/bold] (not a medical device)")
         out.print(f"  sign in as {login.email} with password: {login.password}")
         out.print("  (clinician@demo.trdnav.org and viewer@demo.trdnav.org have the same password)")
     out.print(f"  database: {url}")
+    out.print(f"  web app: http://{host}:{port}/app")
     out.print(f"  API: http://{host}:{port}/  OpenAPI docs: http://{host}:{port}/docs")
     os.environ["TRDNAV_DATABASE_URL"] = url
     if config is not None:

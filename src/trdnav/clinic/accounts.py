@@ -127,17 +127,8 @@ def add_user(
     return user
 
 
-def _user(session: Session, actor: Actor, email: str) -> User:
-    user = session.scalars(
-        select(User).where(User.email == email.strip().lower(), User.clinic_id == actor.clinic_id)
-    ).first()
-    if user is None:
-        raise NotFound(f"no user {email!r} in this clinic")
-    return user
-
-
 def list_users(store: Store, actor: Actor) -> list[User]:
-    """The users of the actor's clinic (administrators only)."""
+    """The users of the actor's clinic, by e-mail (administrators only)."""
     actor.require_admin()
     with store.reading() as session:
         return list(
@@ -145,6 +136,15 @@ def list_users(store: Store, actor: Actor) -> list[User]:
                 select(User).where(User.clinic_id == actor.clinic_id).order_by(User.email)
             )
         )
+
+
+def _user(session: Session, actor: Actor, email: str) -> User:
+    user = session.scalars(
+        select(User).where(User.email == email.strip().lower(), User.clinic_id == actor.clinic_id)
+    ).first()
+    if user is None:
+        raise NotFound(f"no user {email!r} in this clinic")
+    return user
 
 
 def find_user(store: Store, actor: Actor, email: str) -> User:

@@ -361,6 +361,17 @@ def create_course(
         return course_view(patient, course, kb, calendar)
 
 
+def _dates(sessions: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last session's date and the next planned session, for summaries."""
+    planned = [s for s in sessions if s["status"] == "planned"]
+    return {
+        "last_session": sessions[-1]["date"] if sessions else None,
+        "next_session": None
+        if not planned
+        else {k: planned[0][k] for k in ("number", "date", "time")},
+    }
+
+
 def list_courses(
     store: Store, actor: Actor, kb: KnowledgeBase, patient_id: str
 ) -> list[dict[str, Any]]:
@@ -392,6 +403,7 @@ def list_courses(
                         "alerts",
                     )
                 }
+                | _dates(view["sessions"])
             )
         audit.record(session, actor, "course.list", patient_id=patient.id)
         return out

@@ -1,6 +1,9 @@
 """Demo data: a clinic, its users, and patients that show every verdict, alert and chart state.
 
-``demo_histories(n, seed, today)`` also feeds the load benchmark: seeded, so the same call
+Hand-made histories (``demo_histories/*.json``, package data in the core format, written as
+of ``REFERENCE``) are moved to today, so their trials, scores and courses stay recent; the
+courses in ``demo_courses`` are planned and recorded on them. ``demo_histories(n, seed,
+today)`` adds generated patients and also feeds the load benchmark: seeded, so the same call
 always gives the same patients.
 """
 
@@ -14,13 +17,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from trdnav.clinic import accounts, patients
+from trdnav.clinic import accounts, demo_courses, patients
 from trdnav.clinic.actor import Actor
 from trdnav.core.knowledge import KnowledgeBase
+from trdnav.settings import Settings
 from trdnav.store.database import Store
 from trdnav.store.tables import Clinic, Patient, User
 
-__all__ = ["DEMO_CLINIC", "DemoLogin", "demo_histories", "seed_demo"]
+__all__ = ["DEMO_CLINIC", "DemoLogin", "demo_histories", "hand_made_histories", "seed_demo"]
 
 DEMO_CLINIC = "Demo Clinic"
 DEMO_USERS = (
@@ -28,7 +32,10 @@ DEMO_USERS = (
     ("clinician@demo.trdnav.org", "Dr Demo Clinician", "clinician"),
     ("viewer@demo.trdnav.org", "Demo Viewer", "viewer"),
 )
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+HAND_MADE = Path(__file__).parent / "demo_histories"
+REFERENCE = date(2025, 6, 2)
+"""The date the hand-made histories are written as of (their ``as_of``)."""
+DATE_FIELDS = frozenset({"as_of", "birth_date", "onset", "start", "end", "date"})
 
 FIRST = [
     "Ada",
@@ -206,12 +213,40 @@ def demo_histories(n: int, seed: int, today: date, years: int = 5) -> list[dict[
     return out
 
 
+def _moved(value: Any, days: timedelta) -> Any:
+    """A document with every date field moved by ``days`` (ages and durations unchanged)."""
+    if isinstance(value, dict):
+        return {
+            key: str(date.fromisoformat(item) + days)
+            if key in DATE_FIELDS and isinstance(item, str)
+            else _moved(item, days)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_moved(item, days) for item in value]
+    return value
+
+
+def hand_made_histories(today: date) -> list[dict[str, Any]]:
+    """The packaged demo histories, moved so that their ``as_of`` is ``today``."""
+    return [
+        _moved(json.loads(path.read_text(encoding="utf-8")), today - REFERENCE)
+        for path in sorted(HAND_MADE.glob("*.json"))
+    ]
+
+
 class DemoLogin:
     def __init__(self, email: str, password: str, created: bool) -> None:
         self.email, self.password, self.created = email, password, created
 
 
-def seed_demo(store: Store, kb: KnowledgeBase, today: date, patients_n: int = 24) -> DemoLogin:
+def seed_demo(
+    store: Store,
+    kb: KnowledgeBase,
+    today: date,
+    patients_n: int = 24,
+    settings: Settings | None = None,
+) -> DemoLogin:
     """Create the demo clinic once; always give its users a fresh password, returned."""
     password = accounts.generate_password()
     with store.reading() as session:
@@ -235,9 +270,9 @@ def seed_demo(store: Store, kb: KnowledgeBase, today: date, patients_n: int = 24
         )
     if not has_patients:
         owner = DEMO_USERS[1][0]
-        for path in sorted(EXAMPLES.glob("*.json")):
-            doc = json.loads(path.read_text(encoding="utf-8"))
+        for doc in hand_made_histories(today):
             patients.import_patient(store, cli, kb, doc, today, clinician=owner)
         for doc in demo_histories(patients_n, seed=7, today=today, years=4):
             patients.import_patient(store, cli, kb, doc, today, clinician=owner)
+        demo_courses.seed_courses(store, cli, kb, settings or Settings(), today)
     return DemoLogin(DEMO_USERS[0][0], password, created)

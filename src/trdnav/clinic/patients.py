@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -36,7 +36,15 @@ from trdnav.errors import (
 from trdnav.store import history_rows
 from trdnav.store.database import Store
 from trdnav.store.history_rows import ITEM_KINDS, ItemKind
-from trdnav.store.tables import FhirResource, Note, Patient, PatientCondition, User, utcnow
+from trdnav.store.tables import (
+    Course,
+    FhirResource,
+    Note,
+    Patient,
+    PatientCondition,
+    User,
+    utcnow,
+)
 
 __all__ = [
     "Page",
@@ -55,6 +63,7 @@ __all__ = [
     "list_patients",
     "load_patient",
     "patient_view",
+    "patient_with_assessment",
     "prepared_history",
     "refresh_stale_summaries",
     "remove_item",
@@ -196,6 +205,41 @@ def assessment(
     return assess(history, kb, adequate_trial_days=adequate_trial_days)
 
 
+def patient_with_assessment(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    patient_id: str,
+    as_of: date,
+    adequate_trial_days: int | None = None,
+    *,
+    purpose: str | None = None,
+) -> tuple[dict[str, Any], Assessment]:
+    """The patient (as ``get_patient``) and its assessment, read in one transaction, so the
+    two describe the same version of the history. ``purpose`` (a report, say) is recorded
+    with the read in the audit log."""
+    with store.transaction() as session:
+        patient = load_patient(session, actor, patient_id)
+        view = patient_view(patient)
+        doc = history_rows.document(patient, as_of)
+        audit.record(
+            session,
+            actor,
+            "patient.read",
+            patient_id=patient.id,
+            detail={"purpose": purpose} if purpose else None,
+        )
+        audit.record(
+            session,
+            actor,
+            "patient.assessment",
+            patient_id=patient.id,
+            detail={"as_of": as_of.isoformat()},
+        )
+    history = stored_history(doc, kb)
+    return view, assess(history, kb, adequate_trial_days=adequate_trial_days)
+
+
 # --- listing ------------------------------------------------------------------------
 
 
@@ -207,6 +251,7 @@ class PatientFilters:
     severity: str | None = None
     alerts: bool | None = None
     clinician: str | None = None
+    active_course: bool | None = None
     q: str | None = None
     deleted: bool = False
     limit: int = 50
@@ -240,6 +285,9 @@ def _filtered(actor: Actor, f: PatientFilters) -> Select[Patient]:
         stmt = stmt.where(Patient.open_alerts > 0)
     elif f.alerts is False:
         stmt = stmt.where(or_(Patient.open_alerts == 0, Patient.open_alerts.is_(None)))
+    if f.active_course is not None:
+        active = exists().where(Course.patient_pk == Patient.pk, Course.status == "active")
+        stmt = stmt.where(active if f.active_course else ~active)
     if f.clinician:
         stmt = stmt.join(User, User.id == Patient.clinician_id).where(
             User.email == f.clinician.strip().lower()
@@ -268,7 +316,9 @@ def list_patients(
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
         rows = session.scalars(
             stmt.options(selectinload(Patient.clinician))
-            .order_by(Patient.open_alerts.desc().nulls_last(), Patient.name, Patient.id)
+            .order_by(
+                Patient.open_alerts.desc().nulls_last(), Patient.name.asc().nulls_last(), Patient.id
+            )
             .limit(f.limit)
             .offset(f.offset)
         ).all()

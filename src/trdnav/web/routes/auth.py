@@ -1,0 +1,70 @@
+"""Sign in and sign out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from trdnav.clinic import accounts
+from trdnav.errors import NotAuthenticated, TooManyRequests
+from trdnav.web.deps import Writer, checked_form
+from trdnav.web.pages import app_state, redirect, render, session_of, set_session
+from trdnav.web.session import SessionData
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+
+
+def _safe_next(value: str) -> str:
+    """Only a page of this app (no scheme, no host, no protocol-relative URL)."""
+    if value.startswith("/app/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/app/patients"
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "") -> Response:
+    if session_of(request).token:
+        return redirect(request, _safe_next(next))
+    return render(request, "login.html", {"next": next, "email": "", "error": None})
+
+
+@router.post("/login")
+def login(request: Request, form: Annotated[FormData, Depends(checked_form)]) -> Response:
+    email = str(form.get("email") or "").strip()
+    password = str(form.get("password") or "")
+    next_url = str(form.get("next") or "")
+    state = app_state(request)
+    remote = request.client.host if request.client else None
+    try:
+        result = accounts.authenticate(state.store, state.settings, email, password, remote)
+    except TooManyRequests as exc:
+        minutes = max(1, exc.retry_after // 60)
+        return render(
+            request,
+            "login.html",
+            {
+                "next": next_url,
+                "email": email,
+                "error": f"Too many failed sign-ins. Try again in {minutes} minutes.",
+            },
+            status=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    except NotAuthenticated:
+        return render(
+            request,
+            "login.html",
+            {"next": next_url, "email": email, "error": "E-mail or password not recognised."},
+            status=401,
+        )
+    set_session(request, SessionData(token=result.token))
+    return redirect(request, _safe_next(next_url))
+
+
+@router.post("/logout")
+def logout(request: Request, user: Writer) -> Response:
+    set_session(request, SessionData(flash="You have signed out."))
+    return redirect(request, "/app/login")

@@ -1,0 +1,95 @@
+"""The demo (`trdnav serve --demo`) shows every verdict, every alert and every chart state,
+and a course in progress, on whatever day it is started."""
+
+from datetime import date
+
+import pytest
+
+from trdnav.clinic import courses, demo, patients
+from trdnav.clinic.actor import Actor
+from trdnav.core.intake import parse_history
+from trdnav.settings import Settings
+from trdnav.store import migrate
+from trdnav.store.database import Store
+from trdnav.web.charts import chart_state
+
+VERDICTS = {"eligible", "caution", "contraindicated", "not_yet", "trial_only"}
+CHART_STATES = {"none", "single", "improving", "remission", "worsening"}
+COURSE_ALERTS = {
+    "suicidal_ideation",
+    "blood_pressure_high",
+    "severe_side_effect",
+    "ect_remission",
+    "ect_plateau",
+    "early_nonresponse",
+}
+
+
+@pytest.mark.parametrize("today", [date(2026, 3, 2), date(2027, 12, 24)])
+def test_hand_made_histories_are_valid_and_moved_to_today(kb, today):
+    docs = demo.hand_made_histories(today)
+    assert len(docs) >= 12
+    for doc in docs:
+        assert doc["as_of"] == today.isoformat()
+        parse_history(doc, kb)
+
+
+@pytest.fixture(scope="module", params=[date(2026, 3, 2), date(2026, 11, 27)], ids=str)
+def seeded(request, tmp_path_factory, kb):
+    """The demo as seeded on a Monday in March, and on the day after Thanksgiving."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    migrate.upgrade(url)
+    store = Store(url)
+    today = request.param
+    login = demo.seed_demo(store, kb, today, settings=Settings(timezone="UTC"))
+    yield store, today, login
+    store.dispose()
+
+
+def test_the_demo_shows_every_verdict_alert_and_chart_state(seeded, kb):
+    store, today, login = seeded
+    assert login.created
+    actor = Actor(clinic_id=1, role="admin", email="test")
+    listed = patients.list_patients(store, actor, kb, patients.PatientFilters(limit=500), today)
+    assert listed.total >= 30
+    verdicts, alerts, states, course_codes, statuses = set(), set(), set(), set(), set()
+    for item in listed.items:
+        _, a = patients.patient_with_assessment(store, actor, kb, item["id"], today)
+        verdicts |= {o.verdict for o in a.options}
+        alerts |= {al.code for al in a.alerts}
+        states |= {chart_state(kb.instruments[k], s) for k, s in a.series.items()}
+        if not a.series:
+            states.add("none")
+        for course in courses.list_courses(store, actor, kb, item["id"]):
+            statuses.add(course["status"])
+            course_codes |= {al["code"] for al in course["alerts"]}
+    assert verdicts == VERDICTS
+    assert alerts == {"suicidal_ideation"}
+    assert states >= CHART_STATES
+    assert course_codes == COURSE_ALERTS
+    assert {"active", "completed"} <= statuses
+
+
+def test_the_course_in_progress_has_a_missed_session_planned_again(seeded, kb):
+    store, today, _ = seeded
+    actor = Actor(clinic_id=1, role="admin", email="test")
+    (course,) = courses.list_courses(store, actor, kb, "demo-tms")
+    view = courses.get_course(store, actor, kb, Settings(timezone="UTC"), "demo-tms", course["id"])
+    assert view["status"] == "active"
+    assert [s["status"] for s in view["sessions"]].count("missed") == 1
+    assert view["plan_version"] == 2
+    assert all(
+        date.fromisoformat(s["date"]) >= today for s in view["sessions"] if s["status"] == "planned"
+    )
+    assert all(
+        date.fromisoformat(s["date"]) < today for s in view["sessions"] if s["status"] != "planned"
+    )
+
+
+def test_seeding_again_keeps_the_patients_and_renews_the_password(seeded, kb):
+    store, today, first = seeded
+    again = demo.seed_demo(store, kb, today, settings=Settings(timezone="UTC"))
+    assert not again.created
+    assert again.password != first.password
+    actor = Actor(clinic_id=1, role="admin", email="test")
+    assert len(courses.list_courses(store, actor, kb, "demo-tms")) == 1

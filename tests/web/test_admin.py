@@ -1,0 +1,80 @@
+"""Administration pages: the clinic's calendar settings and its users."""
+
+import re
+
+from trdnav.clinic import accounts
+
+
+def test_clinic_settings_are_changed_and_checked(clinic):
+    with clinic.client("admin") as browser:
+        page = browser.get("/app/settings").text
+        assert 'name="working_days" value="mon" checked' in page
+        bad = browser.form(
+            "/app/settings",
+            "/app/settings",
+            {
+                "timezone": "Mars/Olympus",
+                "holiday_country": "US",
+                "closures": "2026-12-24\nnot a date",
+                "working_days": ["mon", "tue"],
+            },
+        )
+        assert bad.status_code == 422
+        assert 'id="timezone-error"' in bad.text
+        assert "an IANA time zone" in bad.text
+        assert 'id="closures-error"' in bad.text
+        good = browser.form(
+            "/app/settings",
+            "/app/settings",
+            {
+                "timezone": "Europe/London",
+                "holiday_country": "GB",
+                "holiday_subdivision": "ENG",
+                "closures": "2026-12-24\n2026-12-31",
+                "working_days": ["mon", "tue", "wed", "thu"],
+            },
+        )
+        assert good.status_code == 303
+        page = browser.get("/app/settings").text
+    assert "Clinic settings saved." in page
+    assert 'value="Europe/London"' in page
+    assert 'name="working_days" value="fri" checked' not in page
+    assert "2026-12-24\n2026-12-31" in page
+
+
+def test_users_are_added_disabled_and_reset(clinic):
+    with clinic.client("admin") as browser:
+        added = browser.form(
+            "/app/users", "/app/users", {"email": "new@web.test", "name": "New", "role": "viewer"}
+        )
+        assert added.status_code == 200
+        password = re.search(r'<code class="password">([^<]+)</code>', added.text).group(1)
+        assert password not in added.headers.get("set-cookie", "")
+        with clinic.client(None) as newcomer:
+            assert newcomer.login("new@web.test", password).status_code == 303
+        duplicate = browser.form(
+            "/app/users", "/app/users", {"email": "new@web.test", "role": "viewer"}
+        )
+        assert duplicate.status_code == 422
+        assert "exists already" in duplicate.text
+        short = browser.form(
+            "/app/users",
+            "/app/users",
+            {"email": "other@web.test", "role": "viewer", "password": "short"},
+        )
+        assert "at least 10 characters" in short.text
+        disabled = browser.form("/app/users", "/app/users/new%40web.test/active", {"active": "no"})
+        assert disabled.status_code == 303
+        page = browser.get("/app/users").text
+        assert "new@web.test disabled; their sessions have ended." in page
+        reset = browser.form("/app/users", "/app/users/new%40web.test/password", {})
+        assert reset.status_code == 200
+        assert "New password for <strong>new@web.test</strong>" in reset.text
+        own = browser.form(
+            "/app/users", f"/app/users/{clinic.emails['admin']}/active", {"active": "no"}
+        )
+        assert own.status_code == 422
+        assert "you cannot disable or reset yourself here" in own.text
+    users = {u.email: u for u in accounts.list_users(clinic.server.store, clinic.actor)}
+    assert not users["new@web.test"].active
+    assert users[clinic.emails["admin"]].active
