@@ -201,11 +201,13 @@ def wrk(
     ).stdout
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, flags=re.M))
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "p50": _ms(latency["50"]),
         "p99": _ms(latency["99"]),
         "rps": rate,
+        "requests": float(done),
         "errors": float(errors.group(1)) if errors else 0.0,
     }
 
@@ -236,7 +238,13 @@ async def fixed_rate(
         await asyncio.gather(*(one(i) for i in range(rate * duration)))
         elapsed = time.perf_counter() - began
     q = statistics.quantiles(latencies, n=100)
-    return {"p50": q[49], "p99": q[98], "rps": len(latencies) / elapsed, "errors": float(failures)}
+    return {
+        "p50": q[49],
+        "p99": q[98],
+        "rps": len(latencies) / elapsed,
+        "requests": float(len(latencies)),
+        "errors": float(failures),
+    }
 
 
 def main() -> None:
@@ -275,16 +283,21 @@ def main() -> None:
             name = "list (50, trd=true)" if list_endpoint else "assessment"
             wrk(base, token, ids, list_endpoint, 4, 3, folder)  # warm up
             for c in (1, 8, 32):
+                cpu = cpu_seconds(proc.pid)
                 r = wrk(base, token, ids, list_endpoint, c, args.duration, folder)
+                per_request = (cpu_seconds(proc.pid) - cpu) * 1000 / max(1, r["requests"])
                 print(
                     f"| {backend} | {name} | {c} | {r['p50']:.1f} | {r['p99']:.1f} | "
-                    f"{r['rps']:.0f} | {r['errors']:.0f} |"
+                    f"{r['rps']:.0f} | {per_request:.1f} | {r['errors']:.0f} |"
                 )
+        cpu = cpu_seconds(proc.pid)
         r = asyncio.run(fixed_rate(base, token, ids, args.rate, max(args.duration, 10)))
+        per_request = (cpu_seconds(proc.pid) - cpu) * 1000 / max(1, r["requests"])
         print(
             f"| {backend} | assessment, open loop at {args.rate}/s | - | {r['p50']:.1f} | "
-            f"{r['p99']:.1f} | {r['rps']:.0f} | {r['errors']:.0f} |"
+            f"{r['p99']:.1f} | {r['rps']:.0f} | {per_request:.1f} | {r['errors']:.0f} |"
         )
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)

@@ -86,6 +86,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec("login_window_minutes", 15, "Length of the login-throttling window, in minutes."),
     SettingSpec(
+        "assessment_cache_size",
+        4096,
+        "Assessments each server process keeps, by patient version, date and settings, so "
+        "that reading one again skips reading the history and deciding anew (the patient's "
+        "version is checked on every request, so a changed history is always assessed "
+        "afresh). 0 keeps none.",
+    ),
+    SettingSpec(
         "holiday_country",
         "US",
         "Default country (ISO code) whose public holidays courses skip; a clinic's own "
@@ -171,6 +179,7 @@ class Settings(BaseModel):
     token_minutes: int = Field(default=480, ge=1, le=60 * 24 * 30)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
+    assessment_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
     holiday_country: str | None = "US"
     holiday_subdivision: str | None = None
     timezone: str | None = None

@@ -7,6 +7,7 @@ from datetime import date
 
 from trdnav.cds.auth import KeySets
 from trdnav.clinic import accounts
+from trdnav.clinic.assessment_cache import AssessmentCache
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.fhir.codes import FhirCodes
 from trdnav.service import fhir_codes_for
@@ -24,6 +25,11 @@ class AppState:
     _key: str | None = field(default=None, repr=False)
     cds_keys: KeySets = field(default_factory=KeySets, repr=False)
     """The CDS clients' public keys (fetched JWKS are cached per process)."""
+    assessments: AssessmentCache = field(init=False, repr=False)
+    """Assessments by patient version, per process (see :mod:`trdnav.clinic.assessment_cache`)."""
+
+    def __post_init__(self) -> None:
+        self.assessments = AssessmentCache(self.settings.assessment_cache_size)
 
     def token_key(self) -> str:
         if self._key is None:

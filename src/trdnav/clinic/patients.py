@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from trdnav.clinic import audit
 from trdnav.clinic.actor import Actor
+from trdnav.clinic.assessment_cache import AssessmentCache, AssessmentKey
 from trdnav.core.assessment import Assessment, assess
 from trdnav.core.history import PatientHistory
 from trdnav.core.intake import parse_history, stored_history
@@ -189,11 +190,18 @@ def assessment(
     patient_id: str,
     as_of: date,
     adequate_trial_days: int | None = None,
+    cache: AssessmentCache | None = None,
 ) -> Assessment:
-    """The assessment computed from what is stored, as of a date."""
+    """The assessment computed from what is stored, as of a date. With ``cache``, an
+    assessment of the same version of the history (same date and settings) is reused; the
+    read is audited either way."""
     with store.transaction() as session:
         patient = load_patient(session, actor, patient_id, children=False)
-        doc = history_rows.fetch_document(session, patient, as_of)
+        key = AssessmentKey(
+            patient.clinic_id, patient.pk, patient.version, as_of, adequate_trial_days, id(kb)
+        )
+        kept = cache.get(key) if cache is not None else None
+        doc = history_rows.fetch_document(session, patient, as_of) if kept is None else None
         audit.record(
             session,
             actor,
@@ -201,8 +209,13 @@ def assessment(
             patient_id=patient.id,
             detail={"as_of": as_of.isoformat()},
         )
-    history = stored_history(doc, kb)
-    return assess(history, kb, adequate_trial_days=adequate_trial_days)
+    if kept is not None:
+        return kept
+    assert doc is not None
+    result = assess(stored_history(doc, kb), kb, adequate_trial_days=adequate_trial_days)
+    if cache is not None:
+        cache.put(key, result)
+    return result
 
 
 def patient_with_assessment(

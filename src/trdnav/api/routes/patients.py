@@ -204,6 +204,7 @@ def assessment(
         patient_id,
         as_of or state.today(),
         state.settings.adequate_trial_days,
+        cache=state.assessments,
     )
     return result.to_json()
 
