@@ -8,13 +8,10 @@ of its own, so any number of workers or hosts can share one PostgreSQL database.
 
 from __future__ import annotations
 
-import re
-import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
@@ -22,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from trdnav import __version__
 from trdnav.api import problems
+from trdnav.api.request_ids import RequestIds
 from trdnav.api.routes import admin, auth, cds, courses, fhir, items, measures, meta, patients
 from trdnav.api.state import AppState
 from trdnav.service import knowledge_for
@@ -39,7 +37,6 @@ PUBLIC_OPERATIONS = {
     ("get", "/problems/{slug}"),
     ("get", "/cds-services"),
 }
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 DESCRIPTION = """
 Clinical decision support for treatment-resistant depression. **Not a medical device**: every
@@ -65,16 +62,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.trdnav = AppState(settings=settings, store=store, kb=knowledge_for(settings))
     problems.install(app)
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        given = request.headers.get("X-Request-ID", "")
-        request.state.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(RequestIds)
 
     for router in (
         auth.router,
