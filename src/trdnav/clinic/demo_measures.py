@@ -62,7 +62,7 @@ def _items(total: int) -> list[int]:
 class _Chart:
     """One demo patient: a core-format history and the extra resources of the measures."""
 
-    def __init__(self, pid: str, name: str, birth: date, sex: str, onset: date) -> None:
+    def __init__(self, pid: str, mrn: str, name: str, birth: date, sex: str, onset: date) -> None:
         self.pid = pid
         self.doc: dict[str, Any] = {
             "id": pid,
@@ -70,7 +70,7 @@ class _Chart:
                 "birth_date": birth.isoformat(),
                 "sex": sex,
                 "name": name,
-                "mrn": f"MRN-F{pid[-4:].upper()}",
+                "mrn": mrn,
             },
             "episode": {
                 "onset": onset.isoformat(),
@@ -173,7 +173,12 @@ def measure_bundles(kb: KnowledgeBase, codes: FhirCodes, today: date) -> list[di
         return date(y, month, d)
 
     remission = _Chart(
-        "demo-fhir-remission", "Maya Lind", date(1979, 4, 18), "female", day(before, 1, 15)
+        "demo-fhir-remission",
+        "MRN-F0001",
+        "Maya Lind",
+        date(1979, 4, 18),
+        "female",
+        day(before, 1, 15),
     )
     remission.visit(day(before, 3, 10), OFFICE_VISIT)
     remission.phq9(day(before, 3, 10), 17)
@@ -185,7 +190,9 @@ def measure_bundles(kb: KnowledgeBase, codes: FhirCodes, today: date) -> list[di
     remission.screen(day(year, 2, 3), ADULT_SCREEN, NEGATIVE)
     remission.phq9(day(year, 3, 10), 3)
 
-    ongoing = _Chart("demo-fhir-ongoing", "Theo Marsh", date(1990, 9, 2), "male", day(before, 2, 1))
+    ongoing = _Chart(
+        "demo-fhir-ongoing", "MRN-F0002", "Theo Marsh", date(1990, 9, 2), "male", day(before, 2, 1)
+    )
     ongoing.visit(day(before, 4, 22), OFFICE_VISIT)
     ongoing.phq9(day(before, 4, 22), 20)
     ongoing.trial("escitalopram", 20, day(before, 4, 22), day(before, 8, 30), "none")
@@ -197,7 +204,12 @@ def measure_bundles(kb: KnowledgeBase, codes: FhirCodes, today: date) -> list[di
     ongoing.phq9(day(year, 4, 20), 12)
 
     hospice = _Chart(
-        "demo-fhir-hospice", "Ruth Ingram", date(1948, 12, 5), "female", day(before, 3, 20)
+        "demo-fhir-hospice",
+        "MRN-F0003",
+        "Ruth Ingram",
+        date(1948, 12, 5),
+        "female",
+        day(before, 3, 20),
     )
     hospice.visit(day(before, 5, 6), OFFICE_VISIT)
     hospice.phq9(day(before, 5, 6), 14)
@@ -207,7 +219,12 @@ def measure_bundles(kb: KnowledgeBase, codes: FhirCodes, today: date) -> list[di
     hospice.visit(day(year, 6, 15), HOSPICE_VISIT, hour=14)
 
     declined = _Chart(
-        "demo-fhir-declined", "Owen Pratt", date(year - 16, 7, 30), "male", day(before, 8, 1)
+        "demo-fhir-declined",
+        "MRN-F0004",
+        "Owen Pratt",
+        date(year - 16, 7, 30),
+        "male",
+        day(before, 8, 1),
     )
     declined.visit(day(before, 9, 9), OFFICE_VISIT)
     declined.phq9(day(before, 9, 9), 8)
