@@ -5,9 +5,10 @@ from datetime import date
 
 import pytest
 
-from trdnav.clinic import courses, demo, patients
+from trdnav.clinic import courses, demo, measures, patients
 from trdnav.clinic.actor import Actor
 from trdnav.core.intake import parse_history
+from trdnav.knowledge.fhir_codes import load_fhir_codes
 from trdnav.settings import Settings
 from trdnav.store import migrate
 from trdnav.store.database import Store
@@ -68,6 +69,45 @@ def test_the_demo_shows_every_verdict_alert_and_chart_state(seeded, kb):
     assert states >= CHART_STATES
     assert course_codes == COURSE_ALERTS
     assert {"active", "completed"} <= statuses
+
+
+@pytest.mark.parametrize(
+    ("measure", "expected"),
+    [
+        (
+            "cms159",
+            {
+                "demo-fhir-remission": (1, 1, 0, 1),
+                "demo-fhir-ongoing": (1, 1, 0, 0),
+                "demo-fhir-hospice": (1, 1, 1, 0),
+            },
+        ),
+        (
+            "cms2",
+            {
+                "demo-fhir-remission": (1, 1, 0, 1, 0),
+                "demo-fhir-ongoing": (1, 1, 0, 1, 0),
+                "demo-fhir-hospice": (1, 1, 0, 0, 0),
+                "demo-fhir-declined": (1, 1, 0, 0, 1),
+            },
+        ),
+    ],
+)
+def test_the_demo_fills_every_population_of_the_measures_for_last_year(
+    seeded, kb, measure, expected
+):
+    store, today, _ = seeded
+    actor = Actor(clinic_id=1, role="admin", email="test")
+    found = measures.clinic_measure_view(
+        store, actor, kb, load_fhir_codes(), measure, today.year - 1, today
+    )
+    assert not found.unreadable
+    got = {
+        p.id: tuple(int(met) for met in p.result.populations.values())
+        for p in found.patients
+        if any(p.result.populations.values())
+    }
+    assert got == expected
 
 
 def test_the_course_in_progress_has_a_missed_session_planned_again(seeded, kb):

@@ -238,6 +238,13 @@ def make_clinic(web_server: RunningServer) -> Callable[[], WebClinic]:
 
 
 @pytest.fixture
+def clinic_on() -> Callable[[RunningServer], WebClinic]:
+    """A clinic, with its administrator, clinician and viewer, on a server of the test's own
+    (``own_server``)."""
+    return _make_clinic
+
+
+@pytest.fixture
 def clinic(make_clinic: Callable[[], WebClinic]) -> WebClinic:
     return make_clinic()
 

@@ -37,6 +37,7 @@ CLINIC_WIDE = {
     ("get", "/app/import"),
     ("post", "/app/import/preview"),
     ("post", "/app/import"),
+    ("get", "/app/measures"),
 }
 PATIENT = [r for r in ROUTES if "{patient_id}" in r[1]]
 FORM_PAGES = [r for r in PATIENT if r[0] == "get" and r[1].endswith(("/new", "/edit"))]

@@ -1,9 +1,10 @@
 """End to end in a real browser: Playwright driving Debian's chromium over the demo clinic.
 
 Covers signing in, finding a patient, adding a PHQ-9 by keyboard and seeing the chart and
-verdicts change, planning a course and recording a session, the import preview, the report
-download, keyboard use, labels, tablet width, and that nothing is loaded from elsewhere or
-refused by the page's Content-Security-Policy. Each page's screenshot is saved in
+verdicts change, planning a course and recording a session, the import preview (the core
+format and FHIR), the quality measures page, the report download, keyboard use, labels,
+tablet width, and that nothing is loaded from elsewhere or refused by the page's
+Content-Security-Policy. Each page's screenshot is saved in
 ``docs/screenshots/``; the server's "today" is fixed, so they are the same on every run.
 
 Chromium is Debian's (``/usr/bin/chromium``, or ``TRDNAV_TEST_CHROMIUM``); Playwright never
@@ -192,6 +193,35 @@ def test_sign_in_then_find_a_patient(browser, demo_server):
     context.close()
 
 
+def test_the_measures_page_lists_demo_patients_by_population(clinician):
+    """Before any test imports a patient, so that the page (and its screenshot) shows the
+    demo as seeded."""
+    page = clinician
+    page.get_by_role("link", name="Quality measures").click()
+    page.wait_for_url("**/app/measures")
+    assert unlabelled_fields(page) == []
+    assert page.get_by_label("Measure", exact=True).input_value() == "cms159"
+    assert page.get_by_label("Measurement year").input_value() == "2025"
+    numerator = page.locator("#group-numerator")
+    row = numerator.locator('tr[data-patient="demo-fhir-remission"]')
+    assert row.is_visible()
+    assert "Numerator: yes" in row.inner_text()
+    assert "score 3, below 5: remission" in row.inner_text()
+    assert page.locator('#group-exclusion tr[data-patient="demo-fhir-hospice"]').is_visible()
+    assert page.locator('#group-not-met tr[data-patient="demo-fhir-ongoing"]').is_visible()
+    assert "Score: 50.0 %" in page.locator(".measure-score").inner_text()
+    shot(page, "18-quality-measures", full_page=True)
+    # by keyboard: another measure, the year typed, Enter
+    page.get_by_label("Measure", exact=True).select_option("cms2")
+    page.get_by_label("Measurement year").fill("2025")
+    page.get_by_label("Measurement year").press("Enter")
+    page.wait_for_url("**/app/measures?measure=cms2&period=2025")
+    assert page.locator('#group-exception tr[data-patient="demo-fhir-declined"]').is_visible()
+    page.locator("#group-numerator").get_by_role("link", name="Theo Marsh").click()
+    page.wait_for_url("**/app/patients/demo-fhir-ongoing")
+    assert page.locator("h1").inner_text() == "Theo Marsh"
+
+
 def test_a_phq9_entered_by_keyboard_changes_the_chart_and_the_verdicts(clinician):
     page = clinician
     page.goto("/app/patients/demo-worsening")
@@ -303,6 +333,57 @@ def test_the_import_preview_lists_every_problem_before_storing(clinician, tmp_pa
     page.get_by_role("button", name="Store this patient").click()
     page.wait_for_url("**/app/patients/browser-import")
     assert "imported" in page.locator(".flash").inner_text()
+
+
+def test_a_fhir_bundle_is_imported_through_the_preview(clinician, demo_server):
+    from trdnav.clinic import demo_measures
+    from trdnav.knowledge import load_knowledge
+    from trdnav.knowledge.fhir_codes import load_fhir_codes
+
+    page = clinician
+    [bundle] = [
+        b
+        for b in demo_measures.measure_bundles(
+            load_knowledge(), load_fhir_codes(), demo_server.settings.today()
+        )
+        if b["entry"][0]["resource"]["id"] == "demo-fhir-ongoing"
+    ]
+    text = json.dumps(bundle).replace("demo-fhir-ongoing", "browser-fhir")
+    text = text.replace("Theo Marsh", "Tom Fisher")
+    bad = json.loads(text)
+    del bad["entry"][0]["resource"]["birthDate"]
+    bad["entry"].append({"resource": {"resourceType": "MedicationUsage", "id": "mu1"}})
+    page.goto("/app/import")
+    page.get_by_label("File").set_input_files(
+        {
+            "name": "bad.json",
+            "mimeType": "application/fhir+json",
+            "buffer": json.dumps(bad).encode(),
+        }
+    )
+    page.get_by_role("button", name="Preview the import").click()
+    summary = page.locator(".error-summary").inner_text()
+    assert "nothing will be stored until the file is fixed" in summary
+    assert "bad.json: entry[0].resource.birthDate" in summary
+    assert "MedicationUsage is FHIR R5" in summary
+    assert page.get_by_role("button", name="Store this patient").count() == 0
+    page.get_by_label("File").set_input_files(
+        {"name": "tom.json", "mimeType": "application/fhir+json", "buffer": text.encode()}
+    )
+    page.get_by_role("button", name="Preview the import").click()
+    assert page.locator(".preview-ok").is_visible()
+    main = page.locator("main").inner_text()
+    assert "Read as: FHIR R4 Bundle or resource (JSON)" in main
+    assert "What the FHIR import did" in main
+    assert "Encounter/browser-fhir-encounter-1" in main
+    assert page.locator("table.report-mapped tbody tr").count() >= 5
+    shot(page, "19-import-fhir-preview", full_page=True)
+    page.get_by_role("button", name="Store this patient").click()
+    page.wait_for_url("**/app/patients/browser-fhir")
+    assert "Tom Fisher imported: 2 trials" in page.locator(".flash").inner_text()
+    # its Encounters were kept: the measures find the office visit
+    page.goto("/app/measures?measure=cms159&period=2025")
+    assert page.locator('#group-not-met tr[data-patient="browser-fhir"]').is_visible()
 
 
 def test_reports_print_and_download(clinician, tmp_path):

@@ -2,7 +2,8 @@
 
 Hand-made histories (``demo_histories/*.json``, package data in the core format, written as
 of ``REFERENCE``) are moved to today, so their trials, scores and courses stay recent; the
-courses in ``demo_courses`` are planned and recorded on them. ``demo_histories(n, seed,
+courses in ``demo_courses`` are planned and recorded on them; ``demo_measures`` adds patients
+imported from FHIR who fall into the quality measures' populations. ``demo_histories(n, seed,
 today)`` adds generated patients and also feeds the load benchmark: seeded, so the same call
 always gives the same patients.
 """
@@ -17,9 +18,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from trdnav.clinic import accounts, demo_courses, patients
+from trdnav.clinic import accounts, demo_courses, demo_measures, fhir, patients
 from trdnav.clinic.actor import Actor
 from trdnav.core.knowledge import KnowledgeBase
+from trdnav.knowledge import DATA_DIR
+from trdnav.knowledge.fhir_codes import load_fhir_codes
 from trdnav.settings import Settings
 from trdnav.store.database import Store
 from trdnav.store.tables import Clinic, Patient, User
@@ -274,5 +277,11 @@ def seed_demo(
             patients.import_patient(store, cli, kb, doc, today, clinician=owner)
         for doc in demo_histories(patients_n, seed=7, today=today, years=4):
             patients.import_patient(store, cli, kb, doc, today, clinician=owner)
-        demo_courses.seed_courses(store, cli, kb, settings or Settings(), today)
+        settings = settings or Settings()
+        codes = load_fhir_codes(settings.knowledge_dir or DATA_DIR)
+        for bundle in demo_measures.measure_bundles(kb, codes, today):
+            fhir.import_fhir_patient(
+                store, cli, kb, codes, bundle, today, clinician=owner, name="demo"
+            )
+        demo_courses.seed_courses(store, cli, kb, settings, today)
     return DemoLogin(DEMO_USERS[0][0], password, created)

@@ -8,10 +8,15 @@ measurement added since (one without a ``fhir_source``). Deleted patients and ot
 patients are never included. The result is the JSON of ``trdnav measure --json``; a patient
 whose stored resources the measure cannot read (an element in a form the measures do not
 accept) is left out and listed, with the problems, under ``unreadable``.
+
+:func:`clinic_measure_view` is the same computation for the web app's measures page: the
+measure's description, the result, and for each patient the stored patient it belongs to
+(its id, name and MRN) so that the page can link to it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -28,12 +33,42 @@ from trdnav.fhir.export import export_history
 from trdnav.fhir.resources import Located, patient_records
 from trdnav.knowledge.measures import load_measure
 from trdnav.measures import MeasurementPeriod
+from trdnav.measures.measure import MeasureInfo
 from trdnav.measures.records import PatientRecord
+from trdnav.measures.results import MeasureResult, PatientResult
 from trdnav.store import history_rows
 from trdnav.store.database import Store
 from trdnav.store.tables import FhirResource, Patient
 
-__all__ = ["clinic_measure", "patient_resources"]
+__all__ = [
+    "ClinicMeasure",
+    "MeasuredPatient",
+    "clinic_measure",
+    "clinic_measure_view",
+    "patient_resources",
+]
+
+
+@dataclass(frozen=True)
+class MeasuredPatient:
+    """One patient's result, with the stored patient it belongs to."""
+
+    id: str
+    """The stored patient's id (its page is ``/patients/{id}``)."""
+    name: str | None
+    mrn: str | None
+    result: PatientResult
+
+
+@dataclass(frozen=True)
+class ClinicMeasure:
+    """A measure over a clinic's patients, as the measures page shows it."""
+
+    info: MeasureInfo
+    result: MeasureResult
+    patients: list[MeasuredPatient]
+    unreadable: list[dict[str, Any]] = field(default_factory=list)
+    """Patients left out: ``{"patient", "name", "errors"}``."""
 
 
 def patient_resources(
@@ -68,9 +103,31 @@ def clinic_measure(
     year: int,
     today: date,
 ) -> dict[str, Any]:
-    """A measure for a calendar year over the actor's clinic (audited as a read)."""
+    """A measure for a calendar year over the actor's clinic (audited as a read): the JSON of
+    ``trdnav measure --json``, plus ``unreadable`` when a patient was left out."""
+    found = clinic_measure_view(store, actor, kb, codes, measure_id, year, today)
+    data = found.result.to_json()
+    if found.unreadable:
+        data["unreadable"] = [
+            {"patient": u["patient"], "errors": u["errors"]} for u in found.unreadable
+        ]
+    return data
+
+
+def clinic_measure_view(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    codes: FhirCodes,
+    measure_id: str,
+    year: int,
+    today: date,
+) -> ClinicMeasure:
+    """A measure for a calendar year over the actor's clinic, each result with its stored
+    patient (audited as a read, as :func:`clinic_measure`)."""
     measure = load_measure(measure_id)
     records: list[PatientRecord] = []
+    owners: dict[str, tuple[str, str | None, str | None]] = {}
     unreadable: list[dict[str, Any]] = []
     with store.transaction() as session:
         rows = session.scalars(
@@ -93,17 +150,23 @@ def clinic_measure(
                 for r in patient_resources(patient, stored[patient.pk], kb, codes, today)
             ]
             try:
-                records += patient_records(located)
+                found = patient_records(located)
             except InputError as exc:
                 errors = [p.to_dict() for p in exc.problems]
-                unreadable.append({"patient": patient.id, "errors": errors})
+                unreadable.append({"patient": patient.id, "name": patient.name, "errors": errors})
+                continue
+            records += found
+            for record in found:
+                owners.setdefault(record.id, (patient.id, patient.name, patient.mrn))
         audit.record(
             session,
             actor,
             "measure.read",
             detail={"measure": measure_id, "period": year, "patients": len(rows)},
         )
-    data = measure.evaluate(records, MeasurementPeriod.year(year)).to_json()
-    if unreadable:
-        data["unreadable"] = unreadable
-    return data
+    result = measure.evaluate(records, MeasurementPeriod.year(year))
+    measured = [
+        MeasuredPatient(*owners.get(r.patient, (r.patient, None, None)), result=r)
+        for r in result.patients
+    ]
+    return ClinicMeasure(measure.info, result, measured, unreadable)

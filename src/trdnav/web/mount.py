@@ -21,6 +21,7 @@ from trdnav.web.routes import (
     demographics,
     imports,
     items,
+    measures,
     patients,
     reports,
 )
@@ -34,6 +35,7 @@ ROUTERS = (
     items.router,
     courses.router,
     imports.router,
+    measures.router,
     reports.router,
     admin.router,
 )

@@ -1,4 +1,5 @@
-"""Import a patient from a file: upload, preview (what will be stored, every problem), store."""
+"""Import a patient from a file (the core JSON format or a FHIR R4 Bundle): upload, preview
+(what will be stored, the FHIR import report, every problem), store."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from trdnav.clinic import accounts, imports, patients
+from trdnav.clinic import accounts, fhir, imports, patients
 from trdnav.errors import Conflict, InputError, Problem
 from trdnav.web import present
 from trdnav.web.deps import Reader, WebUser, Writer
@@ -42,6 +43,9 @@ def _page(
         {
             "preview": preview,
             "formats": [(key, label) for key, (label, _) in imports.READERS.items()],
+            "format_label": imports.READERS[preview.format][0]
+            if preview and preview.format in imports.READERS
+            else "",
             "clinicians": _clinicians(user),
             "clinician": clinician,
             "failed": failed or [],
@@ -102,6 +106,8 @@ def _preview_page(
         user.today,
         fmt=fmt,
         adequate_trial_days=state.settings.adequate_trial_days,
+        codes=state.codes,
+        fhir_max_mb=state.settings.fhir_max_bundle_mb,
     )
     code = status or (200 if result.can_store and not failed else 422)
     return _page(request, user, result, clinician=clinician, failed=failed, status=code)
@@ -111,24 +117,45 @@ def _preview_page(
 def store(request: Request, user: Writer) -> Response:
     user.actor.require_write()
     text = user.field("document")
+    fmt = user.field("format") or "core-json"
+    if fmt not in imports.READERS:
+        fmt = "core-json"
     clinician = user.field("clinician") or None
     filename = user.field("filename")
     state = user.state
-    reading = imports.read_core_json(text.encode())
+    data = text.encode()
+    reading = imports.read_core_json(data)
     if reading.document is None:
-        return _preview_page(request, user, text.encode(), filename, "core-json")
+        return _preview_page(request, user, data, filename, fmt)
     try:
-        view = patients.import_patient(
-            state.store, user.actor, state.kb, reading.document, user.today, clinician=clinician
-        )
+        if fmt == "fhir-r4":
+            view, _ = fhir.import_fhir_patient(
+                state.store,
+                user.actor,
+                state.kb,
+                state.codes,
+                reading.document,
+                user.today,
+                clinician=clinician,
+                name=filename or "(file)",
+            )
+        else:
+            view = patients.import_patient(
+                state.store,
+                user.actor,
+                state.kb,
+                reading.document,
+                user.today,
+                clinician=clinician,
+            )
     except (InputError, Conflict) as exc:
         failed = [str(p) for p in exc.problems] if isinstance(exc, InputError) else [str(exc)]
         return _preview_page(
             request,
             user,
-            text.encode(),
+            data,
             filename,
-            "core-json",
+            fmt,
             clinician=clinician or "",
             failed=failed,
             status=409 if isinstance(exc, Conflict) else 422,
