@@ -11,8 +11,9 @@ How the steps are shaped for speed (the results do not depend on it):
   are part of the query that reads them;
 * the large tables carry numbers only: ingredient, kind and class numbers, treatment
   numbers, day numbers; names join in at the end, on one row per episode;
-* windows are few and narrow (treatment eras need two passes over the exposures; every
-  other per-episode fact is an aggregate or a join);
+* windows are few and narrow: treatment eras take one pass over the exposures and one over
+  the era starts; the baseline and latest PHQ-9 come from aggregates and a join on the
+  first and last day; every other per-episode fact is an aggregate or a join;
 * a record of a person missing from ``person`` falls out where its step joins the
   person's episodes or assessment date, so no step filters the large tables by person
   (the data checks count those records).
@@ -280,26 +281,53 @@ class Steps:
         return self._once("exposures", build, keep=False)  # a scan and a small join
 
     def eras(self) -> ir.Table:
-        """Treatment eras per person and ingredient (antidepressants, augmentation agents):
-        two window passes over the exposures (the running latest end, then the era number),
-        with only the columns they need."""
+        """Treatment eras per person and ingredient (antidepressants, augmentation agents).
+
+        One window pass over the exposures finds the exposures that start an era (those
+        starting more than the era gap after the latest end so far). Such an exposure starts
+        after every earlier exposure of the ingredient has ended, so within a person and
+        ingredient each era has its own start day and holds the exposures starting from it
+        up to the next era's start: a join on that range, with the next start from a window
+        over the era starts only, gives each exposure its era (a second pass over all
+        exposures, a running count, would cost as much as the first)."""
         x = self.exposures()
         x = x.filter(x.kind.isin([ANTIDEPRESSANT, AUGMENTATION]) & (x.end_day >= x.start_day))
         x = x.select("person_id", "key", "start_day", "end_day", "drug_exposure_id", "dose")
-        order = ["start_day", "end_day", "drug_exposure_id"]
         by = ["person_id", "key"]
+        order = ["start_day", "end_day", "drug_exposure_id"]
         previous = x.end_day.max().over(ibis.window(group_by=by, order_by=order, rows=(None, -1)))
-        x = x.mutate(new=flag(previous.isnull() | (x.start_day > previous + self.p.era_gap_days)))
-        x = x.mutate(era_no=x.new.sum().over(ibis.cumulative_window(group_by=by, order_by=order)))
-        eras = x.group_by(["person_id", "key", "era_no"]).agg(
-            start_day=x.start_day.min(),
-            end_day=x.end_day.max(),
-            dose=x.dose.max(),
-            first_dose=ibis.ifelse(x.new == 1, x.dose, ibis.null("float64")).max(),
+        x = x.mutate(new=previous.isnull() | (x.start_day > previous + self.p.era_gap_days))
+        starts = x.filter(x.new).select(
+            era_person="person_id", era_key="key", era_start="start_day", first_dose="dose"
+        )
+        starts = starts.mutate(
+            next_start=starts.era_start.lead().over(
+                ibis.window(group_by=["era_person", "era_key"], order_by="era_start")
+            )
+        )
+        x = x.join(
+            starts,
+            [
+                x.person_id == starts.era_person,
+                x.key == starts.era_key,
+                x.start_day >= starts.era_start,
+                starts.next_start.isnull() | (x.start_day < starts.next_start),
+            ],
+        )
+        eras = x.group_by(["person_id", "key", "era_start"]).agg(
+            end_day=x.end_day.max(), dose=x.dose.max(), first_dose=x.first_dose.max()
         )
         ing = self._ingredients()
         return eras.join(ing, eras.key == ing.key).select(
-            eras, kind=ing.kind, drug_class=ing.drug_class, min_dose_mg=ing.min_dose_mg
+            "person_id",
+            "key",
+            start_day=eras.era_start,
+            end_day=eras.end_day,
+            dose=eras.dose,
+            first_dose=eras.first_dose,
+            kind=ing.kind,
+            drug_class=ing.drug_class,
+            min_dose_mg=ing.min_dose_mg,
         )
 
     # --- 4. episodes ------------------------------------------------------------------
@@ -385,7 +413,6 @@ class Steps:
                 "person_id",
                 "episode",
                 "key",
-                "era_no",
                 "kind",
                 "drug_class",
                 "start_day",
@@ -416,7 +443,6 @@ class Steps:
                 "person_id",
                 "episode",
                 "key",
-                "era_no",
                 "drug_class",
                 "start_day",
                 "end_day",
@@ -438,7 +464,7 @@ class Steps:
                     steps.next_start <= adequate.end_day + self.p.next_step_window_days,
                 ],
             )
-            return hits.group_by(["person_id", "episode", "key", "era_no"]).agg(
+            return hits.group_by(["person_id", "episode", "key", "start_day"]).agg(
                 drug_class=hits.drug_class.max(),
                 dose_optimized=flag(hits.dose_optimized).max(),
                 fail_day=hits.next_start.min(),
@@ -574,17 +600,35 @@ class Steps:
 
     def phq9_outcomes(self) -> ir.Table:
         e = self.episode_phq9()
-        w = ibis.window(
-            group_by=[e.person_id, e.episode], order_by=[e.day, e.measurement_id], rows=(None, None)
-        )
-        e = e.mutate(first_total=e.total.first().over(w), last_total=e.total.last().over(w))
-        o = e.group_by(["person_id", "episode"]).agg(
+        g = e.group_by(["person_id", "episode"]).agg(
             phq9_count=e.count(),
-            phq9_baseline=e.first_total.max(),
-            phq9_latest=e.last_total.max(),
+            first_day=e.day.min(),
+            last_day=e.day.max(),
             index_date=ibis.ifelse(
                 e.total >= self.p.phq9_index_min_total, e.measurement_date, ibis.null("date")
             ).min(),
+        )
+        # The baseline is the first total (by day, then measurement id), the latest the last:
+        # only the totals of the first and the last day are read again.
+        ends = e.join(
+            g,
+            [
+                e.person_id == g.person_id,
+                e.episode == g.episode,
+                (e.day == g.first_day) | (e.day == g.last_day),
+            ],
+        ).select(e.person_id, e.episode, e.measurement_id, e.total, e.day, g.first_day, g.last_day)
+        ends = ends.group_by(["person_id", "episode"]).agg(
+            phq9_baseline=ends.total.argmin(ends.measurement_id, where=ends.day == ends.first_day),
+            phq9_latest=ends.total.argmax(ends.measurement_id, where=ends.day == ends.last_day),
+        )
+        o = g.join(ends, [g.person_id == ends.person_id, g.episode == ends.episode]).select(
+            g.person_id,
+            g.episode,
+            g.phq9_count,
+            ends.phq9_baseline,
+            ends.phq9_latest,
+            g.index_date,
         )
         num, den = self.p.response_fraction
         o = o.mutate(
