@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from trdnav.cohort.lookups import ANTIDEPRESSANT, AUGMENTATION, UNMAPPED
-from trdnav.cohort.steps import day_number, exposure_end_day, flag
+from trdnav.cohort.steps import flag
 
 if TYPE_CHECKING:
     from trdnav.cohort.definition import Definition
@@ -195,10 +195,11 @@ def _drug_weights(definition: Definition, t: ir.Table) -> dict[str, ir.IntegerVa
     """Exposures of known persons (the rows of :meth:`Steps.exposures`), counted once per
     ingredient their drug maps to (``t`` is joined to ``_per_drug``): ending before they
     start, of antidepressants the knowledge base does not know, without a dose."""
-    start = day_number(t.drug_exposure_start_date)
-    end = exposure_end_day(start, t.drug_exposure_end_date, t.days_supply)
+    start, end = t.drug_exposure_start_date, t.drug_exposure_end_date
     counted = t.known_person.notnull() & start.notnull()
     zero = ibis.literal(0, type="int64")
+    # The end of an exposure (steps.exposure_end_day) falls before its start only when its
+    # end date does: start + days_supply (> 0) and start + 1 do not.
     return {
         "dates_out_of_order": ibis.ifelse(counted & (end < start), t.eras, zero),
         "drug_without_knowledge": ibis.ifelse(counted, t.unmapped, zero),
