@@ -10,6 +10,8 @@ import datetime as dt
 
 import pytest
 
+from trdnav.cohort.lookups import EngineParams
+
 D = dt.date
 SCENARIOS = {}
 
@@ -369,3 +371,8 @@ def test_durations_switch_windows_and_the_adequate_duration_setting(engines, omo
     for pid, (_, _, failed, failed_28) in cases.items():
         assert episode(six_weeks, pid)["failed_trials"] == failed, pid
         assert episode(four_weeks, pid)["failed_trials"] == failed_28, pid
+
+
+def test_a_negative_era_gap_is_refused(engines):
+    with pytest.raises(ValueError, match="era_gap_days"):
+        EngineParams.from_knowledge(engines.kb, engines.ck, D(2025, 1, 1), era_gap_days=-1)

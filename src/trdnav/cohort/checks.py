@@ -3,6 +3,10 @@
 Nothing is dropped silently: every record that the definition leaves out for a data
 problem is counted here, with up to five example ids. Missing tables and columns are found
 when the tables are read (:mod:`trdnav.cohort.runner`).
+
+Each OMOP table is read once: one pass keeps the id of every record with a problem and a
+column per kind of problem (the runner keeps that small table); the counts and examples
+then come from those tables.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from trdnav.cohort.lookups import ANTIDEPRESSANT, AUGMENTATION, UNMAPPED
+from trdnav.cohort.steps import flag
 
 if TYPE_CHECKING:
     from trdnav.cohort.definition import Definition
@@ -49,17 +54,16 @@ class Finding:
 
 @dataclass(frozen=True)
 class Check:
-    """A kind of problem and the rows that have it (``id_column`` names them)."""
+    """A kind of problem and the rows that have it (``id_column`` names them). With
+    ``weight``, a row stands for that many problems (an exposure of a drug that maps to
+    several ingredients is one exposure per ingredient)."""
 
     code: str
     table: str
     message: str
     rows: ir.Table
     id_column: str
-
-
-def _check(code: str, table: str, message: str, rows: ir.Table, id_column: str) -> Check:
-    return Check(code, table, message, rows, id_column)
+    weight: str | None = None
 
 
 def run_checks(checks: list[Check], execute: Execute) -> list[Finding]:
@@ -67,7 +71,10 @@ def run_checks(checks: list[Check], execute: Execute) -> list[Finding]:
     if not checks:
         return []
     counts = [
-        c.rows.aggregate(check=ibis.literal(i, type="int64"), n=c.rows.count())
+        c.rows.aggregate(
+            check=ibis.literal(i, type="int64"),
+            n=c.rows.count() if c.weight is None else c.rows[c.weight].sum().cast("int64"),
+        )
         for i, c in enumerate(checks)
     ]
     table = counts[0].union(*counts[1:]) if len(counts) > 1 else counts[0]
@@ -77,11 +84,18 @@ def run_checks(checks: list[Check], execute: Execute) -> list[Finding]:
         count = found.get(index) or 0
         if not count:
             continue
+        columns = [check.id_column] + ([check.weight] if check.weight else [])
         sample = execute(
-            check.rows.select(check.id_column).order_by(check.id_column).limit(EXAMPLES)
+            check.rows.select(*columns).order_by(check.id_column).limit(EXAMPLES)
+        ).to_pylist()
+        examples = (
+            [row[check.id_column] for row in sample for _ in range(row[check.weight] or 0)]
+            if check.weight
+            else [row[check.id_column] for row in sample]
         )
-        examples = sample.column(check.id_column).to_pylist()
-        findings.append(Finding(check.code, check.table, check.message, int(count), examples))
+        findings.append(
+            Finding(check.code, check.table, check.message, int(count), examples[:EXAMPLES])
+        )
     return findings
 
 
@@ -99,138 +113,206 @@ _DATES = {
     "measurement": "measurement_date",
     "observation_period": "observation_period_start_date",
 }
+_UNKNOWN_PERSON = "{name} records of a person not in the person table: left out"
+_MISSING_DATE = "{name} records without a start date: left out"
+_UNKNOWN_CONCEPT = "{name} records with no concept (id 0 or empty): not matched to any concept set"
+
+
+def _problem_rows(
+    definition: Definition,
+    name: str,
+    t: ir.Table,
+    flags: dict[str, ir.BooleanValue],
+    weights: dict[str, ir.IntegerValue],
+) -> tuple[list[Check], dict[str, Check]]:
+    """Keep the records of table ``name`` that have a problem (``t``: the table joined to
+    what the checks need), a column per problem; return its checks: the common ones in
+    order, and the others by code."""
+    id_column = _IDS[name][0]
+    problems = [f.fill_null(False) for f in flags.values()] + [w > 0 for w in weights.values()]
+    any_problem = problems[0]
+    for p in problems[1:]:
+        any_problem = any_problem | p
+    rows = t.filter(any_problem).select(
+        t[id_column],
+        **{c: v.fill_null(False) for c, v in flags.items()},
+        **{c: v.fill_null(0).cast("int64") for c, v in weights.items()},
+    )
+    rows = definition.keep(rows)
+    messages = {
+        "unknown_person": _UNKNOWN_PERSON.format(name=name),
+        "missing_date": _MISSING_DATE.format(name=name),
+        "unknown_concept": _UNKNOWN_CONCEPT.format(name=name),
+    }
+    common = [
+        Check(code, name, message, rows.filter(rows[code]), id_column)
+        for code, message in messages.items()
+        if code in flags
+    ]
+    other = {
+        code: Check(code, name, "", rows.filter(rows[code]), id_column)
+        for code in flags
+        if code not in messages
+    }
+    other.update(
+        {
+            code: Check(code, name, "", rows.filter(rows[code] > 0), id_column, code)
+            for code in weights
+        }
+    )
+    return common, other
+
+
+def _with_person(definition: Definition, table: ir.Table) -> ir.Table:
+    """``table`` with ``known_person`` (null when the person is not in ``person``) and
+    ``null_person_ids`` (1 when the person table holds a null id, else 0)."""
+    ids = definition.person_ids()
+    known = ids.filter(ids.person_id.notnull()).select(
+        known_person="person_id", person_as_of="as_of"
+    )
+    joined = table.left_join(known, table.person_id == known.known_person)
+    return joined.mutate(null_person_ids=ids.filter(ids.person_id.isnull()).count())
+
+
+def _common_flags(name: str, t: ir.Table) -> dict[str, ir.BooleanValue]:
+    # ``x NOT IN (person ids)`` is never true when the person table holds a null id
+    flags = {
+        "unknown_person": t.person_id.notnull()
+        & t.known_person.isnull()
+        & (t.null_person_ids == 0),
+        "missing_date": t[_DATES[name]].isnull(),
+    }
+    for column in _IDS[name][1]:
+        unknown = t[column].isnull() | (t[column] == 0)
+        if name == "condition_occurrence":
+            source = t.condition_source_concept_id
+            unknown = unknown & (source.isnull() | (source == 0))
+        flags["unknown_concept"] = unknown
+    return flags
+
+
+def _drug_weights(definition: Definition, t: ir.Table) -> dict[str, ir.IntegerValue]:
+    """Exposures of known persons (the rows of :meth:`Steps.exposures`), counted once per
+    ingredient their drug maps to (``t`` is joined to ``_per_drug``): ending before they
+    start, of antidepressants the knowledge base does not know, without a dose."""
+    start, end = t.drug_exposure_start_date, t.drug_exposure_end_date
+    counted = t.known_person.notnull() & start.notnull()
+    zero = ibis.literal(0, type="int64")
+    # The end of an exposure (steps.exposure_end_day) falls before its start only when its
+    # end date does: start + days_supply (> 0) and start + 1 do not.
+    return {
+        "dates_out_of_order": ibis.ifelse(counted & (end < start), t.eras, zero),
+        "drug_without_knowledge": ibis.ifelse(counted, t.unmapped, zero),
+        "dose_unknown": ibis.ifelse(
+            counted,
+            t.without_strength
+            + ibis.ifelse((t.quantity > 0) & (t.days_supply > 0), zero, t.with_strength),
+            zero,
+        ),
+    }
+
+
+def _per_drug(definition: Definition) -> ir.Table:
+    dm = definition.drug_map()
+    return dm.group_by("drug_concept_id").agg(
+        eras=flag(dm.kind.isin([ANTIDEPRESSANT, AUGMENTATION])).sum(),
+        unmapped=flag(dm.kind == UNMAPPED).sum(),
+        with_strength=flag((dm.kind == ANTIDEPRESSANT) & dm.mg_per_unit.notnull()).sum(),
+        without_strength=flag((dm.kind == ANTIDEPRESSANT) & dm.mg_per_unit.isnull()).sum(),
+    )
+
+
+def _table_checks(
+    tables: dict[str, ir.Table], definition: Definition, name: str
+) -> tuple[list[Check], dict[str, Check]]:
+    t = _with_person(definition, tables[name])
+    weights: dict[str, ir.IntegerValue] = {}
+    extra: dict[str, ir.BooleanValue] = {}
+    if name == "drug_exposure":
+        per_drug = _per_drug(definition).rename(per_drug_concept_id="drug_concept_id")
+        t = t.left_join(per_drug, t.drug_concept_id == per_drug.per_drug_concept_id)
+        weights = _drug_weights(definition, t)
+    elif name == "measurement":
+        codes = definition.phq9_codes().select(phq9_id="concept_id")
+        t = t.left_join(codes, t.measurement_concept_id == codes.phq9_id)
+        phq, v = t.phq9_id.notnull(), t.value_as_number
+        top = definition.p.phq9_max_total
+        extra = {
+            "invalid_value": phq & (v.isnull() | (v.floor() != v) | (v < 0) | (v > top)),
+            "after_as_of": phq & t.known_person.notnull() & (t.measurement_date > t.person_as_of),
+        }
+    elif name == "observation_period":
+        extra = {
+            "dates_out_of_order": t.observation_period_end_date < t.observation_period_start_date
+        }
+    return _problem_rows(definition, name, t, {**_common_flags(name, t), **extra}, weights)
 
 
 def data_checks(tables: dict[str, ir.Table], definition: Definition) -> list[Check]:
     """The checks to run, each returning its findings (none when the data is clean)."""
-    checks: list[Check] = []
-    person = tables["person"]
-    checks.append(
-        _check(
+    ids = definition.person_ids()
+    checks: list[Check] = [
+        Check(
             "duplicate_person",
             "person",
             "person ids that occur more than once: each is counted once",
-            person.group_by("person_id").agg(n=person.count()).filter(lambda t: t.n > 1),
+            ids.filter(ids.records > 1),
             "person_id",
         )
+    ]
+    other: dict[tuple[str, str], Check] = {}
+    for name in _IDS:
+        common, rest = _table_checks(tables, definition, name)
+        checks.extend(common)
+        other.update({(code, name): check for code, check in rest.items()})
+    p = definition.p
+
+    def more(code: str, table: str, message: str) -> None:
+        check = other[(code, table)]
+        checks.append(Check(code, table, message, check.rows, check.id_column, check.weight))
+
+    more(
+        "dates_out_of_order",
+        "observation_period",
+        "observation periods ending before they start: their end still caps the assessment date",
     )
-    for name, (id_column, concept_columns) in _IDS.items():
-        table = tables[name]
-        checks.append(
-            _check(
-                "unknown_person",
-                name,
-                f"{name} records of a person not in the person table: left out",
-                table.filter(~table.person_id.isin(person.person_id)),
-                id_column,
-            )
-        )
-        checks.append(
-            _check(
-                "missing_date",
-                name,
-                f"{name} records without a start date: left out",
-                table.filter(table[_DATES[name]].isnull()),
-                id_column,
-            )
-        )
-        for column in concept_columns:
-            unknown = table[column].isnull() | (table[column] == 0)
-            if name == "condition_occurrence":
-                source = table.condition_source_concept_id
-                unknown = unknown & (source.isnull() | (source == 0))
-            checks.append(
-                _check(
-                    "unknown_concept",
-                    name,
-                    f"{name} records with no concept (id 0 or empty): not matched to any "
-                    "concept set",
-                    table.filter(unknown),
-                    id_column,
-                )
-            )
-    obs = tables["observation_period"]
+    more(
+        "dates_out_of_order",
+        "drug_exposure",
+        "antidepressant or augmentation exposures ending before they start: left out of "
+        "the treatment eras",
+    )
+    more(
+        "drug_without_knowledge",
+        "drug_exposure",
+        "exposures of antidepressants the knowledge base has no entry for (no class or "
+        "adequate dose): not judged as trials",
+    )
+    more(
+        "dose_unknown",
+        "drug_exposure",
+        "antidepressant exposures without a daily dose (quantity, days_supply or "
+        "drug_strength missing): adequacy judged on duration alone",
+    )
+    more(
+        "invalid_value",
+        "measurement",
+        f"PHQ-9 totals that are empty, not whole numbers or outside 0-{p.phq9_max_total}: left out",
+    )
+    more(
+        "after_as_of",
+        "measurement",
+        "PHQ-9 totals dated after the person's assessment date (end of observation or "
+        "--as-of): not counted",
+    )
+    persons, episodes = definition.persons(), definition.episodes()
     checks.append(
-        _check(
-            "dates_out_of_order",
-            "observation_period",
-            "observation periods ending before they start: their end still caps the "
-            "assessment date",
-            obs.filter(obs.observation_period_end_date < obs.observation_period_start_date),
-            "observation_period_id",
-        )
-    )
-    exposures = definition.exposures()
-    checks.append(
-        _check(
-            "dates_out_of_order",
-            "drug_exposure",
-            "antidepressant or augmentation exposures ending before they start: left out of "
-            "the treatment eras",
-            exposures.filter(
-                exposures.kind.isin([ANTIDEPRESSANT, AUGMENTATION])
-                & (exposures.end_day < exposures.start_day)
-            ),
-            "drug_exposure_id",
-        )
-    )
-    checks.append(
-        _check(
-            "drug_without_knowledge",
-            "drug_exposure",
-            "exposures of antidepressants the knowledge base has no entry for (no class or "
-            "adequate dose): not judged as trials",
-            exposures.filter(exposures.kind == UNMAPPED),
-            "drug_exposure_id",
-        )
-    )
-    checks.append(
-        _check(
-            "dose_unknown",
-            "drug_exposure",
-            "antidepressant exposures without a daily dose (quantity, days_supply or "
-            "drug_strength missing): adequacy judged on duration alone",
-            exposures.filter((exposures.kind == ANTIDEPRESSANT) & exposures.dose.isnull()),
-            "drug_exposure_id",
-        )
-    )
-    m = tables["measurement"]
-    persons = definition.persons()
-    codes = definition._resolve(definition._lookups["measurement"], [])
-    phq = m.filter(m.measurement_concept_id.isin(codes.concept_id))
-    v = phq.value_as_number
-    bad = v.isnull() | (v.floor() != v) | (v < 0) | (v > definition.p.phq9_max_total)
-    checks.append(
-        _check(
-            "invalid_value",
-            "measurement",
-            f"PHQ-9 totals that are empty, not whole numbers or outside 0-"
-            f"{definition.p.phq9_max_total}: left out",
-            phq.filter(bad),
-            "measurement_id",
-        )
-    )
-    late = phq.join(persons, phq.person_id == persons.person_id).filter(
-        lambda t: t.measurement_date > t.as_of
-    )
-    checks.append(
-        _check(
-            "after_as_of",
-            "measurement",
-            "PHQ-9 totals dated after the person's assessment date (end of observation or "
-            "--as-of): not counted",
-            late.select(measurement_id=late.measurement_id),
-            "measurement_id",
-        )
-    )
-    records = definition.mdd_records()
-    checks.append(
-        _check(
+        Check(
             "no_episode",
             "person",
-            "persons without a major depressive disorder record up to their assessment date: "
-            "no episode, reported with episodes = 0",
-            persons.filter(~persons.person_id.isin(records.person_id)),
+            "persons without a major depressive disorder record up to their assessment "
+            "date: no episode, reported with episodes = 0",
+            persons.filter(~persons.person_id.isin(episodes.person_id)),
             "person_id",
         )
     )

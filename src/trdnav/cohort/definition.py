@@ -39,7 +39,7 @@ import ibis
 import ibis.expr.types as ir
 
 from trdnav.cohort.concepts import SEVERITY_RANK
-from trdnav.cohort.lookups import AUGMENTATION, CLASSES
+from trdnav.cohort.lookups import CLASSES
 from trdnav.cohort.steps import (
     LINES_SHOWN,
     SEVERITY_NAME,
@@ -65,24 +65,22 @@ class Definition(Steps):
         return self._once("episode_results", self._episode_results)
 
     def _episode_results(self) -> ir.Table:
-        t = self.trials()
-        failed = t.failed
-        facts = t.group_by(["person_id", "episode"]).agg(
-            failed_trials=flag(failed).sum(),
-            failed_drugs=ibis.ifelse(failed, t.key, ibis.null("int64")).nunique(),
-            failed_classes=ibis.ifelse(failed, t.drug_class, ibis.null("int64")).nunique(),
+        f = self.failures()
+        classes = range(len(CLASSES))
+        facts = f.group_by(["person_id", "episode"]).agg(
+            failed_trials=f.count(),
+            failed_classes=sum(
+                (flag(f.drug_class == c).max() for c in classes), ibis.literal(0, type="int64")
+            ),
             failed_stage_3_class=flag(
-                failed & (t.drug_class == CLASSES.index(self.p.thase_rush.stage_3_class))
+                f.drug_class == CLASSES.index(self.p.thase_rush.stage_3_class)
             ).max(),
             failed_stage_4_class=flag(
-                failed & (t.drug_class == CLASSES.index(self.p.thase_rush.stage_4_class))
+                f.drug_class == CLASSES.index(self.p.thase_rush.stage_4_class)
             ).max(),
-            dose_optimized_failed_trials=flag(failed & t.dose_optimized).sum(),
-            augmentation_trials=flag(t.kind == AUGMENTATION).sum(),
+            dose_optimized_failed_trials=f.dose_optimized.sum(),
         )
-        by_drug = (
-            t.filter(failed).group_by(["person_id", "episode", "key"]).agg(day=t.fail_day.min())
-        )
+        by_drug = f.group_by(["person_id", "episode", "key"]).agg(day=f.fail_day.min())
         by_drug = by_drug.mutate(
             rank=ibis.row_number().over(
                 ibis.window(
@@ -91,25 +89,18 @@ class Definition(Steps):
                 )
             )
         )
-        trd = by_drug.filter(by_drug.rank == self.p.min_failed_drugs - 1).select(
-            "person_id", "episode", trd_day=by_drug.day
+        drugs = by_drug.group_by(["person_id", "episode"]).agg(
+            failed_drugs=by_drug.count(),
+            trd_day=ibis.ifelse(
+                by_drug.rank == self.p.min_failed_drugs - 1, by_drug.day, ibis.null("int64")
+            ).max(),
         )
         c = self.ect_courses()
         ect = c.group_by(["person_id", "episode"]).agg(
             ect_courses=c.count(), failed_ect_courses=flag(c.failed).sum()
         )
-        lines = self.lines()
-        line_facts = lines.group_by(["person_id", "episode"]).agg(
-            lines=lines.count(),
-            remission_line=ibis.ifelse(lines.remitted, lines.line, ibis.null("int64")).min(),
-            **{
-                f"line_{n}": ibis.ifelse(lines.line == n, lines.label, ibis.null("string")).max()
-                for n in range(1, LINES_SHOWN + 1)
-            },
-        )
-        eps = self.episodes()
-        r = eps
-        for part in (facts, trd, ect, line_facts, self.phq9_outcomes()):
+        r = self.episodes()
+        for part in (facts, drugs, ect, self.line_facts(), self.phq9_outcomes()):
             r = r.left_join(
                 part, [r.person_id == part.person_id, r.episode == part.episode]
             ).select(r, *[part[c] for c in part.columns if c not in ("person_id", "episode")])
@@ -207,11 +198,11 @@ class Definition(Steps):
         received = td.group_by("person_id").agg(
             **{
                 f"{name.lower()}_first_day": ibis.ifelse(
-                    td.treatment == name, td.day, ibis.null("int64")
+                    td.treatment == number, td.day, ibis.null("int64")
                 )
                 .min()
                 .cast("int64")
-                for name in TREATMENTS
+                for number, name in enumerate(TREATMENTS)
             }
         )
         persons = self.persons()

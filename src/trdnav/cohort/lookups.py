@@ -65,6 +65,10 @@ class EngineParams:
     mgh_s: MghsParams
     msm: MsmParams
 
+    def __post_init__(self) -> None:
+        if self.era_gap_days < 0:  # the eras (Steps.eras) rely on a gap of zero or more
+            raise ValueError(f"era_gap_days must be 0 or more, not {self.era_gap_days}")
+
     @classmethod
     def from_knowledge(
         cls,

@@ -1,8 +1,22 @@
 """The steps of the TRD phenotype, written once with Ibis (see :mod:`trdnav.cohort.definition`).
 
 ``Steps`` builds, from the OMOP tables of one backend, the intermediate tables: resolved
-concepts, exposures, eras, episodes, trials, treatments, ECT courses, PHQ-9 totals and lines
-of treatment. :class:`~trdnav.cohort.definition.Definition` adds the results.
+concepts, exposures, eras, episodes, trials and their failures, treatments, ECT courses,
+PHQ-9 totals and lines of treatment. :class:`~trdnav.cohort.definition.Definition` adds the
+results.
+
+How the steps are shaped for speed (the results do not depend on it):
+
+* only steps that later steps read more than once are kept (``materialize``); the others
+  are part of the query that reads them;
+* the large tables carry numbers only: ingredient, kind and class numbers, treatment
+  numbers, day numbers; names join in at the end, on one row per episode;
+* windows are few and narrow: treatment eras take one pass over the exposures and one over
+  the era starts; the baseline and latest PHQ-9 come from aggregates and a join on the
+  first and last day; every other per-episode fact is an aggregate or a join;
+* a record of a person missing from ``person`` falls out where its step joins the
+  person's episodes or assessment date, so no step filters the large tables by person
+  (the data checks count those records).
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ __all__ = [
     "Steps",
     "band_label",
     "day_number",
+    "exposure_end_day",
     "flag",
     "severity_points",
     "step_points",
@@ -37,7 +52,9 @@ __all__ = [
 
 LINES_SHOWN = 4
 TREATMENTS: tuple[str, ...] = ("ECT", "TMS", "VNS", "DBS", "esketamine", "ketamine")
+"""Treatments received, by number (``treatment`` in :meth:`Steps.treatment_days`)."""
 SEVERITY_NAME = {rank: name for name, rank in SEVERITY_RANK.items()}
+_ECT = TREATMENTS.index("ECT")
 
 Materialize = Callable[[ir.Table], ir.Table]
 
@@ -50,8 +67,28 @@ def day_number(value: ir.DateValue) -> ir.IntegerValue:
     return value.epoch_days().cast("int64")
 
 
+def exposure_end_day(
+    start_day: ir.IntegerValue, end_date: ir.DateValue, days_supply: ir.IntegerValue
+) -> ir.IntegerValue:
+    """The end of a drug exposure: its end date, else start + days_supply, else start + 1."""
+    supplied = ibis.ifelse(days_supply > 0, start_day + days_supply, ibis.null("int64"))
+    return ibis.coalesce(day_number(end_date), supplied, start_day + 1)
+
+
 def flag(condition: ir.BooleanValue) -> ir.IntegerValue:
     return ibis.ifelse(condition, 1, 0)
+
+
+def _larger(a: ir.IntegerValue, b: ir.IntegerValue) -> ir.IntegerValue:
+    """The larger of two values, ignoring a null (as ``max`` over both would)."""
+    return ibis.coalesce(ibis.greatest(a, b), a, b)
+
+
+def _treatment_number(name: ir.StringValue) -> ir.IntegerValue:
+    return ibis.cases(
+        *[(name == treatment, n) for n, treatment in enumerate(TREATMENTS)],
+        else_=ibis.null("int64"),
+    )
 
 
 def severity_points(msm: MsmParams) -> dict[int, int]:
@@ -92,7 +129,7 @@ class Steps:
         self._cache: dict[str, ir.Table] = {}
 
     def _once(self, name: str, build: Callable[[], ir.Table], *, keep: bool = True) -> ir.Table:
-        """Build a step once; the runner keeps it unless it is cheaper to recompute."""
+        """Build a step once; the runner keeps it when later steps read it more than once."""
         if name not in self._cache:
             self._cache[name] = self.keep(build()) if keep else build()
         return self._cache[name]
@@ -113,42 +150,34 @@ class Steps:
         )
         return by_vocabulary.union(given, distinct=True)
 
-    def persons(self) -> ir.Table:
-        """Every person with the assessment date of their data (``as_of_day``)."""
+    def phq9_codes(self) -> ir.Table:
+        """The data's concept ids of the PHQ-9 total (one row each)."""
+        return self._resolve(self._lookups["measurement"], [])
+
+    def person_ids(self) -> ir.Table:
+        """Each value of ``person.person_id`` once, a null included, with how many rows
+        have it (``records``) and the person's assessment date (``as_of``, ``as_of_day``:
+        the end of observation, at most the run's ``as_of``)."""
 
         def build() -> ir.Table:
             rows = self.t["person"]
-            person = (
-                rows.filter(rows.person_id.notnull())
-                .group_by("person_id")
-                .agg(
-                    gender_concept_id=rows.gender_concept_id.min(),
-                    year_of_birth=rows.year_of_birth.min(),
-                    month_of_birth=rows.month_of_birth.min(),
-                    day_of_birth=rows.day_of_birth.min(),
-                )
-            )  # a repeated person id counts once (the data checks report it)
+            ids = rows.group_by("person_id").agg(records=rows.count())
             obs = self.t["observation_period"]
             ends = obs.group_by("person_id").agg(obs_end=obs.observation_period_end_date.max())
             cap = ibis.literal(self.p.as_of, type="date")
-            joined = person.left_join(ends, person.person_id == ends.person_id)
+            joined = ids.left_join(ends, ids.person_id == ends.person_id)
             as_of = ibis.least(joined.obs_end.fill_null(cap), cap)
             return joined.select(
-                "person_id",
-                "gender_concept_id",
-                "year_of_birth",
-                "month_of_birth",
-                "day_of_birth",
-                as_of=as_of,
-                as_of_day=day_number(as_of),
+                ids.person_id, ids.records, as_of=as_of, as_of_day=day_number(as_of)
             )
 
-        return self._once("persons", build)
+        return self._once("person_ids", build)
 
-    def _known(self, table: ir.Table) -> ir.Table:
-        """Rows whose person exists (the others are reported by the data checks)."""
-        persons = self.persons()
-        return table.filter(table.person_id.isin(persons.person_id))
+    def persons(self) -> ir.Table:
+        """Every person (a repeated person id counts once; the data checks report it) with
+        the assessment date of their data."""
+        ids = self.person_ids()
+        return ids.filter(ids.person_id.notnull())
 
     def drug_map(self) -> ir.Table:
         """Drug concept -> ingredient key, kind, class, minimum dose and mg per unit."""
@@ -206,19 +235,34 @@ class Steps:
 
         return self._once("drug_map", build)
 
+    def _ingredients(self) -> ir.Table:
+        """Kind, class and minimum dose of each antidepressant and augmentation ingredient
+        (a function of the ingredient: :func:`trdnav.cohort.lookups.drug_lookup`)."""
+        lookup = self._lookups["drug"]
+        lookup = lookup.filter(lookup.kind_no.isin([ANTIDEPRESSANT, AUGMENTATION]))
+        return lookup.group_by(key=lookup.drug_no).agg(
+            kind=lookup.kind_no.max(),
+            drug_class=lookup.class_no.max(),
+            min_dose_mg=lookup.min_dose_mg.max(),
+        )
+
+    def _drug_names(self) -> ir.Table:
+        lookup = self._lookups["drug"]
+        return lookup.select(number=lookup.drug_no, name=lookup.key).distinct()
+
     # --- 2-3. exposures and eras -------------------------------------------------------
 
     def exposures(self) -> ir.Table:
-        """Exposures of known ingredients, as day numbers; ``valid`` is false when the end
-        falls before the start (those are reported and left out of the eras)."""
+        """Exposures of known ingredients, as day numbers; the end falls before the start
+        for some (those are reported and left out of the eras). Records of persons missing
+        from ``person`` are included (the data checks count them)."""
 
         def build() -> ir.Table:
-            de = self._known(self.t["drug_exposure"])
+            de = self.t["drug_exposure"]
             dm = self.drug_map()
             x = de.join(dm, de.drug_concept_id == dm.drug_concept_id)
             start = day_number(x.drug_exposure_start_date)
-            supplied = ibis.ifelse(x.days_supply > 0, start + x.days_supply, ibis.null("int64"))
-            end = ibis.coalesce(day_number(x.drug_exposure_end_date), supplied, start + 1)
+            end = exposure_end_day(start, x.drug_exposure_end_date, x.days_supply)
             dose = ibis.ifelse(
                 (x.quantity > 0) & (x.days_supply > 0) & x.mg_per_unit.notnull(),
                 x.quantity * x.mg_per_unit / x.days_supply,
@@ -229,8 +273,6 @@ class Steps:
                 "drug_exposure_id",
                 "key",
                 "kind",
-                "drug_class",
-                "min_dose_mg",
                 start_day=start,
                 end_day=end,
                 dose=dose,
@@ -239,67 +281,81 @@ class Steps:
         return self._once("exposures", build, keep=False)  # a scan and a small join
 
     def eras(self) -> ir.Table:
-        """Treatment eras per person and ingredient (antidepressants, augmentation agents)."""
+        """Treatment eras per person and ingredient (antidepressants, augmentation agents).
 
-        def build() -> ir.Table:
-            x = self.exposures()
-            x = x.filter(x.kind.isin([ANTIDEPRESSANT, AUGMENTATION]) & (x.end_day >= x.start_day))
-            order = ["start_day", "end_day", "drug_exposure_id"]
-            by = ["person_id", "key"]
-            previous = x.end_day.max().over(
-                ibis.window(group_by=by, order_by=order, rows=(None, -1))
+        One window pass over the exposures finds the exposures that start an era (those
+        starting more than the era gap after the latest end so far). Such an exposure starts
+        after every earlier exposure of the ingredient has ended, so within a person and
+        ingredient each era has its own start day and holds the exposures starting from it
+        up to the next era's start: a join on that range, with the next start from a window
+        over the era starts only, gives each exposure its era (a second pass over all
+        exposures, a running count, would cost as much as the first)."""
+        x = self.exposures()
+        x = x.filter(x.kind.isin([ANTIDEPRESSANT, AUGMENTATION]) & (x.end_day >= x.start_day))
+        x = x.select("person_id", "key", "start_day", "end_day", "drug_exposure_id", "dose")
+        by = ["person_id", "key"]
+        order = ["start_day", "end_day", "drug_exposure_id"]
+        previous = x.end_day.max().over(ibis.window(group_by=by, order_by=order, rows=(None, -1)))
+        x = x.mutate(new=previous.isnull() | (x.start_day > previous + self.p.era_gap_days))
+        starts = x.filter(x.new).select(
+            era_person="person_id", era_key="key", era_start="start_day", first_dose="dose"
+        )
+        starts = starts.mutate(
+            next_start=starts.era_start.lead().over(
+                ibis.window(group_by=["era_person", "era_key"], order_by="era_start")
             )
-            x = x.mutate(
-                new=flag(previous.isnull() | (x.start_day > previous + self.p.era_gap_days))
-            )
-            x = x.mutate(
-                era_no=x.new.sum().over(ibis.cumulative_window(group_by=by, order_by=order))
-            )
-            return x.group_by(["person_id", "key", "era_no"]).agg(
-                kind=x.kind.max(),
-                drug_class=x.drug_class.max(),
-                min_dose_mg=x.min_dose_mg.max(),
-                start_day=x.start_day.min(),
-                end_day=x.end_day.max(),
-                dose=x.dose.max(),
-                first_dose=ibis.ifelse(x.new == 1, x.dose, ibis.null("float64")).max(),
-                exposures=x.count(),
-            )
-
-        return self._once("eras", build)
+        )
+        x = x.join(
+            starts,
+            [
+                x.person_id == starts.era_person,
+                x.key == starts.era_key,
+                x.start_day >= starts.era_start,
+                starts.next_start.isnull() | (x.start_day < starts.next_start),
+            ],
+        )
+        eras = x.group_by(["person_id", "key", "era_start"]).agg(
+            end_day=x.end_day.max(), dose=x.dose.max(), first_dose=x.first_dose.max()
+        )
+        ing = self._ingredients()
+        return eras.join(ing, eras.key == ing.key).select(
+            "person_id",
+            "key",
+            start_day=eras.era_start,
+            end_day=eras.end_day,
+            dose=eras.dose,
+            first_dose=eras.first_dose,
+            kind=ing.kind,
+            drug_class=ing.drug_class,
+            min_dose_mg=ing.min_dose_mg,
+        )
 
     # --- 4. episodes ------------------------------------------------------------------
 
     def mdd_records(self) -> ir.Table:
-        def build() -> ir.Table:
-            co = self._known(self.t["condition_occurrence"])
-            attrs = ["severity_rank", "psychotic", "recurrent"]
-            mdd = self._resolve(self._lookups["condition"], attrs)
-            parts = [
-                co.join(mdd, co[column] == mdd.concept_id).select(
-                    "condition_occurrence_id",
-                    "person_id",
-                    "condition_start_date",
-                    *attrs,
-                )
-                for column in ("condition_concept_id", "condition_source_concept_id")
-            ]
-            recs = parts[0].union(parts[1])
-            recs = recs.group_by(
-                ["condition_occurrence_id", "person_id", "condition_start_date"]
-            ).agg(
-                severity_rank=recs.severity_rank.max(),
-                psychotic=recs.psychotic.max(),
-                recurrent=recs.recurrent.max(),
-            )
-            persons = self.persons()
-            recs = recs.join(persons, recs.person_id == persons.person_id).select(
-                recs, as_of_day=persons.as_of_day, person_as_of=persons.as_of
-            )
-            recs = recs.mutate(day=day_number(recs.condition_start_date))
-            return recs.filter(recs.day.notnull() & (recs.day <= recs.as_of_day))
-
-        return self._once("mdd_records", build)
+        """MDD records up to the person's assessment date, with the attributes of their
+        codes (standard or source concept, the higher of the two)."""
+        attrs = ["severity_rank", "psychotic", "recurrent"]
+        codes = self._resolve(self._lookups["condition"], attrs)
+        codes = codes.group_by("concept_id").agg(**{a: codes[a].max() for a in attrs})
+        std = codes.select(std_id="concept_id", **{f"std_{a}": a for a in attrs})
+        src = codes.select(src_id="concept_id", **{f"src_{a}": a for a in attrs})
+        co = self.t["condition_occurrence"]
+        r = co.left_join(std, co.condition_concept_id == std.std_id).left_join(
+            src, co.condition_source_concept_id == src.src_id
+        )
+        r = r.filter(r.std_id.notnull() | r.src_id.notnull())
+        persons = self.persons()
+        r = r.join(persons, r.person_id == persons.person_id).select(
+            r.person_id,
+            r.condition_occurrence_id,
+            r.condition_start_date,
+            day=day_number(r.condition_start_date),
+            person_as_of=persons.as_of,
+            as_of_day=persons.as_of_day,
+            **{a: _larger(r[f"std_{a}"], r[f"src_{a}"]) for a in attrs},
+        )
+        return r.filter(r.day.notnull() & (r.day <= r.as_of_day))
 
     def episodes(self) -> ir.Table:
         """Episodes: ``episode`` (1, 2, ...), onset, the episode's assessment date ``as_of``,
@@ -331,14 +387,15 @@ class Steps:
                     ibis.least(following - ibis.interval(days=1), e.person_as_of),
                 )
             )
-            return e.mutate(as_of_day=day_number(e.as_of))
+            e = e.mutate(as_of_day=day_number(e.as_of))
+            return e.drop("person_as_of")
 
         return self._once("episodes", build)
 
     # --- 5. trials --------------------------------------------------------------------
 
     def trials(self) -> ir.Table:
-        """The eras of each episode with adequacy, dose optimisation and failure."""
+        """The eras of each episode with adequacy and dose optimisation."""
 
         def build() -> ir.Table:
             eras, eps = self.eras(), self.episodes()
@@ -352,8 +409,15 @@ class Steps:
             ).select(eras, episode=eps.episode, episode_end_day=eps.as_of_day)
             duration = ibis.least(t.end_day, t.episode_end_day) - t.start_day
             floor = t.min_dose_mg
-            t = t.mutate(
-                duration_days=duration,
+            return t.select(
+                "person_id",
+                "episode",
+                "key",
+                "kind",
+                "drug_class",
+                "start_day",
+                "end_day",
+                "episode_end_day",
                 adequate=(t.kind == ANTIDEPRESSANT)
                 & floor.notnull()
                 & (t.dose.isnull() | (t.dose >= floor))
@@ -364,117 +428,126 @@ class Steps:
                 & (t.dose > floor)
                 & (t.dose > t.first_dose),
             )
-            t = self.keep(t)
-            steps = t.select(
+
+        return self._once("trials", build)
+
+    def failures(self) -> ir.Table:
+        """The failed trials: adequate eras that a switch or augmentation followed (an era
+        of another ingredient starting in the episode, at least the adequate duration after
+        the era's start and at most the next-step window after its end); ``fail_day`` is
+        the first such start."""
+
+        def build() -> ir.Table:
+            t = self.trials()
+            adequate = t.filter(t.adequate).select(
                 "person_id",
                 "episode",
-                next_key=t.key,
-                next_start=t.start_day,
+                "key",
+                "drug_class",
+                "start_day",
+                "end_day",
+                "dose_optimized",
             )
-            adequate = t.filter(t.adequate)
+            steps = t.select(
+                step_person="person_id",
+                step_episode="episode",
+                next_key="key",
+                next_start="start_day",
+            )
             hits = adequate.join(
                 steps,
                 [
-                    adequate.person_id == steps.person_id,
-                    adequate.episode == steps.episode,
+                    adequate.person_id == steps.step_person,
+                    adequate.episode == steps.step_episode,
                     adequate.key != steps.next_key,
                     steps.next_start >= adequate.start_day + self.p.min_duration_days,
                     steps.next_start <= adequate.end_day + self.p.next_step_window_days,
                 ],
             )
-            fails = hits.group_by([hits.person_id, hits.key, hits.era_no]).agg(
-                fail_day=hits.next_start.min()
+            return hits.group_by(["person_id", "episode", "key", "start_day"]).agg(
+                drug_class=hits.drug_class.max(),
+                dose_optimized=flag(hits.dose_optimized).max(),
+                fail_day=hits.next_start.min(),
             )
-            out = t.left_join(
-                fails,
-                [
-                    t.person_id == fails.person_id,
-                    t.key == fails.key,
-                    t.era_no == fails.era_no,
-                ],
-            ).select(t, fail_day=fails.fail_day)
-            return out.mutate(failed=out.adequate & out.fail_day.notnull())
 
-        return self._once("trials", build)
+        return self._once("failures", build)
 
     # --- 6. treatments received and ECT courses ---------------------------------------------
 
     def treatment_days(self) -> ir.Table:
-        """(person, treatment, day) of every treatment record: procedures and drugs."""
+        """(person, treatment, day) of every treatment record, procedures and drugs;
+        ``treatment`` numbers :data:`TREATMENTS`."""
 
         def build() -> ir.Table:
-            po = self._known(self.t["procedure_occurrence"])
+            po = self.t["procedure_occurrence"]
             codes = self._resolve(self._lookups["procedure"], ["treatment"])
+            codes = codes.select("concept_id", number=_treatment_number(codes.treatment))
+            codes = codes.filter(codes.number.notnull())
             procs = po.join(codes, po.procedure_concept_id == codes.concept_id).select(
-                "person_id", "treatment", day=day_number(po.procedure_date)
+                "person_id", treatment=codes.number, day=day_number(po.procedure_date)
             )
             x = self.exposures()
-            names = self._lookups["drug"].select(number="drug_no", name="key").distinct()
+            names = self._drug_names()
+            names = names.select("number", treatment=_treatment_number(names.name))
+            names = names.filter(names.treatment.notnull())
             treated = x.filter(x.kind == TREATMENT)
             drugs = treated.join(names, treated.key == names.number).select(
-                "person_id", treatment=names.name, day=treated.start_day
+                "person_id", treatment=names.treatment, day=treated.start_day
             )
-            both = procs.union(drugs, distinct=True)
+            both = procs.union(drugs)
             return both.filter(both.day.notnull())
 
         return self._once("treatment_days", build)
 
     def ect_courses(self) -> ir.Table:
-        def build() -> ir.Table:
-            td = self.treatment_days()
-            d = td.filter(td.treatment == "ECT").select("person_id", "day").distinct()
-            previous = d.day.lag().over(ibis.window(group_by="person_id", order_by="day"))
-            d = d.mutate(
-                new=flag(previous.isnull() | (d.day - previous > self.p.ect_course_gap_days))
-            )
-            d = d.mutate(
-                course=d.new.sum().over(
-                    ibis.cumulative_window(group_by="person_id", order_by="day")
-                )
-            )
-            c = d.group_by(["person_id", "course"]).agg(
-                start_day=d.day.min(), end_day=d.day.max(), sessions=d.count()
-            )
-            eps = self.episodes()
-            c = c.join(
-                eps,
-                [
-                    c.person_id == eps.person_id,
-                    c.start_day >= eps.onset_day,
-                    c.start_day <= eps.as_of_day,
-                ],
-            ).select(c, episode=eps.episode)
-            t = self.trials()
-            steps = t.filter(t.kind.isin([ANTIDEPRESSANT, AUGMENTATION])).select(
-                "person_id", "episode", next_start=t.start_day
-            )
-            hits = c.join(
-                steps,
-                [
-                    c.person_id == steps.person_id,
-                    c.episode == steps.episode,
-                    steps.next_start > c.start_day,
-                    steps.next_start <= c.end_day + self.p.next_step_window_days,
-                ],
-            )
-            fails = hits.group_by([hits.person_id, hits.course]).agg(fail_day=hits.next_start.min())
-            out = c.left_join(
-                fails, [c.person_id == fails.person_id, c.course == fails.course]
-            ).select(c, fail_day=fails.fail_day)
-            return out.mutate(
-                failed=(out.sessions >= self.p.ect_min_sessions) & out.fail_day.notnull()
-            )
-
-        return self._once("ect_courses", build)
+        td = self.treatment_days()
+        d = td.filter(td.treatment == _ECT).select("person_id", "day").distinct()
+        previous = d.day.lag().over(ibis.window(group_by="person_id", order_by="day"))
+        d = d.mutate(new=flag(previous.isnull() | (d.day - previous > self.p.ect_course_gap_days)))
+        d = d.mutate(
+            course=d.new.sum().over(ibis.cumulative_window(group_by="person_id", order_by="day"))
+        )
+        c = d.group_by(["person_id", "course"]).agg(
+            start_day=d.day.min(), end_day=d.day.max(), sessions=d.count()
+        )
+        eps = self.episodes()
+        c = c.join(
+            eps,
+            [
+                c.person_id == eps.person_id,
+                c.start_day >= eps.onset_day,
+                c.start_day <= eps.as_of_day,
+            ],
+        ).select(c, episode=eps.episode)
+        t = self.trials()
+        steps = t.filter(t.kind.isin([ANTIDEPRESSANT, AUGMENTATION])).select(
+            step_person="person_id", step_episode="episode", next_start="start_day"
+        )
+        hits = c.join(
+            steps,
+            [
+                c.person_id == steps.step_person,
+                c.episode == steps.step_episode,
+                steps.next_start > c.start_day,
+                steps.next_start <= c.end_day + self.p.next_step_window_days,
+            ],
+        )
+        fails = hits.group_by(["person_id", "course"]).agg(fail_day=hits.next_start.min())
+        out = c.left_join(fails, [c.person_id == fails.person_id, c.course == fails.course]).select(
+            c, fail_day=fails.fail_day
+        )
+        return out.mutate(failed=(out.sessions >= self.p.ect_min_sessions) & out.fail_day.notnull())
 
     # --- 7. PHQ-9 -----------------------------------------------------------------------
 
-    def phq9(self) -> ir.Table:
-        """Valid PHQ-9 totals (whole numbers in range) up to the person's assessment date."""
+    def episode_phq9(self) -> ir.Table:
+        """Valid PHQ-9 totals (whole numbers in range) of each episode. The episodes of a
+        person cover every day from the first onset to the person's assessment date, so
+        these are all the person's valid totals from the first onset on."""
 
         def build() -> ir.Table:
-            m = self._known(self.t["measurement"])
-            codes = self._resolve(self._lookups["measurement"], [])
+            m = self.t["measurement"]
+            codes = self.phq9_codes()
             m = m.filter(m.measurement_concept_id.isin(codes.concept_id))
             v = m.value_as_number
             valid = (
@@ -484,45 +557,78 @@ class Steps:
                 & (v <= self.p.phq9_max_total)
                 & m.measurement_date.notnull()
             )
-            m = m.filter(valid)
-            persons = self.persons()
-            m = m.join(persons, m.person_id == persons.person_id).select(
-                m.person_id,
-                m.measurement_id,
-                m.measurement_date,
+            m = m.filter(valid).select(
+                "person_id",
+                "measurement_id",
+                "measurement_date",
                 day=day_number(m.measurement_date),
                 total=m.value_as_number.floor().cast("int64"),
-                as_of_day=persons.as_of_day,
             )
-            return m.filter(m.day <= m.as_of_day)
-
-        return self._once("phq9", build)
-
-    def _episode_phq9(self) -> ir.Table:
-        def build() -> ir.Table:
-            m, eps = self.phq9(), self.episodes()
+            eps = self.episodes()
             return m.join(
                 eps,
                 [m.person_id == eps.person_id, m.day >= eps.onset_day, m.day <= eps.as_of_day],
-            ).select(m, episode=eps.episode, onset_day=eps.onset_day, episode_end_day=eps.as_of_day)
+            ).select(m, episode=eps.episode)
 
         return self._once("episode_phq9", build)
 
-    def phq9_outcomes(self) -> ir.Table:
-        e = self._episode_phq9()
-        by = [e.person_id, e.episode]
-        first = ibis.row_number().over(ibis.window(group_by=by, order_by=[e.day, e.measurement_id]))
-        last = ibis.row_number().over(
-            ibis.window(group_by=by, order_by=[e.day.desc(), e.measurement_id.desc()])
+    def _phq9_after_onset(self) -> ir.Table:
+        """Valid PHQ-9 totals up to the person's assessment date, for the follow-up
+        window: the episodes' totals when that window cannot start before the first onset
+        (as with the default 12 months +/- 60 days), else read again."""
+        if 28 * self.p.phq9_followup_months >= self.p.phq9_followup_window_days:
+            return self.episode_phq9()
+        m = self.t["measurement"]
+        m = m.filter(m.measurement_concept_id.isin(self.phq9_codes().concept_id))
+        v = m.value_as_number
+        m = m.filter(
+            v.notnull()
+            & (v.floor() == v)
+            & (v >= 0)
+            & (v <= self.p.phq9_max_total)
+            & m.measurement_date.notnull()
         )
-        e = e.mutate(first=first, last=last)
-        o = e.group_by(["person_id", "episode"]).agg(
+        persons = self.persons()
+        m = m.join(persons, m.person_id == persons.person_id).select(
+            m.person_id,
+            m.measurement_id,
+            day=day_number(m.measurement_date),
+            total=m.value_as_number.floor().cast("int64"),
+            as_of_day=persons.as_of_day,
+        )
+        return m.filter(m.day <= m.as_of_day)
+
+    def phq9_outcomes(self) -> ir.Table:
+        e = self.episode_phq9()
+        g = e.group_by(["person_id", "episode"]).agg(
             phq9_count=e.count(),
-            phq9_baseline=ibis.ifelse(e.first == 0, e.total, ibis.null("int64")).max(),
-            phq9_latest=ibis.ifelse(e.last == 0, e.total, ibis.null("int64")).max(),
+            first_day=e.day.min(),
+            last_day=e.day.max(),
             index_date=ibis.ifelse(
                 e.total >= self.p.phq9_index_min_total, e.measurement_date, ibis.null("date")
             ).min(),
+        )
+        # The baseline is the first total (by day, then measurement id), the latest the last:
+        # only the totals of the first and the last day are read again.
+        ends = e.join(
+            g,
+            [
+                e.person_id == g.person_id,
+                e.episode == g.episode,
+                (e.day == g.first_day) | (e.day == g.last_day),
+            ],
+        ).select(e.person_id, e.episode, e.measurement_id, e.total, e.day, g.first_day, g.last_day)
+        ends = ends.group_by(["person_id", "episode"]).agg(
+            phq9_baseline=ends.total.argmin(ends.measurement_id, where=ends.day == ends.first_day),
+            phq9_latest=ends.total.argmax(ends.measurement_id, where=ends.day == ends.last_day),
+        )
+        o = g.join(ends, [g.person_id == ends.person_id, g.episode == ends.episode]).select(
+            g.person_id,
+            g.episode,
+            g.phq9_count,
+            ends.phq9_baseline,
+            ends.phq9_latest,
+            g.index_date,
         )
         num, den = self.p.response_fraction
         o = o.mutate(
@@ -534,20 +640,17 @@ class Steps:
             phq9_remission=o.phq9_latest <= self.p.phq9_remission_max,
             due_day=day_number(o.index_date + ibis.interval(months=self.p.phq9_followup_months)),
         )
-        w = self.p.phq9_followup_window_days
-        m = self.phq9()
-        f = (
-            o.filter(o.due_day.notnull())
-            .join(
-                m,
-                [
-                    o.person_id == m.person_id,
-                    m.day >= o.due_day - w,
-                    m.day <= o.due_day + w,
-                ],
-            )
-            .select(o.person_id, o.episode, m.day, m.measurement_id, m.total)
-        )
+        w_days = self.p.phq9_followup_window_days
+        m = self._phq9_after_onset()
+        due = o.filter(o.due_day.notnull()).select("person_id", "episode", "due_day")
+        f = due.join(
+            m,
+            [
+                due.person_id == m.person_id,
+                m.day >= due.due_day - w_days,
+                m.day <= due.due_day + w_days,
+            ],
+        ).select(due.person_id, due.episode, m.day, m.measurement_id, m.total)
         f = f.mutate(
             last=ibis.row_number().over(
                 ibis.window(
@@ -568,52 +671,70 @@ class Steps:
 
     # --- lines of treatment -----------------------------------------------------------
 
-    def lines(self) -> ir.Table:
-        """Lines of treatment: each day in an episode on which an antidepressant or
-        augmentation era starts begins a line, labelled with the new drug(s)."""
-
-        def build() -> ir.Table:
-            t = self.trials()
-            starts = t.group_by(["person_id", "episode", "start_day"]).agg(
-                first_key=t.key.min(),
-                new_drugs=t.key.nunique(),
-                episode_end_day=t.episode_end_day.max(),
+    def line_facts(self) -> ir.Table:
+        """Per episode: lines of treatment (each day on which an antidepressant or
+        augmentation era starts begins a line, labelled with the new drug, ``+`` when more
+        than one started), the first :data:`LINES_SHOWN` labels, the first line during
+        which a PHQ-9 showed remission, and the number of augmentation trials."""
+        t = self.trials()
+        starts = t.group_by(["person_id", "episode", "start_day"]).agg(
+            first_key=t.key.min(),
+            last_key=t.key.max(),
+            augmentations=flag(t.kind == AUGMENTATION).sum(),
+        )
+        starts = starts.mutate(
+            line=ibis.row_number().over(
+                ibis.window(group_by=[starts.person_id, starts.episode], order_by=starts.start_day)
             )
-            w = ibis.window(group_by=[starts.person_id, starts.episode], order_by=starts.start_day)
-            names = self._lookups["drug"].select(number="drug_no", name="key").distinct()
-            starts = starts.join(names, starts.first_key == names.number).select(
-                starts, first_name=names.name
+            + 1
+        )
+        # Lines cover the episode from the first start to its end, so the first line with
+        # a remission is the line of the first remission on or after the first start.
+        firsts = starts.filter(starts.line == 1).select(
+            first_person="person_id", first_episode="episode", first_day="start_day"
+        )
+        m = self.episode_phq9()
+        m = m.filter(m.total <= self.p.phq9_remission_max)
+        m = m.join(
+            firsts,
+            [
+                m.person_id == firsts.first_person,
+                m.episode == firsts.first_episode,
+                m.day >= firsts.first_day,
+            ],
+        )
+        remitted = m.group_by(["person_id", "episode"]).agg(remission_day=m.day.min())
+        s = starts.left_join(
+            remitted,
+            [starts.person_id == remitted.person_id, starts.episode == remitted.episode],
+        ).select(starts, remission_day=remitted.remission_day)
+        facts = s.group_by(["person_id", "episode"]).agg(
+            lines=s.count(),
+            augmentation_trials=s.augmentations.sum(),
+            remission_line=ibis.ifelse(
+                s.start_day <= s.remission_day, s.line, ibis.null("int64")
+            ).max(),
+            **{
+                f"line_{n}_key": ibis.ifelse(s.line == n, s.first_key, ibis.null("int64")).max()
+                for n in range(1, LINES_SHOWN + 1)
+            },
+            **{
+                f"line_{n}_more": ibis.ifelse(
+                    s.line == n, flag(s.first_key != s.last_key), ibis.null("int64")
+                ).max()
+                for n in range(1, LINES_SHOWN + 1)
+            },
+        )
+        for n in range(1, LINES_SHOWN + 1):
+            names = self._drug_names().view()
+            key, more = facts[f"line_{n}_key"], facts[f"line_{n}_more"]
+            facts = facts.left_join(names, key == names.number).select(
+                facts,
+                **{
+                    f"line_{n}": ibis.ifelse(more == 1, names.name.concat("+"), names.name),
+                },
             )
-            starts = starts.mutate(
-                line=ibis.row_number().over(w) + 1,
-                next_day=starts.start_day.lead().over(w),
-                label=ibis.ifelse(
-                    starts.new_drugs > 1, starts.first_name.concat("+"), starts.first_name
-                ),
-            )
-            m = self._episode_phq9()
-            m = m.filter(m.total <= self.p.phq9_remission_max)
-            upto = ibis.coalesce(starts.next_day, starts.episode_end_day + 1)
-            remitted = (
-                starts.join(
-                    m,
-                    [
-                        starts.person_id == m.person_id,
-                        starts.episode == m.episode,
-                        m.day >= starts.start_day,
-                        m.day < upto,
-                    ],
-                )
-                .select(starts.person_id, starts.episode, starts.line)
-                .distinct()
-            )
-            return starts.left_join(
-                remitted,
-                [
-                    starts.person_id == remitted.person_id,
-                    starts.episode == remitted.episode,
-                    starts.line == remitted.line,
-                ],
-            ).select(starts, remitted=remitted.line.notnull())
-
-        return self._once("lines", build)
+        return facts.drop(
+            *[f"line_{n}_key" for n in range(1, LINES_SHOWN + 1)],
+            *[f"line_{n}_more" for n in range(1, LINES_SHOWN + 1)],
+        )
