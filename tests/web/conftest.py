@@ -12,8 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,9 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from trdnav.api import create_app
 from trdnav.clinic import accounts, demo, patients
 from trdnav.clinic.actor import Actor
 from trdnav.knowledge import load_knowledge
@@ -34,43 +30,11 @@ from trdnav.settings import Settings
 from trdnav.store import migrate
 from trdnav.store.database import Store
 
+from ..api.conftest import RunningServer, run_server
+
 PASSWORD = "correct horse battery"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 _counter = itertools.count()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ThreadServer(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # running in a thread
-        pass
-
-
-@dataclass
-class RunningServer:
-    url: str
-    settings: Settings
-    store: Store
-
-
-def run_server(settings: Settings, store: Store) -> Iterator[RunningServer]:
-    port = free_port()
-    app = create_app(settings, store=store)
-    server = ThreadServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.02)
-    yield RunningServer(f"http://127.0.0.1:{port}", settings, store)
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def _server(url: str) -> Iterator[RunningServer]:

@@ -447,7 +447,7 @@ def import_patient(
 
     ``id`` may be omitted (a new one is made); ``as_of`` is ignored. ``sources`` are the FHIR
     resources the history was read from (kept with the patient, see
-    :mod:`trdnav.clinic.fhir_import`); ``audit_detail`` is added to the audit record.
+    :mod:`trdnav.clinic.fhir`); ``audit_detail`` is added to the audit record.
     """
     actor.require_write()
     history = prepared_history(document, kb, today)
