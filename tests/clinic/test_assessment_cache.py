@@ -40,7 +40,8 @@ def test_the_least_recently_used_entry_goes_first(kb: KnowledgeBase, run, histor
     assert cache.get(_key(1)) is one  # 1 is now the most recently used
     cache.put(_key(3), one)
     assert cache.get(_key(2)) is None
-    assert cache.get(_key(1)) is one and cache.get(_key(3)) is one
+    assert cache.get(_key(1)) is one
+    assert cache.get(_key(3)) is one
     assert len(cache) == 2
     assert (cache.hits, cache.misses) == (3, 1)
 
