@@ -107,9 +107,15 @@ def call(
     body: Annotated[dict[str, Any], Body()],
 ) -> JSONResponse:
     context = CallContext(
-        state.settings, state.store, state.kb, state.codes, state.today(), str(request.base_url)
+        state.settings,
+        state.store,
+        state.kb,
+        state.codes,
+        state.today(),
+        str(request.base_url),
+        state.cds_decisions,
     )
-    # The cards are built as the Response model already: sent as they are.
+    # The cards are JSON of the Response model already: sent as they are.
     return JSONResponse(call_service(context, caller, _actor(request, caller), service_id, body))
 
 
