@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trdnav import __version__
 from trdnav.api import problems
@@ -51,6 +52,34 @@ gets 412. Errors are RFC 9457 problem details with field paths in `errors`.
 """
 
 
+class RequestIds:
+    """Gives each HTTP request an id, the client's ``X-Request-ID`` if it is well formed, as
+    ``request.state.request_id``; the response carries it back, with ``Cache-Control:
+    no-store`` unless the route set its own. A plain ASGI middleware: the request and response
+    pass through untouched otherwise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
+        text = given.decode("latin-1")
+        request_id = text if _REQUEST_ID.match(text) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
     settings = settings or load_settings()
     store = store or Store(settings.database_url or default_database_url())
@@ -65,16 +94,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.trdnav = AppState(settings=settings, store=store, kb=knowledge_for(settings))
     problems.install(app)
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        given = request.headers.get("X-Request-ID", "")
-        request.state.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(RequestIds)
 
     for router in (
         auth.router,
