@@ -118,3 +118,17 @@ def test_missing_or_malformed_credentials(cds):
         response = user.post(f"/cds-services/{SERVICE}", json=body)
     assert response.status_code == 401
     assert "'HS256' is not allowed" in response.json()["detail"]
+
+
+def test_a_token_altered_after_signing_is_refused(cds):
+    """The header and claims are peeked at to find the key; the token itself is verified."""
+    url = cds.service_url(SERVICE)
+    header, payload, signature = cds.token(url).split(".")
+    junk = f"{header}.{payload[:5]}!{payload[5:]}.{signature}"
+    assert refused(cds, junk)
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["exp"] += 3600
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    assert "does not verify" in refused(cds, f"{header}.{forged}.{signature}")
+    assert "not a JWT" in refused(cds, f"{header}.{payload}")
+    assert "not a JWT" in refused(cds, f"{header}.W10.{signature}")  # claims that are a list
