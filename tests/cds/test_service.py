@@ -116,6 +116,21 @@ def test_bad_requests_are_422_with_the_field_named(cds):
     assert cds.call("no-such-service", body).status_code == 404
 
 
+def test_a_body_that_is_not_json_is_422_after_authentication(cds):
+    url = cds.service_url("trdnav-patient-view")
+
+    def post(token):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return httpx.post(url, content=b'{"hook": "patient-view",', headers=headers, timeout=30)
+
+    assert post(None).status_code == 401
+    broken = post(cds.token(url))
+    assert broken.status_code == 422
+    assert broken.json()["errors"][0]["path"] == "(body)"
+
+
 def test_the_specs_response_example_fits_the_card_model():
     sent = example("response.json")
     assert Response.model_validate(sent).to_json() == sent
