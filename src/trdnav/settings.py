@@ -96,11 +96,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "cds_cache_size",
         1024,
-        "CDS Hooks `patient-view` answers each server process keeps, by the exact prefetch "
-        "sent, the patient, the date and the settings, so that a chart opened again with "
-        "unchanged data skips reading and deciding anew. Only a call whose prefetch holds all "
-        "its data (nothing fetched from the FHIR server) is kept or answered from here; every "
-        "call is still authenticated, its cards stored and the call audited. 0 keeps none.",
+        "CDS Hooks `patient-view` answers each server process keeps, by a digest of every "
+        "resource read from the prefetch, the patient, the date and the settings, so that a "
+        "chart opened again with unchanged data skips reading and deciding anew. Only a call "
+        "whose prefetch holds all its data (nothing fetched from the FHIR server) is kept or "
+        "answered from here; every call is still authenticated, its cards stored (each with "
+        "a new uuid) and the call audited. 0 keeps none.",
     ),
     SettingSpec(
         "holiday_country",

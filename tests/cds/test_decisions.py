@@ -6,10 +6,18 @@ import pytest
 
 from trdnav.cds.decisions import DecisionCache, DecisionKey, prefetch_digest
 
+TEMPLATES = {"patient": "Patient/{{context.patientId}}", "conditions": "Condition?patient=x"}
+
 
 def _key(n: int, prefetch: dict | None = None) -> DecisionKey:
-    digest = prefetch_digest(prefetch if prefetch is not None else {"patient": {"id": str(n)}})
+    data = prefetch if prefetch is not None else {"patient": {"id": str(n)}}
+    digest = prefetch_digest(data, TEMPLATES)
     return DecisionKey("trdnav-patient-view", "p", digest, date(2026, 11, 26), None, "x", 1, 2)
+
+
+def _bundle(*resources, **envelope):
+    entries = [{"fullUrl": f"urn:uuid:{i}", "resource": r} for i, r in enumerate(resources)]
+    return {"resourceType": "Bundle", "type": "searchset", **envelope, "entry": entries}
 
 
 def test_answers_get_new_uuids_and_the_least_recently_used_goes_first():
@@ -29,20 +37,35 @@ def test_answers_get_new_uuids_and_the_least_recently_used_goes_first():
     assert (cache.hits, cache.misses) == (3, 1)
 
 
-def test_the_digest_tells_any_change_of_the_data():
-    base = {"patient": {"id": "p", "birthDate": "1975-04-02"}, "conditions": None}
-    assert _key(0, base) == _key(
-        0, {"patient": {"id": "p", "birthDate": "1975-04-02"}, "conditions": None}
-    )
-    for changed in (
-        {**base, "patient": {"id": "p", "birthDate": "1975-04-03"}},
-        {**base, "conditions": {}},
-        {**base, "patient": {"id": "p", "birthDate": "1975-04-02", "x": 1}},
-        {**base, "patient": {"id": "p", "birthDate": "1975-04-02", "x": 1.0}},
-    ):
-        assert _key(0, changed) != _key(0, base)
-    assert _key(0, {"a": 1}) != _key(0, {"a": 1.0})
-    assert _key(0, {"a": 1}) != _key(0, {"a": True})
+def test_the_digest_tells_any_change_of_the_data_read():
+    patient = {"resourceType": "Patient", "id": "p", "birthDate": "1975-04-02"}
+    condition = {"resourceType": "Condition", "id": "c", "code": {"text": "x"}, "n": 1}
+    base = {"patient": patient, "conditions": _bundle(condition)}
+    same = {
+        "patient": dict(patient),
+        "conditions": _bundle(
+            dict(condition),
+            id="another-search",
+            meta={"lastUpdated": "2026-11-26T10:00:00Z"},
+            total=1,
+            link=[{"relation": "self", "url": "https://ehr.example.org/fhir/Condition?x"}],
+        ),
+        "notAsked": {"resourceType": "Patient"},
+    }
+    assert _key(0, base) == _key(0, same)
+    changed = [
+        {**base, "patient": {**patient, "birthDate": "1975-04-03"}},
+        {**base, "conditions": _bundle({**condition, "n": 1.0})},
+        {**base, "conditions": _bundle({**condition, "n": True})},
+        {**base, "conditions": _bundle(condition, condition)},
+        {**base, "conditions": _bundle({"resourceType": "Condition", "id": "c2"})},
+        {**base, "conditions": None},
+        {**base, "conditions": {**_bundle(condition), "entry": [{"resource": condition}]}},
+        {**base, "conditions": {**_bundle(condition), "entry": [{}, *_bundle(condition)["entry"]]}},
+    ]
+    keys = {_key(0, data) for data in changed}
+    assert len(keys) == len(changed)
+    assert _key(0, base) not in keys
 
 
 def test_size_zero_keeps_nothing_and_negative_is_refused():

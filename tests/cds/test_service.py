@@ -141,7 +141,11 @@ def test_an_unchanged_prefetch_is_answered_again_stored_and_audited(cds):
     stored for feedback and audited; changed data is decided anew, and data fetched from the
     FHIR server is fetched on every call."""
     first = cds.request(prefetch=cds.prefetch())
-    again = cds.request(prefetch=cds.prefetch())
+    searched_again = cds.prefetch()
+    for value in searched_again.values():
+        if value["resourceType"] == "Bundle":
+            value.update(id="another-search", meta={"lastUpdated": "2026-11-26T10:00:00Z"})
+    again = cds.request(prefetch=searched_again)
     one = cds.call("trdnav-patient-view", first).json()["cards"]
     two = cds.call("trdnav-patient-view", again).json()["cards"]
     assert [{**c, "uuid": ""} for c in one] == [{**c, "uuid": ""} for c in two]

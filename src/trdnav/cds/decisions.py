@@ -4,12 +4,12 @@ The cards of a ``patient-view`` call depend only on the FHIR data read (the pref
 patient, the date they are decided as of, the adequate-trial setting, the knowledge base and
 its codes, and the base URL of the cards' link. When the prefetch holds all the data (nothing
 is fetched from the client's FHIR server, :func:`~trdnav.cds.prefetch.complete`), the key holds
-all of these, with a SHA-256 digest of the prefetch, so an entry can never answer a call whose
-data differs. Only answers that succeeded are kept; a call answered from here is still
-authenticated (its JWT and ``jti``), and its cards (with new ``uuid``\\ s) are stored and the
-call audited like any other. Each server process keeps its own bounded set (least recently used
-first out); nothing is shared between processes, nothing is written. Kept cards are never
-changed: each call gets copies with their own ``uuid``.
+all of these, with a SHA-256 digest of every resource read from the prefetch (and its place),
+so an entry can never answer a call whose data differs. Only answers that succeeded are kept.
+A call answered from here is still authenticated (its JWT and ``jti``), and its cards (each with a
+new ``uuid``) are stored and the call audited like any other. Each server process keeps its own
+bounded set (least recently used first out); nothing is shared between processes, nothing is
+written. Kept cards are never changed: each call gets copies with their own ``uuid``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class DecisionKey(NamedTuple):
     service: str
     patient_id: str
     prefetch: bytes
-    """SHA-256 of the prefetch as JSON (:func:`prefetch_digest`)."""
+    """SHA-256 of the data read from the prefetch (:func:`prefetch_digest`)."""
     as_of: date
     adequate_trial_days: int | None
     link_base: str
@@ -39,10 +39,33 @@ class DecisionKey(NamedTuple):
     """``id`` of the FHIR codes object, likewise."""
 
 
-def prefetch_digest(prefetch: dict[str, Any]) -> bytes:
-    """SHA-256 of the prefetch written as JSON in the order it was read (the same data sent in
-    another order is another key: a miss, never a wrong answer)."""
-    text = json.dumps(prefetch, separators=(",", ":"), check_circular=False)
+def prefetch_digest(prefetch: dict[str, Any], templates: dict[str, str]) -> bytes:
+    """SHA-256 of what :func:`~trdnav.cds.prefetch.gather` reads of a complete prefetch: for
+    each key of the templates, the resource, or each Bundle entry's position, ``fullUrl`` and
+    resource, written as JSON in the order they were sent. A Bundle's own ``id``, ``meta``,
+    ``total`` and links, which a FHIR server makes anew for every search, are not read and so
+    are left out; any change to a resource, its place or its ``fullUrl`` is another key (and
+    the same data sent in another order is another key too: a miss, never a wrong answer)."""
+    read: list[Any] = []
+    for key in templates:
+        value = prefetch.get(key)
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+            entries = value.get("entry") or []
+            read.append(
+                [
+                    key,
+                    [
+                        [i, e.get("fullUrl"), e["resource"]]
+                        for i, e in enumerate(entries)
+                        if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+                    ]
+                    if isinstance(entries, list)
+                    else None,
+                ]
+            )
+        else:
+            read.append([key, value])
+    text = json.dumps(read, separators=(",", ":"), check_circular=False)
     return hashlib.sha256(text.encode("ascii")).digest()
 
 

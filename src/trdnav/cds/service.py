@@ -108,7 +108,11 @@ def parse_request(service_id: str, body: Any) -> CdsRequest:
 
 
 def call_service(
-    call: CallContext, caller: CdsCaller, actor: Actor, service_id: str, body: Any
+    call: CallContext,
+    caller: CdsCaller,
+    actor: Actor,
+    service_id: str,
+    body: Any,
 ) -> dict[str, Any]:
     """The response to a call of a service (cards), stored and audited."""
     request = parse_request(service_id, body)
@@ -127,7 +131,7 @@ def call_service(
         key = DecisionKey(
             service_id,
             patient_id,
-            prefetch_digest(request.prefetch),
+            prefetch_digest(request.prefetch, templates),
             call.today,
             call.settings.adequate_trial_days,
             link_base,
