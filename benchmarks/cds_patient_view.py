@@ -10,13 +10,18 @@ CDS client; each call carries its own ES384 JWT (signed before the run). Calls a
 loop at a fixed rate (latency counted from each call's scheduled time, so queueing shows), and
 the server's own time per call is read from its ``Server-Timing`` header. CPU time is the
 server processes' user + system time over the run (from /proc), since the machine may be
-shared. Prints Markdown rows for docs/performance.md.
+shared. ``--vary`` sets what changes between calls: by default each search Bundle comes with a
+new ``id`` and ``meta``, as a FHIR server answers (the same chart opened again, which trdnav
+may answer from the cards it decided before, see ``cds_cache_size``); ``--vary patients``
+changes the patient's data in every call, so every call is decided anew. Prints Markdown rows
+for docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -191,6 +196,24 @@ def typical_prefetch(today: date) -> dict[str, Any]:
     }
 
 
+def varied(prefetch: dict[str, Any], vary: str, n: int) -> dict[str, Any]:
+    """The prefetch of call ``n``: as it is (``none``); with each search Bundle's ``id`` and
+    ``meta`` new, as a FHIR server answers every search (``searches``: the same chart opened
+    again); or with the patient's data changed, so that every call is another chart
+    (``patients``)."""
+    if vary == "none":
+        return prefetch
+    out = dict(prefetch)
+    stamp = f"2026-01-01T00:00:{n % 60:02d}Z"
+    for key, value in prefetch.items():
+        if value.get("resourceType") == "Bundle":
+            out[key] = {**value, "id": str(uuid.uuid4()), "meta": {"lastUpdated": stamp}}
+    if vary == "patients":
+        born = date(1975, 4, 2) - timedelta(days=n)
+        out["patient"] = {**prefetch["patient"], "birthDate": born.isoformat()}
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -269,6 +292,14 @@ def main() -> None:
     )
     parser.add_argument("--duration", type=int, default=30, help="seconds")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--vary",
+        choices=["none", "searches", "patients"],
+        default="searches",
+        help="what changes from call to call: nothing; the search Bundles' id and meta (the "
+        "same chart opened again, as a FHIR server answers); the patient's data (every call "
+        "another chart, nothing reused)",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="trdnav-cds-"))
     url = f"sqlite:///{folder / 'cds.db'}"
@@ -310,6 +341,7 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         prefetch = typical_prefetch(date.today())
+        serial = itertools.count()
         counts = {
             k: len(v.get("entry", [])) if v.get("resourceType") == "Bundle" else 1
             for k, v in prefetch.items()
@@ -324,7 +356,7 @@ def main() -> None:
                     "hook": "patient-view",
                     "hookInstance": str(uuid.uuid4()),
                     "context": {"userId": "Practitioner/1", "patientId": "bench-patient"},
-                    "prefetch": prefetch,
+                    "prefetch": varied(prefetch, args.vary, next(serial)),
                 }
                 bodies.append(json.dumps(body).encode())
                 jti = str(uuid.uuid4())
@@ -346,7 +378,7 @@ def main() -> None:
             f"prefetch: {sum(counts.values())} resources ({counts['medicationRequests']} "
             f"medication records, {counts['observations']} observations, "
             f"{counts['procedures']} procedures); body {len(bodies[0]) // 1024} KB; "
-            f"{args.workers} workers"
+            f"{args.workers} workers; --vary {args.vary}"
         )
         print(
             "| rate | calls | server p50 ms | server p99 ms | client p50 ms | client p99 ms "

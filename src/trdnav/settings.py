@@ -94,6 +94,16 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "afresh). 0 keeps none.",
     ),
     SettingSpec(
+        "cds_cache_size",
+        1024,
+        "CDS Hooks `patient-view` answers each server process keeps, by a digest of every "
+        "resource read from the prefetch, the patient, the date and the settings, so that a "
+        "chart opened again with unchanged data skips reading and deciding anew. Only a call "
+        "whose prefetch holds all its data (nothing fetched from the FHIR server) is kept or "
+        "answered from here; every call is still authenticated, its cards stored (each with "
+        "a new uuid) and the call audited. 0 keeps none.",
+    ),
+    SettingSpec(
         "holiday_country",
         "US",
         "Default country (ISO code) whose public holidays courses skip; a clinic's own "
@@ -180,6 +190,7 @@ class Settings(BaseModel):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     assessment_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
+    cds_cache_size: int = Field(default=1024, ge=0, le=1_000_000)
     holiday_country: str | None = "US"
     holiday_subdivision: str | None = None
     timezone: str | None = None

@@ -151,6 +151,7 @@ class CdsBench:
     clinic_id: int
     emails: dict[str, str]
     resources: list[dict[str, Any]]
+    jwks_file: Path
 
     def token(
         self,
@@ -276,6 +277,6 @@ def cds(database, store, tmp_path_factory) -> Iterator[CdsBench]:  # noqa: F811
     )
     servers = run_server(settings, store)
     running = next(servers)
-    yield CdsBench(running.url, fhir, keys, clinic.id, emails, resources)
+    yield CdsBench(running.url, fhir, keys, clinic.id, emails, resources, folder / "jwks.json")
     next(servers, None)
     next(fhir_urls, None)

@@ -40,6 +40,28 @@ def test_es384_and_rs384_from_a_file_and_a_url_are_accepted(cds):
         assert response.status_code == 200, response.text
 
 
+def test_a_rotated_jwks_file_is_read_again(cds):
+    """Key sets are kept per process, but an edited JWKS file takes effect at once: a key
+    added is accepted, a key removed is refused."""
+    url = cds.service_url(SERVICE)
+    original = cds.jwks_file.read_text(encoding="utf-8")
+    new_key = ec.generate_private_key(ec.SECP384R1())
+    new_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(new_key.public_key()))
+    rotated = json.loads(original)
+    rotated["keys"].append({**new_jwk, "kid": "ec-2", "use": "sig", "alg": "ES384"})
+    assert "no key 'ec-2'" in refused(cds, cds.token(url, kid="ec-2", key=new_key))
+    try:
+        cds.jwks_file.write_text(json.dumps(rotated), encoding="utf-8")
+        token = cds.token(url, kid="ec-2", key=new_key)
+        response = cds.call(SERVICE, cds.request(prefetch=cds.prefetch()), token=token)
+        assert response.status_code == 200, response.text
+    finally:
+        cds.jwks_file.write_text(original, encoding="utf-8")
+    assert "no key 'ec-2'" in refused(cds, cds.token(url, kid="ec-2", key=new_key))
+    response = cds.call(SERVICE, cds.request(prefetch=cds.prefetch()), token=cds.token(url))
+    assert response.status_code == 200, response.text
+
+
 def test_symmetric_and_unsigned_tokens_are_refused(cds):
     url = cds.service_url(SERVICE)
     hs256 = jwt.encode(
@@ -96,3 +118,17 @@ def test_missing_or_malformed_credentials(cds):
         response = user.post(f"/cds-services/{SERVICE}", json=body)
     assert response.status_code == 401
     assert "'HS256' is not allowed" in response.json()["detail"]
+
+
+def test_a_token_altered_after_signing_is_refused(cds):
+    """The header and claims are peeked at to find the key; the token itself is verified."""
+    url = cds.service_url(SERVICE)
+    header, payload, signature = cds.token(url).split(".")
+    junk = f"{header}.{payload[:5]}!{payload[5:]}.{signature}"
+    assert refused(cds, junk)
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["exp"] += 3600
+    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    assert "does not verify" in refused(cds, f"{header}.{forged}.{signature}")
+    assert "not a JWT" in refused(cds, f"{header}.{payload}")
+    assert "not a JWT" in refused(cds, f"{header}.W10.{signature}")  # claims that are a list

@@ -116,6 +116,75 @@ def test_bad_requests_are_422_with_the_field_named(cds):
     assert cds.call("no-such-service", body).status_code == 404
 
 
+def test_a_body_that_is_not_json_is_422_after_authentication(cds):
+    url = cds.service_url("trdnav-patient-view")
+
+    def post(token):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return httpx.post(url, content=b'{"hook": "patient-view",', headers=headers, timeout=30)
+
+    assert post(None).status_code == 401
+    broken = post(cds.token(url))
+    assert broken.status_code == 422
+    assert broken.json()["errors"][0]["path"] == "(body)"
+
+
 def test_the_specs_response_example_fits_the_card_model():
     sent = example("response.json")
     assert Response.model_validate(sent).to_json() == sent
+
+
+def test_an_unchanged_prefetch_is_answered_again_stored_and_audited(cds):
+    """A chart opened again with the same data gets the same cards, each with its own uuid,
+    stored for feedback and audited; changed data is decided anew, and data fetched from the
+    FHIR server is fetched on every call."""
+    first = cds.request(prefetch=cds.prefetch())
+    searched_again = cds.prefetch()
+    for value in searched_again.values():
+        if value["resourceType"] == "Bundle":
+            value.update(id="another-search", meta={"lastUpdated": "2026-11-26T10:00:00Z"})
+    again = cds.request(prefetch=searched_again)
+    one = cds.call("trdnav-patient-view", first).json()["cards"]
+    two = cds.call("trdnav-patient-view", again).json()["cards"]
+    assert [{**c, "uuid": ""} for c in one] == [{**c, "uuid": ""} for c in two]
+    assert len({c["uuid"] for c in one + two}) == len(one) + len(two)
+    warning = next(c for c in two if c["indicator"] == "warning")
+    feedback = {
+        "feedback": [
+            {
+                "card": warning["uuid"],
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-11-26T10:05:31Z",
+            }
+        ]
+    }
+    stored = cds.call("trdnav-patient-view", feedback, path="/feedback")
+    assert stored.status_code == 200, stored.text
+    with cds.client("admin") as admin:
+        audited = admin.get("/audit", params={"action": "cds.patient-view", "limit": 1000}).json()
+    instances = {e["detail"]["hookInstance"]: e["detail"]["cards"] for e in audited}
+    assert instances[first["hookInstance"]] == instances[again["hookInstance"]] == len(two)
+
+    changed = cds.prefetch()
+    changed["conditions"]["entry"] = []
+    other = cds.call("trdnav-patient-view", cds.request(prefetch=changed)).json()["cards"]
+    assert "warning" not in [c["indicator"] for c in other]
+    back = cds.call("trdnav-patient-view", cds.request(prefetch=cds.prefetch())).json()["cards"]
+    assert [c["summary"] for c in back] == [c["summary"] for c in one]
+
+    for _ in range(2):
+        cds.fhir.requests.clear()
+        partly = cds.request(prefetch=cds.prefetch(skip=("procedures",)), fhir=True)
+        assert cds.call("trdnav-patient-view", partly).status_code == 200
+        assert [url.split("?")[0].rsplit("/", 1)[-1] for url, _ in cds.fhir.requests] == [
+            "Procedure"
+        ]
+
+    token = cds.token(cds.service_url("trdnav-patient-view"))
+    body = cds.request(prefetch=cds.prefetch())
+    assert cds.call("trdnav-patient-view", body, token=token).status_code == 200
+    replay = cds.call("trdnav-patient-view", body, token=token)
+    assert replay.status_code == 401
+    assert "jti replay" in replay.json()["detail"]

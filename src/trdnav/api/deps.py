@@ -18,7 +18,8 @@ __all__ = ["ActorDep", "IfMatchDep", "StateDep"]
 _bearer = HTTPBearer(auto_error=False, description="Token from POST /auth/login.")
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: a lookup, so it runs on the event loop rather than taking a worker thread.
     state: AppState = request.app.state.trdnav
     return state
 

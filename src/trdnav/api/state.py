@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from trdnav.cds.auth import KeySets
+from trdnav.cds.decisions import DecisionCache
 from trdnav.clinic import accounts
 from trdnav.clinic.assessment_cache import AssessmentCache
 from trdnav.core.knowledge import KnowledgeBase
@@ -27,9 +28,13 @@ class AppState:
     """The CDS clients' public keys (fetched JWKS are cached per process)."""
     assessments: AssessmentCache = field(init=False, repr=False)
     """Assessments by patient version, per process (see :mod:`trdnav.clinic.assessment_cache`)."""
+    cds_decisions: DecisionCache = field(init=False, repr=False)
+    """CDS ``patient-view`` answers by prefetch content, per process (see
+    :mod:`trdnav.cds.decisions`)."""
 
     def __post_init__(self) -> None:
         self.assessments = AssessmentCache(self.settings.assessment_cache_size)
+        self.cds_decisions = DecisionCache(self.settings.cds_cache_size)
 
     def token_key(self) -> str:
         if self._key is None:

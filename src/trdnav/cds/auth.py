@@ -15,6 +15,7 @@ Anything else is a :class:`~trdnav.errors.NotAuthenticated` saying what was wron
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -63,40 +64,70 @@ def is_loopback(url: str) -> bool:
 
 
 class KeySets:
-    """The JWKS of each client: inline, from a file, or fetched from a URL (cached)."""
+    """The JWKS of each client: inline, from a file, or fetched from a URL (cached).
+
+    Parsed key sets are kept per process: an inline JWKS by its content, a file by its path,
+    size and modification time (an edited file is read again), a URL for ``KEYS_TTL`` seconds.
+    """
 
     def __init__(self) -> None:
         self._cache: dict[str, tuple[float, jwt.PyJWKSet]] = {}
+        self._parsed: dict[Any, jwt.PyJWKSet] = {}
+        """Key sets of inline JWKS (by their JSON text) and of files (by path and stat)."""
         self._lock = threading.Lock()
         self.clinics: dict[str, int] = {}
         """Each client's clinic id, found once (clinics are not renamed)."""
         self.purged = 0.0
 
     def _fetch(self, source: str, allow_http: bool) -> jwt.PyJWKSet:
-        if source.startswith(("https://", "http://")):
-            if source.startswith("http://") and not (allow_http and is_loopback(source)):
-                raise NotAuthenticated(
-                    f"the JWKS of this client must be fetched over https: {source}"
-                )
-            try:
-                response = httpx.get(source, timeout=10)
-                response.raise_for_status()
-                data = response.json()
-            except (httpx.HTTPError, ValueError) as exc:
-                raise NotAuthenticated(f"the client's JWKS could not be fetched ({exc})") from None
-        else:
-            try:
-                data = json.loads(Path(source).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise NotAuthenticated(f"the client's JWKS could not be read ({exc})") from None
+        if source.startswith("http://") and not (allow_http and is_loopback(source)):
+            raise NotAuthenticated(f"the JWKS of this client must be fetched over https: {source}")
+        try:
+            response = httpx.get(source, timeout=10)
+            response.raise_for_status()
+            data = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise NotAuthenticated(f"the client's JWKS could not be fetched ({exc})") from None
         return _key_set(data)
+
+    def _inline(self, text: str, data: Any) -> jwt.PyJWKSet:
+        keys = self._parsed.get(text)
+        if keys is None:
+            keys = _key_set(data)
+            with self._lock:
+                self._parsed[text] = keys
+        return keys
+
+    def _file(self, source: str) -> jwt.PyJWKSet:
+        path = Path(source)
+        try:
+            stat = path.stat()
+            version = ("file", source, stat.st_size, stat.st_mtime_ns)
+            keys = self._parsed.get(version)
+            if keys is not None:
+                return keys
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise NotAuthenticated(f"the client's JWKS could not be read ({exc})") from None
+        keys = _key_set(data)
+        with self._lock:
+            self._parsed[version] = keys
+        return keys
 
     def get(self, client: CdsClient, allow_http: bool, *, refresh: bool = False) -> jwt.PyJWKSet:
         if isinstance(client.jwks, dict):
-            return _key_set(client.jwks)
+            return self._inline(json.dumps(client.jwks, sort_keys=True), client.jwks)
         source = client.jwks.strip()
         if source.startswith("{"):
-            return _key_set(json.loads(source))
+            if source in self._parsed:
+                return self._parsed[source]
+            try:
+                data = json.loads(source)
+            except ValueError as exc:
+                raise NotAuthenticated(f"the client's JWKS is not valid JSON ({exc})") from None
+            return self._inline(source, data)
+        if not source.startswith(("https://", "http://")):
+            return self._file(source)
         with self._lock:
             cached = self._cache.get(source)
             fresh = cached is not None and time.monotonic() - cached[0] < KEYS_TTL
@@ -117,13 +148,23 @@ def _key_set(data: Any) -> jwt.PyJWKSet:
         raise NotAuthenticated(f"the client's JWKS is not a valid key set ({exc})") from None
 
 
+def _segment(part: str) -> dict[str, Any]:
+    value = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    if not isinstance(value, dict):
+        raise ValueError(part)
+    return value
+
+
 def _claims(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The token's header and claims, unverified: only to find the client and its key. The
+    token is then read again, strictly, and verified by ``jwt.decode``."""
+    parts = token.split(".")
     try:
-        header = jwt.get_unverified_header(token)
-        payload = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
+        if len(parts) != 3:
+            raise ValueError(token)
+        return _segment(parts[0]), _segment(parts[1])
+    except ValueError:
         raise NotAuthenticated("the bearer token is not a JWT") from None
-    return header, payload
 
 
 def authenticate(

@@ -28,7 +28,7 @@ from trdnav.cds.models import CdsRequest
 from trdnav.errors import DataUnavailable
 from trdnav.fhir.resources import Located
 
-__all__ = ["FETCH_TIMEOUT", "MAX_PAGES", "gather"]
+__all__ = ["FETCH_TIMEOUT", "MAX_PAGES", "complete", "gather"]
 
 FETCH_TIMEOUT = 10.0
 """Seconds allowed for each request to the client's FHIR server."""
@@ -131,6 +131,33 @@ def _pages(fetcher: _Fetcher, first: dict[str, Any], key: str) -> Iterator[Locat
         page = fetcher.get(url)
         if not isinstance(page, dict):
             raise DataUnavailable(f"prefetch {key!r}: the next page is not a FHIR Bundle")
+
+
+def complete(request: CdsRequest, templates: dict[str, str]) -> bool:
+    """Whether :func:`gather` would read everything from the request's prefetch, fetching
+    nothing from the FHIR server: every template renders, every key is given (``null`` only for
+    a search) as a resource or a Bundle with no further page. The data read then depends on the
+    request alone."""
+    prefetch = request.prefetch
+    if not prefetch:
+        return False
+    for key, template in templates.items():
+        try:
+            _render(template, request.context)
+        except DataUnavailable:
+            return False
+        if key not in prefetch:
+            return False
+        given = prefetch[key]
+        if given is None:
+            if key == "patient":
+                return False
+            continue
+        if not isinstance(given, dict) or given.get("resourceType") in (None, "OperationOutcome"):
+            return False
+        if given["resourceType"] == "Bundle" and _next(given) is not None:
+            return False
+    return True
 
 
 def gather(

@@ -5,6 +5,9 @@ patient's history by the FHIR import (plain JSON, as for bulk data: a prefetch i
 building FHIR model objects, to answer quickly), assessed as of today, and turned into cards
 (:mod:`~trdnav.cds.cards`). The cards are stored (for feedback) and the call is audited in the
 client's clinic, in one transaction.
+
+A ``patient-view`` call whose prefetch holds all its data may be answered with the cards decided
+for the same data before (:mod:`~trdnav.cds.decisions`); it is stored and audited the same way.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from sqlalchemy import insert
 
 from trdnav.cds.auth import CdsCaller
 from trdnav.cds.cards import CardContext, drafted_orders, order_cards, patient_view_cards
+from trdnav.cds.decisions import DecisionCache, DecisionKey, prefetch_digest
 from trdnav.cds.discovery import SERVICES, prefetch_templates
 from trdnav.cds.models import CdsRequest, Response
-from trdnav.cds.prefetch import gather
+from trdnav.cds.prefetch import complete, gather
 from trdnav.clinic import audit
 from trdnav.clinic.actor import Actor
 from trdnav.core.assessment import assess
@@ -46,6 +50,8 @@ class CallContext:
     codes: FhirCodes
     today: date
     base_url: str
+    decisions: DecisionCache | None = None
+    """``patient-view`` answers kept by prefetch content (:mod:`~trdnav.cds.decisions`)."""
 
 
 def parse_request(service_id: str, body: Any) -> CdsRequest:
@@ -102,15 +108,52 @@ def parse_request(service_id: str, body: Any) -> CdsRequest:
 
 
 def call_service(
-    call: CallContext, caller: CdsCaller, actor: Actor, service_id: str, body: Any
+    call: CallContext,
+    caller: CdsCaller,
+    actor: Actor,
+    service_id: str,
+    body: Any,
 ) -> dict[str, Any]:
     """The response to a call of a service (cards), stored and audited."""
     request = parse_request(service_id, body)
     service = SERVICES[service_id]
     patient_id = str(request.context["patientId"])
-    resources = gather(
-        request, prefetch_templates(call.codes), call.settings.cds_allow_http_loopback
-    )
+    templates = prefetch_templates(call.codes)
+    link_base = call.settings.public_url or call.base_url
+    key = None
+    cards = None
+    if (
+        service.hook == "patient-view"
+        and call.decisions is not None
+        and request.prefetch is not None
+        and complete(request, templates)
+    ):
+        key = DecisionKey(
+            service_id,
+            patient_id,
+            prefetch_digest(request.prefetch, templates),
+            call.today,
+            call.settings.adequate_trial_days,
+            link_base,
+            id(call.kb),
+            id(call.codes),
+        )
+        cards = call.decisions.get(key)
+    if cards is None:
+        cards = _decide(call, request, templates, link_base)
+        if key is not None and call.decisions is not None:
+            call.decisions.put(key, cards)
+    _store(call, caller, actor, service_id, request, patient_id, cards)
+    return {"cards": cards}
+
+
+def _decide(
+    call: CallContext, request: CdsRequest, templates: dict[str, str], link_base: str
+) -> list[dict[str, Any]]:
+    """The cards of a call as JSON: its data gathered and read, assessed, and turned into cards."""
+    hook = request.hook
+    patient_id = str(request.context["patientId"])
+    resources = gather(request, templates, call.settings.cds_allow_http_loopback)
     found = import_resources(resources, call.kb, call.codes, call.today)
     chosen = [p for p in found.patients if p.history.id == patient_id] or found.patients
     if len(chosen) != 1:
@@ -125,40 +168,53 @@ def call_service(
         )
     history, report = chosen[0].history, chosen[0].report
     result = assess(history, call.kb, adequate_trial_days=call.settings.adequate_trial_days)
-    ctx = CardContext.make(
-        call.settings.public_url or call.base_url, patient_id, call.kb, call.codes
-    )
-    if service.hook == "patient-view":
+    ctx = CardContext.make(link_base, patient_id, call.kb, call.codes)
+    if hook == "patient-view":
         cards = patient_view_cards(result, report, ctx)
     else:
-        selections = request.context.get("selections") if service.hook == "order-select" else None
+        selections = request.context.get("selections") if hook == "order-select" else None
         reading = Context(call.codes, call.kb, call.today, ImportReport())
         orders = drafted_orders(request.context["draftOrders"], selections, call.codes, reading)
         cards = order_cards(result, orders, ctx)
-    with call.store.transaction() as session:
+    # The cards are built as the Response model already: sent as they are.
+    json_cards: list[dict[str, Any]] = Response(cards=cards).to_json()["cards"]
+    return json_cards
+
+
+def _store(
+    call: CallContext,
+    caller: CdsCaller,
+    actor: Actor,
+    service_id: str,
+    request: CdsRequest,
+    patient_id: str,
+    cards: list[dict[str, Any]],
+) -> None:
+    """The cards stored (for feedback) and the call audited, in one transaction."""
+    with call.store.engine.begin() as connection:
         if cards:
             now = utcnow()
-            session.execute(
+            connection.execute(
                 insert(CdsCard),
                 [
                     {
-                        "uuid": card.uuid,
+                        "uuid": card["uuid"],
                         "clinic_id": caller.clinic_id,
                         "client": caller.iss[:255],
                         "service": service_id,
                         "hook_instance": request.hookInstance,
                         "patient_id": patient_id[:64],
-                        "indicator": card.indicator,
-                        "summary": card.summary[:200],
+                        "indicator": card["indicator"],
+                        "summary": card["summary"][:200],
                         "issued_at": now,
                     }
                     for card in cards
                 ],
             )
-        audit.record(
-            session,
+        audit.record_on(
+            connection,
             actor,
-            f"cds.{service.hook}",
+            f"cds.{request.hook}",
             patient_id=patient_id[:64],
             resource=service_id,
             detail={
@@ -167,4 +223,3 @@ def call_service(
                 "client": caller.iss,
             },
         )
-    return Response(cards=cards).to_json()

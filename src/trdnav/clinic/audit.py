@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Connection, Select, insert, select
 from sqlalchemy.orm import Session
 
 from trdnav.clinic.actor import Actor
 from trdnav.store.database import Store
 from trdnav.store.tables import AuditEvent
 
-__all__ = ["AuditQuery", "export", "query", "record"]
+__all__ = ["AuditQuery", "export", "query", "record", "record_on"]
 
 EXPORT_FIELDS = (
     "id",
@@ -33,6 +33,26 @@ EXPORT_FIELDS = (
 )
 
 
+def _row(
+    actor: Actor,
+    action: str,
+    patient_id: str | None,
+    resource: str | None,
+    detail: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "clinic_id": actor.clinic_id,
+        "user_id": actor.user_id,
+        "user_email": actor.email,
+        "action": action,
+        "patient_id": patient_id,
+        "resource": resource,
+        "detail": detail or {},
+        "remote_addr": actor.remote_addr,
+        "request_id": actor.request_id,
+    }
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -43,19 +63,20 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Add an event to the caller's transaction (it commits, or not, with the change)."""
-    session.add(
-        AuditEvent(
-            clinic_id=actor.clinic_id,
-            user_id=actor.user_id,
-            user_email=actor.email,
-            action=action,
-            patient_id=patient_id,
-            resource=resource,
-            detail=detail or {},
-            remote_addr=actor.remote_addr,
-            request_id=actor.request_id,
-        )
-    )
+    session.add(AuditEvent(**_row(actor, action, patient_id, resource, detail)))
+
+
+def record_on(
+    connection: Connection,
+    actor: Actor,
+    action: str,
+    *,
+    patient_id: str | None = None,
+    resource: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """:func:`record` in a transaction of a Core connection (one INSERT, no ORM session)."""
+    connection.execute(insert(AuditEvent), _row(actor, action, patient_id, resource, detail))
 
 
 @dataclass(frozen=True)

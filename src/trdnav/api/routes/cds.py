@@ -20,6 +20,7 @@ from starlette.responses import Response as StarletteResponse
 from trdnav.api.deps import ActorDep, StateDep
 from trdnav.cds import feedback as cds_feedback
 from trdnav.cds.auth import CdsCaller, authenticate
+from trdnav.cds.body import read_body
 from trdnav.cds.discovery import SERVICES, discovery
 from trdnav.cds.models import CdsRequest, FeedbackRequest
 from trdnav.cds.models import Response as CardsResponse
@@ -70,6 +71,13 @@ def cds_caller(request: Request, state: StateDep) -> CdsCaller:
 CallerDep = Annotated[CdsCaller, Depends(cds_caller)]
 
 
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+RawBodyDep = Annotated[bytes, Depends(raw_body)]
+
+
 def _actor(request: Request, caller: CdsCaller) -> Actor:
     return Actor(
         clinic_id=caller.clinic_id,
@@ -100,16 +108,19 @@ def services(state: StateDep) -> dict[str, Any]:
     summary="Call a CDS service (patient-view, order-select, order-sign): cards",
 )
 def call(
-    service_id: str,
-    request: Request,
-    caller: CallerDep,
-    state: StateDep,
-    body: Annotated[dict[str, Any], Body()],
+    service_id: str, request: Request, caller: CallerDep, state: StateDep, raw: RawBodyDep
 ) -> JSONResponse:
+    body = read_body(raw)  # read after the caller is authenticated, parsed once
     context = CallContext(
-        state.settings, state.store, state.kb, state.codes, state.today(), str(request.base_url)
+        state.settings,
+        state.store,
+        state.kb,
+        state.codes,
+        state.today(),
+        str(request.base_url),
+        state.cds_decisions,
     )
-    # The cards are built as the Response model already: sent as they are.
+    # The cards are JSON of the Response model already: sent as they are.
     return JSONResponse(call_service(context, caller, _actor(request, caller), service_id, body))
 
 

@@ -1,0 +1,76 @@
+"""The per-process cache of patient-view answers: bounded, and every answer with new uuids."""
+
+from datetime import date
+
+import pytest
+
+from trdnav.cds.decisions import DecisionCache, DecisionKey, prefetch_digest
+
+TEMPLATES = {"patient": "Patient/{{context.patientId}}", "conditions": "Condition?patient=x"}
+
+
+def _key(n: int, prefetch: dict | None = None) -> DecisionKey:
+    data = prefetch if prefetch is not None else {"patient": {"id": str(n)}}
+    digest = prefetch_digest(data, TEMPLATES)
+    return DecisionKey("trdnav-patient-view", "p", digest, date(2026, 11, 26), None, "x", 1, 2)
+
+
+def _bundle(*resources, **envelope):
+    entries = [{"fullUrl": f"urn:uuid:{i}", "resource": r} for i, r in enumerate(resources)]
+    return {"resourceType": "Bundle", "type": "searchset", **envelope, "entry": entries}
+
+
+def test_answers_get_new_uuids_and_the_least_recently_used_goes_first():
+    cache = DecisionCache(2)
+    cards = [{"uuid": "u-1", "summary": "s", "indicator": "info"}]
+    cache.put(_key(1), cards)
+    cache.put(_key(2), cards)
+    first, second = cache.get(_key(1)), cache.get(_key(1))
+    assert first is not None
+    assert second is not None
+    assert first[0]["summary"] == "s"
+    assert len({first[0]["uuid"], second[0]["uuid"], "u-1"}) == 3
+    cache.put(_key(3), cards)
+    assert cache.get(_key(2)) is None
+    assert cache.get(_key(3)) is not None
+    assert len(cache) == 2
+    assert (cache.hits, cache.misses) == (3, 1)
+
+
+def test_the_digest_tells_any_change_of_the_data_read():
+    patient = {"resourceType": "Patient", "id": "p", "birthDate": "1975-04-02"}
+    condition = {"resourceType": "Condition", "id": "c", "code": {"text": "x"}, "n": 1}
+    base = {"patient": patient, "conditions": _bundle(condition)}
+    same = {
+        "patient": dict(patient),
+        "conditions": _bundle(
+            dict(condition),
+            id="another-search",
+            meta={"lastUpdated": "2026-11-26T10:00:00Z"},
+            total=1,
+            link=[{"relation": "self", "url": "https://ehr.example.org/fhir/Condition?x"}],
+        ),
+        "notAsked": {"resourceType": "Patient"},
+    }
+    assert _key(0, base) == _key(0, same)
+    changed = [
+        {**base, "patient": {**patient, "birthDate": "1975-04-03"}},
+        {**base, "conditions": _bundle({**condition, "n": 1.0})},
+        {**base, "conditions": _bundle({**condition, "n": True})},
+        {**base, "conditions": _bundle(condition, condition)},
+        {**base, "conditions": _bundle({"resourceType": "Condition", "id": "c2"})},
+        {**base, "conditions": None},
+        {**base, "conditions": {**_bundle(condition), "entry": [{"resource": condition}]}},
+        {**base, "conditions": {**_bundle(condition), "entry": [{}, *_bundle(condition)["entry"]]}},
+    ]
+    keys = {_key(0, data) for data in changed}
+    assert len(keys) == len(changed)
+    assert _key(0, base) not in keys
+
+
+def test_size_zero_keeps_nothing_and_negative_is_refused():
+    cache = DecisionCache(0)
+    cache.put(_key(1), [{"uuid": "u", "summary": "s"}])
+    assert cache.get(_key(1)) is None
+    with pytest.raises(ValueError, match="size"):
+        DecisionCache(-1)
