@@ -308,14 +308,23 @@ def resolve_token(
     except jwt.InvalidTokenError:
         raise NotAuthenticated("the token is not valid") from None
     with store.reading() as session:
-        user = session.get(User, int(claims["sub"]))
-        if user is None or not user.active or user.token_version != claims["tv"]:
-            raise NotAuthenticated("the token is no longer valid; sign in again")
-        return Actor(
-            clinic_id=user.clinic_id,
-            role=user.role,
-            user_id=user.id,
-            email=user.email,
-            remote_addr=remote_addr,
-            request_id=request_id,
+        # a plain row, not an ORM object: this runs on every authenticated request
+        user = (
+            session.connection()
+            .execute(
+                select(
+                    User.id, User.clinic_id, User.role, User.email, User.active, User.token_version
+                ).where(User.id == int(claims["sub"]))
+            )
+            .one_or_none()
         )
+    if user is None or not user.active or user.token_version != claims["tv"]:
+        raise NotAuthenticated("the token is no longer valid; sign in again")
+    return Actor(
+        clinic_id=user.clinic_id,
+        role=user.role,
+        user_id=user.id,
+        email=user.email,
+        remote_addr=remote_addr,
+        request_id=request_id,
+    )

@@ -195,23 +195,39 @@ def assessment(
     """The assessment computed from what is stored, as of a date. With ``cache``, an
     assessment of the same version of the history (same date and settings) is reused; the
     read is audited either way."""
+    detail = {"as_of": as_of.isoformat()}
+    if cache is not None:
+        # the patient's version alone (a plain row) decides whether a kept assessment serves
+        with store.transaction() as session:
+            connection = session.connection()
+            row = connection.execute(
+                select(Patient.pk, Patient.version).where(
+                    Patient.clinic_id == actor.clinic_id,
+                    Patient.id == patient_id,
+                    Patient.deleted_at.is_(None),
+                )
+            ).one_or_none()
+            key = AssessmentKey(
+                actor.clinic_id,
+                row.pk if row else -1,
+                row.version if row else -1,
+                as_of,
+                adequate_trial_days,
+                id(kb),
+            )
+            kept = cache.get(key) if row is not None else None
+            if kept is not None:
+                audit.record_on(
+                    connection, actor, "patient.assessment", patient_id=patient_id, detail=detail
+                )
+                return kept
     with store.transaction() as session:
         patient = load_patient(session, actor, patient_id, children=False)
+        doc = history_rows.fetch_document(session, patient, as_of)
+        audit.record(session, actor, "patient.assessment", patient_id=patient.id, detail=detail)
         key = AssessmentKey(
             patient.clinic_id, patient.pk, patient.version, as_of, adequate_trial_days, id(kb)
         )
-        kept = cache.get(key) if cache is not None else None
-        doc = history_rows.fetch_document(session, patient, as_of) if kept is None else None
-        audit.record(
-            session,
-            actor,
-            "patient.assessment",
-            patient_id=patient.id,
-            detail={"as_of": as_of.isoformat()},
-        )
-    if kept is not None:
-        return kept
-    assert doc is not None
     result = assess(stored_history(doc, kb), kb, adequate_trial_days=adequate_trial_days)
     if cache is not None:
         cache.put(key, result)
