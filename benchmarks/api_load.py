@@ -277,7 +277,7 @@ def main() -> None:
                     f"| {backend} | {name} | {c} | {r['p50']:.1f} | {r['p99']:.1f} | "
                     f"{r['rps']:.0f} | {per_request:.1f} | {r['errors']:.0f} |"
                 )
-        connections = max(8, args.rate // 5)
+        connections = args.rate  # each pausing about a second: about --rate requests/s
         cpu = cpu_seconds(proc.pid)
         r = wrk(base, token, ids, False, connections, args.duration, folder, args.rate)
         per_request = (cpu_seconds(proc.pid) - cpu) * 1000 / max(1, r["requests"])

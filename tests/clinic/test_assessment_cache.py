@@ -32,9 +32,9 @@ def _key(version: int) -> AssessmentKey:
     return AssessmentKey(1, 1, version, TODAY, None, 0)
 
 
-def test_the_least_recently_used_entry_goes_first(kb: KnowledgeBase, run, history):
+def test_the_least_recently_used_entry_goes_first():
     cache = AssessmentCache(size=2)
-    one = run(history())
+    one = b'{"id": "one"}'
     cache.put(_key(1), one)
     cache.put(_key(2), one)
     assert cache.get(_key(1)) is one  # 1 is now the most recently used
@@ -46,9 +46,9 @@ def test_the_least_recently_used_entry_goes_first(kb: KnowledgeBase, run, histor
     assert (cache.hits, cache.misses) == (3, 1)
 
 
-def test_size_zero_keeps_nothing_and_negative_is_refused(run, history):
+def test_size_zero_keeps_nothing_and_negative_is_refused():
     cache = AssessmentCache(size=0)
-    cache.put(_key(1), run(history()))
+    cache.put(_key(1), b"{}")
     assert cache.get(_key(1)) is None
     with pytest.raises(ValueError, match="size: got -1"):
         AssessmentCache(size=-1)
@@ -63,27 +63,30 @@ def test_a_change_made_elsewhere_is_never_hidden(url: str, kb: KnowledgeBase):
     view = patients.import_patient(here, actor, kb, doc, TODAY)
     cache = AssessmentCache()
 
-    first = patients.assessment(here, actor, kb, view["id"], TODAY, cache=cache)
-    again = patients.assessment(here, actor, kb, view["id"], TODAY, cache=cache)
-    assert again is first
+    def read(when: date = TODAY, days: int | None = None) -> dict:
+        body = patients.assessment_json(here, actor, kb, view["id"], when, days, cache=cache)
+        return json.loads(body)
+
+    first = read()
+    assert read() == first
     assert (cache.hits, cache.misses) == (1, 1)
-    new_day = date(2025, 6, 1)
-    assert new_day not in {line.date for line in first.scores}
+    new_day = "2025-06-01"
+    assert new_day not in {line["date"] for line in first["scores"]}
 
     # the other process records a PHQ-9 in remission
-    phq9 = {"instrument": "PHQ-9", "date": "2025-06-01", "items": [1, 0, 1, 0, 0, 0, 1, 0, 0]}
+    phq9 = {"instrument": "PHQ-9", "date": new_day, "items": [1, 0, 1, 0, 0, 0, 1, 0, 0]}
     patients.add_item(there, actor, kb, view["id"], "measurements", phq9, view["version"], TODAY)
 
-    after = patients.assessment(here, actor, kb, view["id"], TODAY, cache=cache)
-    assert after is not first
-    assert (new_day, 3) in {(line.date, line.total) for line in after.scores}
-    assert after.to_json() == patients.assessment(here, actor, kb, view["id"], TODAY).to_json()
+    after = read()
+    assert (cache.hits, cache.misses) == (1, 2)
+    assert (new_day, 3) in {(line["date"], line["total"]) for line in after["scores"]}
+    # the JSON is the assessment's own document
+    assert after == patients.assessment(here, actor, kb, view["id"], TODAY).to_json()
 
     # another date or setting is another assessment
-    earlier = patients.assessment(here, actor, kb, view["id"], date(2024, 6, 1), cache=cache)
-    assert earlier.as_of == date(2024, 6, 1)
-    strict = patients.assessment(here, actor, kb, view["id"], TODAY, 110, cache=cache)
-    assert strict.failed_adequate_trials < after.failed_adequate_trials
+    assert read(date(2024, 6, 1))["as_of"] == "2024-06-01"
+    assert read(TODAY, 110)["failed_adequate_trials"] < after["failed_adequate_trials"]
+    assert (cache.hits, cache.misses) == (1, 4)
 
     # every read is audited, from the cache or not
     events = audit.query(
@@ -100,8 +103,8 @@ def test_a_deleted_patient_is_not_served_from_the_cache(url: str, kb: KnowledgeB
     actor = Actor.command_line(clinic.id)
     view = patients.import_patient(store, actor, kb, json.loads(EXAMPLE.read_text()), TODAY)
     cache = AssessmentCache()
-    patients.assessment(store, actor, kb, view["id"], TODAY, cache=cache)
+    patients.assessment_json(store, actor, kb, view["id"], TODAY, cache=cache)
     patients.delete_patient(store, actor, view["id"], view["version"])
     with pytest.raises(NotFound):
-        patients.assessment(store, actor, kb, view["id"], TODAY, cache=cache)
+        patients.assessment_json(store, actor, kb, view["id"], TODAY, cache=cache)
     store.dispose()

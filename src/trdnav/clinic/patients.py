@@ -53,6 +53,7 @@ __all__ = [
     "add_item",
     "add_note",
     "assessment",
+    "assessment_json",
     "bump_version",
     "correct_item",
     "delete_patient",
@@ -190,14 +191,26 @@ def assessment(
     patient_id: str,
     as_of: date,
     adequate_trial_days: int | None = None,
-    cache: AssessmentCache | None = None,
 ) -> Assessment:
-    """The assessment computed from what is stored, as of a date. With ``cache``, an
-    assessment of the same version of the history (same date and settings) is reused; the
-    read is audited either way."""
-    detail = {"as_of": as_of.isoformat()}
+    """The assessment computed from what is stored, as of a date."""
+    result, _ = _assess_stored(store, actor, kb, patient_id, as_of, adequate_trial_days)
+    return result
+
+
+def assessment_json(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    patient_id: str,
+    as_of: date,
+    adequate_trial_days: int | None = None,
+    cache: AssessmentCache | None = None,
+) -> bytes:
+    """The assessment as JSON (the document of ``Assessment.to_json``). With ``cache``, the
+    JSON made for the same version of the history (same date and settings) is reused; the read
+    is audited either way."""
     if cache is not None:
-        # the patient's version alone (a plain row) decides whether a kept assessment serves
+        # the patient's version alone (a plain row) decides whether kept JSON serves
         with store.transaction() as session:
             connection = session.connection()
             row = connection.execute(
@@ -207,31 +220,50 @@ def assessment(
                     Patient.deleted_at.is_(None),
                 )
             ).one_or_none()
-            key = AssessmentKey(
-                actor.clinic_id,
-                row.pk if row else -1,
-                row.version if row else -1,
-                as_of,
-                adequate_trial_days,
-                id(kb),
-            )
-            kept = cache.get(key) if row is not None else None
-            if kept is not None:
-                audit.record_on(
-                    connection, actor, "patient.assessment", patient_id=patient_id, detail=detail
+            if row is not None:
+                key = AssessmentKey(
+                    actor.clinic_id, row.pk, row.version, as_of, adequate_trial_days, id(kb)
                 )
-                return kept
+                kept = cache.get(key)
+                if kept is not None:
+                    audit.record_on(
+                        connection,
+                        actor,
+                        "patient.assessment",
+                        patient_id=patient_id,
+                        detail={"as_of": as_of.isoformat()},
+                    )
+                    return kept
+    result, key = _assess_stored(store, actor, kb, patient_id, as_of, adequate_trial_days)
+    body = result.model_dump_json().encode()
+    if cache is not None:
+        cache.put(key, body)
+    return body
+
+
+def _assess_stored(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    patient_id: str,
+    as_of: date,
+    adequate_trial_days: int | None,
+) -> tuple[Assessment, AssessmentKey]:
     with store.transaction() as session:
         patient = load_patient(session, actor, patient_id, children=False)
         doc = history_rows.fetch_document(session, patient, as_of)
-        audit.record(session, actor, "patient.assessment", patient_id=patient.id, detail=detail)
+        audit.record(
+            session,
+            actor,
+            "patient.assessment",
+            patient_id=patient.id,
+            detail={"as_of": as_of.isoformat()},
+        )
         key = AssessmentKey(
             patient.clinic_id, patient.pk, patient.version, as_of, adequate_trial_days, id(kb)
         )
     result = assess(stored_history(doc, kb), kb, adequate_trial_days=adequate_trial_days)
-    if cache is not None:
-        cache.put(key, result)
-    return result
+    return result, key
 
 
 def patient_with_assessment(

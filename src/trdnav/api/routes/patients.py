@@ -199,7 +199,7 @@ def assessment(
     state: StateDep,
     as_of: Annotated[date | None, Query(description="default: today")] = None,
 ) -> Response:
-    result = patients.assessment(
+    body = patients.assessment_json(
         state.store,
         actor,
         state.kb,
@@ -208,8 +208,7 @@ def assessment(
         state.settings.adequate_trial_days,
         cache=state.assessments,
     )
-    # serialised by the model itself: the same JSON as to_json(), without a second walk
-    return Response(result.model_dump_json(), media_type="application/json")
+    return Response(body, media_type="application/json")
 
 
 @router.get(
