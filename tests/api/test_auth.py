@@ -67,8 +67,11 @@ def test_expired_and_forged_tokens_are_refused(server, clinic):
         algorithm="HS256",
     )
     none_alg = jwt.encode({"sub": str(user_id), "tv": 0, "exp": now + 100}, None, algorithm="none")
+    # signed with the server's key but naming no user id: refused, never a server error
+    odd_subject = jwt.encode({"sub": "admin", "tv": 0, "exp": now + 100}, key, algorithm="HS256")
     for token, message in (
         (expired, "expired"),
+        (odd_subject, "not valid"),
         (forged, "not valid"),
         (none_alg, "not valid"),
         ("garbage", "not valid"),

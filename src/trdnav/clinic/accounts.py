@@ -307,6 +307,8 @@ def resolve_token(
         raise NotAuthenticated("the token has expired; sign in again") from None
     except jwt.InvalidTokenError:
         raise NotAuthenticated("the token is not valid") from None
+    if not str(claims["sub"]).isdigit():
+        raise NotAuthenticated("the token is not valid")
     with store.reading() as session:
         # a plain row, not an ORM object: this runs on every authenticated request
         user = (
