@@ -6,6 +6,7 @@ intermediate result.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,15 +36,15 @@ __all__ = ["CohortRun", "Runner", "day_columns_to_dates", "run_cohort"]
 EPOCH = date(1970, 1, 1)
 
 
-class Runner:
+class Runner(ABC):
     """A backend holding the OMOP tables. Subclasses set ``con`` and implement ``raw``."""
 
     name = "runner"
     con: Any
 
+    @abstractmethod
     def raw(self, table: str) -> ir.Table | None:
         """The table as stored, or None when the data has no such table."""
-        raise NotImplementedError
 
     def materialize(self, table: ir.Table) -> ir.Table:
         """Keep an intermediate result (a temporary table, a cached DataFrame)."""
@@ -55,7 +56,7 @@ class Runner:
     def memtable(self, data: pa.Table) -> ir.Table:
         return ibis.memtable(data)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (a hook: nothing to release by default)
         """Release the backend (subclasses that own a connection close it)."""
 
     def tables(self) -> tuple[dict[str, ir.Table], list[Finding]]:
