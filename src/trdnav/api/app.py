@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from trdnav import __version__
 from trdnav.api import problems
+from trdnav.api.kept_assessments import KeptAssessments
 from trdnav.api.request_ids import RequestIds
 from trdnav.api.routes import admin, auth, cds, courses, fhir, items, measures, meta, patients
 from trdnav.api.state import AppState
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.state.trdnav = AppState(settings=settings, store=store, kb=knowledge_for(settings))
     problems.install(app)
 
+    # the last added runs first: every request gets its id before anything answers it
+    app.add_middleware(KeptAssessments)
     app.add_middleware(RequestIds)
 
     for router in (

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -295,6 +295,13 @@ def authenticate(
     return Login(token=token, expires_in=lifetime, user=user)
 
 
+# a plain row, not an ORM object, from a statement built once: this runs on every
+# authenticated request
+_TOKEN_USER = select(
+    User.id, User.clinic_id, User.role, User.email, User.active, User.token_version
+).where(User.id == bindparam("user_id"))
+
+
 def resolve_token(
     store: Store, key: str, token: str, remote_addr: str | None, request_id: str | None
 ) -> Actor:
@@ -309,17 +316,8 @@ def resolve_token(
         raise NotAuthenticated("the token is not valid") from None
     if not str(claims["sub"]).isdigit():
         raise NotAuthenticated("the token is not valid")
-    with store.reading() as session:
-        # a plain row, not an ORM object: this runs on every authenticated request
-        user = (
-            session.connection()
-            .execute(
-                select(
-                    User.id, User.clinic_id, User.role, User.email, User.active, User.token_version
-                ).where(User.id == int(claims["sub"]))
-            )
-            .one_or_none()
-        )
+    with store.core_transaction() as connection:
+        user = connection.execute(_TOKEN_USER, {"user_id": int(claims["sub"])}).one_or_none()
     if user is None or not user.active or user.token_version != claims["tv"]:
         raise NotAuthenticated("the token is no longer valid; sign in again")
     return Actor(

@@ -66,6 +66,9 @@ def record(
     session.add(AuditEvent(**_row(actor, action, patient_id, resource, detail)))
 
 
+_INSERT = insert(AuditEvent)
+
+
 def record_on(
     connection: Connection,
     actor: Actor,
@@ -76,7 +79,7 @@ def record_on(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """:func:`record` in a transaction of a Core connection (one INSERT, no ORM session)."""
-    connection.execute(insert(AuditEvent), _row(actor, action, patient_id, resource, detail))
+    connection.execute(_INSERT, _row(actor, action, patient_id, resource, detail))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy import Select, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -61,6 +61,7 @@ __all__ = [
     "history_document",
     "import_patient",
     "insert_patient",
+    "kept_assessment_json",
     "list_notes",
     "list_patients",
     "load_patient",
@@ -210,35 +211,59 @@ def assessment_json(
     JSON made for the same version of the history (same date and settings) is reused; the read
     is audited either way."""
     if cache is not None:
-        # the patient's version alone (a plain row) decides whether kept JSON serves
-        with store.transaction() as session:
-            connection = session.connection()
-            row = connection.execute(
-                select(Patient.pk, Patient.version).where(
-                    Patient.clinic_id == actor.clinic_id,
-                    Patient.id == patient_id,
-                    Patient.deleted_at.is_(None),
-                )
-            ).one_or_none()
-            if row is not None:
-                key = AssessmentKey(
-                    actor.clinic_id, row.pk, row.version, as_of, adequate_trial_days, id(kb)
-                )
-                kept = cache.get(key)
-                if kept is not None:
-                    audit.record_on(
-                        connection,
-                        actor,
-                        "patient.assessment",
-                        patient_id=patient_id,
-                        detail={"as_of": as_of.isoformat()},
-                    )
-                    return kept
+        kept = kept_assessment_json(
+            store, actor, kb, patient_id, as_of, adequate_trial_days, cache=cache
+        )
+        if kept is not None:
+            return kept
     result, key = _assess_stored(store, actor, kb, patient_id, as_of, adequate_trial_days)
     body = result.model_dump_json().encode()
     if cache is not None:
         cache.put(key, body)
     return body
+
+
+# the patient's version alone (a plain row, from a statement built once) decides whether kept
+# JSON serves
+_PATIENT_VERSION = select(Patient.pk, Patient.version).where(
+    Patient.clinic_id == bindparam("clinic_id"),
+    Patient.id == bindparam("patient_id"),
+    Patient.deleted_at.is_(None),
+)
+
+
+def kept_assessment_json(
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    patient_id: str,
+    as_of: date,
+    adequate_trial_days: int | None,
+    *,
+    cache: AssessmentCache,
+) -> bytes | None:
+    """The kept JSON of the assessment of the patient's current version, its read audited; or
+    ``None`` (nothing recorded) when none is kept or the patient is not the actor's to read,
+    so that :func:`assessment_json` reads, decides and answers."""
+    with store.core_transaction() as connection:
+        row = connection.execute(
+            _PATIENT_VERSION, {"clinic_id": actor.clinic_id, "patient_id": patient_id}
+        ).one_or_none()
+        if row is None:
+            return None
+        key = AssessmentKey(
+            actor.clinic_id, row.pk, row.version, as_of, adequate_trial_days, id(kb)
+        )
+        kept = cache.get(key)
+        if kept is not None:
+            audit.record_on(
+                connection,
+                actor,
+                "patient.assessment",
+                patient_id=patient_id,
+                detail={"as_of": as_of.isoformat()},
+            )
+        return kept
 
 
 def _assess_stored(
