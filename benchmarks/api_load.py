@@ -13,6 +13,8 @@ comes from /proc. Prints Markdown rows for docs/performance.md.
 
     --cache-size 0     every assessment read and decided anew (no assessment cache)
     --folder DIR       keep the seeded SQLite database in DIR and reuse it next time
+    --no-access-log    the server logs no line per request (setting access_log)
+    --assessment-only  measure the assessment endpoint only
 """
 
 from __future__ import annotations
@@ -238,11 +240,19 @@ def main() -> None:
         "--cache-size", type=int, help="the server's assessment_cache_size (default: its own)"
     )
     parser.add_argument("--folder", type=Path, help="keep the SQLite database here, to reuse")
+    parser.add_argument(
+        "--no-access-log", action="store_true", help="the server's access_log setting off"
+    )
+    parser.add_argument(
+        "--assessment-only", action="store_true", help="skip the list endpoint's runs"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed (Debian package wrk)")
     if args.cache_size is not None:
         os.environ["TRDNAV_ASSESSMENT_CACHE_SIZE"] = str(args.cache_size)
+    if args.no_access_log:
+        os.environ["TRDNAV_ACCESS_LOG"] = "false"
     folder = args.folder or Path(tempfile.mkdtemp(prefix="trdnav-load-"))
     folder.mkdir(parents=True, exist_ok=True)
     url = database_url(args.database, folder)
@@ -266,7 +276,7 @@ def main() -> None:
             "server CPU ms/request | errors |"
         )
         print("|---|---|---|---|---|---|---|---|")
-        for list_endpoint in (False, True):
+        for list_endpoint in (False,) if args.assessment_only else (False, True):
             name = "list (50, trd=true)" if list_endpoint else "assessment"
             wrk(base, token, ids, list_endpoint, 4, 3, folder)  # warm up
             for c in (1, 8, 32):

@@ -94,6 +94,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "afresh). 0 keeps none.",
     ),
     SettingSpec(
+        "access_log",
+        True,
+        "`trdnav serve` logs each HTTP request (client, method, path, status) to standard "
+        "error. The audit log records every read and write of patient data either way; turn "
+        "this off when a reverse proxy in front keeps the access log, to save the server the "
+        "work.",
+    ),
+    SettingSpec(
         "cds_cache_size",
         1024,
         "CDS Hooks `patient-view` answers each server process keeps, by a digest of every "
@@ -190,6 +198,7 @@ class Settings(BaseModel):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     assessment_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
+    access_log: bool = True
     cds_cache_size: int = Field(default=1024, ge=0, le=1_000_000)
     holiday_country: str | None = "US"
     holiday_subdivision: str | None = None

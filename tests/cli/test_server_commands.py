@@ -161,3 +161,36 @@ def test_serve_demo_prints_a_password_that_signs_in(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("setting", [None, "false"])
+def test_serve_logs_each_request_unless_the_access_log_is_off(tmp_path, db, setting):
+    port = _port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ}
+    env.pop("TRDNAV_ACCESS_LOG", None)
+    if setting is not None:
+        env["TRDNAV_ACCESS_LOG"] = setting
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(TRDNAV), "serve", "--port", str(port), "--database-url", db],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            assert httpx.get(f"http://127.0.0.1:{port}/knowledge").status_code == 200
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+    output = log.read_text()
+    assert "Application startup complete" in output
+    assert ('"GET /knowledge HTTP/1.1" 200' in output) == (setting is None)

@@ -357,5 +357,5 @@ def serve_command(
         port=port,
         workers=workers,
         log_level="info",
-        access_log=True,
+        access_log=settings.access_log,
     )
