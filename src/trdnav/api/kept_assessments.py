@@ -4,9 +4,9 @@ request reaches the framework's routing and dependencies.
 
 Only the plain case takes it: a bearer token that resolves to an active user, at most an
 ``as_of`` date in the query, and an assessment kept for the patient's current version. The
-same functions as the route decide (:func:`trdnav.clinic.accounts.resolve_token`,
-:func:`trdnav.clinic.patients.kept_assessment_json`) and the read is audited the same way.
-Anything else (no token or a bad one, another clinic's or an unknown patient, a query it does
+same functions as the route decide (:func:`trdnav.clinic.accounts.resolve_token_on`,
+:func:`trdnav.clinic.patients.kept_assessment_json_on`), in one transaction, and the read is
+audited the same way. Anything else (no token or a bad one, another clinic's or an unknown patient, a query it does
 not read, nothing kept) goes on to the route, which answers it, errors included. The work runs
 in one worker thread, as the route's does.
 """
@@ -69,25 +69,27 @@ class KeptAssessments:
         request_id = scope.get("state", {}).get("request_id")
 
         def lookup() -> bytes | None:
-            try:
-                actor = accounts.resolve_token(
-                    state.store,
-                    state.token_key(),
-                    token,
-                    client[0] if client else None,
-                    request_id,
+            # the token's user, the patient's version and the audit record: one transaction
+            with state.store.core_transaction() as connection:
+                try:
+                    actor = accounts.resolve_token_on(
+                        connection,
+                        state.token_key(),
+                        token,
+                        client[0] if client else None,
+                        request_id,
+                    )
+                except TrdnavError:
+                    return None  # the route refuses it, with its problem details
+                return patients.kept_assessment_json_on(
+                    connection,
+                    actor,
+                    state.kb,
+                    patient_id,
+                    as_of,
+                    state.settings.adequate_trial_days,
+                    cache=cache,
                 )
-            except TrdnavError:
-                return None  # the route refuses it, with its problem details
-            return patients.kept_assessment_json(
-                state.store,
-                actor,
-                state.kb,
-                patient_id,
-                as_of,
-                state.settings.adequate_trial_days,
-                cache=cache,
-            )
 
         return await to_thread.run_sync(lookup)
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,7 @@ __all__ = [
     "generate_password",
     "list_users",
     "resolve_token",
+    "resolve_token_on",
     "set_active",
     "set_password",
     "token_key",
@@ -306,6 +307,14 @@ def resolve_token(
     store: Store, key: str, token: str, remote_addr: str | None, request_id: str | None
 ) -> Actor:
     """The actor a bearer token stands for; the user must still be active and current."""
+    with store.core_transaction() as connection:
+        return resolve_token_on(connection, key, token, remote_addr, request_id)
+
+
+def resolve_token_on(
+    connection: Connection, key: str, token: str, remote_addr: str | None, request_id: str | None
+) -> Actor:
+    """:func:`resolve_token` in a transaction of a Core connection."""
     try:
         claims = jwt.decode(
             token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "tv"]}
@@ -316,8 +325,7 @@ def resolve_token(
         raise NotAuthenticated("the token is not valid") from None
     if not str(claims["sub"]).isdigit():
         raise NotAuthenticated("the token is not valid")
-    with store.core_transaction() as connection:
-        user = connection.execute(_TOKEN_USER, {"user_id": int(claims["sub"])}).one_or_none()
+    user = connection.execute(_TOKEN_USER, {"user_id": int(claims["sub"])}).one_or_none()
     if user is None or not user.active or user.token_version != claims["tv"]:
         raise NotAuthenticated("the token is no longer valid; sign in again")
     return Actor(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, func, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -62,6 +62,7 @@ __all__ = [
     "import_patient",
     "insert_patient",
     "kept_assessment_json",
+    "kept_assessment_json_on",
     "list_notes",
     "list_patients",
     "load_patient",
@@ -246,24 +247,38 @@ def kept_assessment_json(
     ``None`` (nothing recorded) when none is kept or the patient is not the actor's to read,
     so that :func:`assessment_json` reads, decides and answers."""
     with store.core_transaction() as connection:
-        row = connection.execute(
-            _PATIENT_VERSION, {"clinic_id": actor.clinic_id, "patient_id": patient_id}
-        ).one_or_none()
-        if row is None:
-            return None
-        key = AssessmentKey(
-            actor.clinic_id, row.pk, row.version, as_of, adequate_trial_days, id(kb)
+        return kept_assessment_json_on(
+            connection, actor, kb, patient_id, as_of, adequate_trial_days, cache=cache
         )
-        kept = cache.get(key)
-        if kept is not None:
-            audit.record_on(
-                connection,
-                actor,
-                "patient.assessment",
-                patient_id=patient_id,
-                detail={"as_of": as_of.isoformat()},
-            )
-        return kept
+
+
+def kept_assessment_json_on(
+    connection: Connection,
+    actor: Actor,
+    kb: KnowledgeBase,
+    patient_id: str,
+    as_of: date,
+    adequate_trial_days: int | None,
+    *,
+    cache: AssessmentCache,
+) -> bytes | None:
+    """:func:`kept_assessment_json` in a transaction of a Core connection."""
+    row = connection.execute(
+        _PATIENT_VERSION, {"clinic_id": actor.clinic_id, "patient_id": patient_id}
+    ).one_or_none()
+    if row is None:
+        return None
+    key = AssessmentKey(actor.clinic_id, row.pk, row.version, as_of, adequate_trial_days, id(kb))
+    kept = cache.get(key)
+    if kept is not None:
+        audit.record_on(
+            connection,
+            actor,
+            "patient.assessment",
+            patient_id=patient_id,
+            detail={"as_of": as_of.isoformat()},
+        )
+    return kept
 
 
 def _assess_stored(
