@@ -184,6 +184,7 @@ class Definition(Steps):
     # --- 8. person results --------------------------------------------------------------
 
     def person_results(self) -> ir.Table:
+        """One row per person, in no particular order (the runner sorts the rows)."""
         e = self.episode_results()
         pick = e.group_by("person_id").agg(
             episodes=e.count(),
@@ -216,7 +217,7 @@ class Definition(Steps):
         out = out.left_join(received, out.person_id == received.person_id).select(
             out, *[received[c] for c in received.columns if c != "person_id"]
         )
-        return out.mutate(trd=out.trd.fill_null(False)).order_by("person_id")
+        return out.mutate(trd=out.trd.fill_null(False))
 
 
 _TYPES: dict[str, str] = {
