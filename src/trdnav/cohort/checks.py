@@ -129,7 +129,8 @@ def _problem_rows(
     what the checks need), a column per problem; return its checks: the common ones in
     order, and the others by code."""
     id_column = _IDS[name][0]
-    problems = [f.fill_null(False) for f in flags.values()] + [w > 0 for w in weights.values()]
+    # A null condition is no problem: OR-ing the conditions as they are keeps the same rows.
+    problems = [*flags.values(), *(w > 0 for w in weights.values())]
     any_problem = problems[0]
     for p in problems[1:]:
         any_problem = any_problem | p
