@@ -365,30 +365,46 @@ class Steps:
             r = self.mdd_records()
             order = ["day", "condition_occurrence_id"]
             previous = r.day.lag().over(ibis.window(group_by="person_id", order_by=order))
-            r = r.mutate(new=flag(previous.isnull() | (r.day - previous > self.p.episode_gap_days)))
-            r = r.mutate(
-                episode=r.new.sum().over(
-                    ibis.cumulative_window(group_by="person_id", order_by=order)
-                )
+            r = r.mutate(new=previous.isnull() | (r.day - previous > self.p.episode_gap_days))
+            # A record starting an episode is the first of its day (a later one of the same
+            # day follows it by 0 days), so each episode has its own onset day and holds the
+            # records from it up to the next onset: a join on that range, with the episodes
+            # numbered over their onsets only.
+            starts = r.filter(r.new).select(
+                start_person="person_id", onset_day="day", onset="condition_start_date"
+            )
+            w = ibis.window(group_by="start_person", order_by="onset_day")
+            starts = starts.mutate(
+                episode=ibis.row_number().over(w) + 1,
+                next_onset_day=starts.onset_day.lead().over(w),
+                following=starts.onset.lead().over(w),
+            )
+            r = r.join(
+                starts,
+                [
+                    r.person_id == starts.start_person,
+                    r.day >= starts.onset_day,
+                    starts.next_onset_day.isnull() | (r.day < starts.next_onset_day),
+                ],
             )
             e = r.group_by(["person_id", "episode"]).agg(
-                onset=r.condition_start_date.min(),
-                onset_day=r.day.min(),
+                onset=r.onset.max(),
+                onset_day=r.onset_day.max(),
                 severity_rank=r.severity_rank.max(),
                 psychotic=r.psychotic.max(),
                 coded_recurrent=r.recurrent.max(),
                 person_as_of=r.person_as_of.max(),
+                following=r.following.max(),
             )
-            following = e.onset.lead().over(ibis.window(group_by=e.person_id, order_by=e.episode))
             e = e.mutate(
                 as_of=ibis.ifelse(
-                    following.isnull(),
+                    e.following.isnull(),
                     e.person_as_of,
-                    ibis.least(following - ibis.interval(days=1), e.person_as_of),
+                    ibis.least(e.following - ibis.interval(days=1), e.person_as_of),
                 )
             )
             e = e.mutate(as_of_day=day_number(e.as_of))
-            return e.drop("person_as_of")
+            return e.drop("person_as_of", "following")
 
         return self._once("episodes", build)
 
