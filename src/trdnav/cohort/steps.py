@@ -516,6 +516,8 @@ class Steps:
         return self._once("treatment_days", build)
 
     def ect_courses(self) -> ir.Table:
+        """ECT courses (days within the course gap of each other) of each episode, with the
+        first start of a switch or augmentation after each (``fail_day``) and ``failed``."""
         td = self.treatment_days()
         d = td.filter(td.treatment == _ECT).select("person_id", "day").distinct()
         previous = d.day.lag().over(ibis.window(group_by="person_id", order_by="day"))
@@ -539,7 +541,7 @@ class Steps:
         steps = t.filter(t.kind.isin([ANTIDEPRESSANT, AUGMENTATION])).select(
             step_person="person_id", step_episode="episode", next_start="start_day"
         )
-        hits = c.join(
+        hits = c.left_join(
             steps,
             [
                 c.person_id == steps.step_person,
@@ -548,9 +550,12 @@ class Steps:
                 steps.next_start <= c.end_day + self.p.next_step_window_days,
             ],
         )
-        fails = hits.group_by(["person_id", "course"]).agg(fail_day=hits.next_start.min())
-        out = c.left_join(fails, [c.person_id == fails.person_id, c.course == fails.course]).select(
-            c, fail_day=fails.fail_day
+        out = hits.group_by(["person_id", "course"]).agg(
+            start_day=hits.start_day.max(),
+            end_day=hits.end_day.max(),
+            sessions=hits.sessions.max(),
+            episode=hits.episode.max(),
+            fail_day=hits.next_start.min(),
         )
         return out.mutate(failed=(out.sessions >= self.p.ect_min_sessions) & out.fail_day.notnull())
 
