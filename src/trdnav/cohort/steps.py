@@ -698,21 +698,23 @@ class Steps:
         than one started), the first :data:`LINES_SHOWN` labels, the first line during
         which a PHQ-9 showed remission, and the number of augmentation trials."""
         t = self.trials()
-        starts = t.group_by(["person_id", "episode", "start_day"]).agg(
-            first_key=t.key.min(),
-            last_key=t.key.max(),
-            augmentations=flag(t.kind == AUGMENTATION).sum(),
-        )
-        starts = starts.mutate(
-            line=ibis.row_number().over(
-                ibis.window(group_by=[starts.person_id, starts.episode], order_by=starts.start_day)
+        t = t.select(
+            "person_id",
+            "episode",
+            "key",
+            "kind",
+            "start_day",
+            line=ibis.dense_rank().over(
+                ibis.window(group_by=[t.person_id, t.episode], order_by=t.start_day)
             )
-            + 1
+            + 1,
         )
         # Lines cover the episode from the first start to its end, so the first line with
         # a remission is the line of the first remission on or after the first start.
-        firsts = starts.filter(starts.line == 1).select(
-            first_person="person_id", first_episode="episode", first_day="start_day"
+        firsts = (
+            t.filter(t.line == 1)
+            .select(first_person="person_id", first_episode="episode", first_day="start_day")
+            .distinct()
         )
         m = self.episode_phq9()
         m = m.filter(m.total <= self.p.phq9_remission_max)
@@ -725,37 +727,33 @@ class Steps:
             ],
         )
         remitted = m.group_by(["person_id", "episode"]).agg(remission_day=m.day.min())
-        s = starts.left_join(
+        s = t.left_join(
             remitted,
-            [starts.person_id == remitted.person_id, starts.episode == remitted.episode],
-        ).select(starts, remission_day=remitted.remission_day)
+            [t.person_id == remitted.person_id, t.episode == remitted.episode],
+        ).select(t, remission_day=remitted.remission_day)
+
+        def line_key(n: int) -> ir.IntegerValue:
+            return ibis.ifelse(s.line == n, s.key, ibis.null("int64"))
+
         facts = s.group_by(["person_id", "episode"]).agg(
-            lines=s.count(),
-            augmentation_trials=s.augmentations.sum(),
+            lines=s.line.max(),
+            augmentation_trials=flag(s.kind == AUGMENTATION).sum(),
             remission_line=ibis.ifelse(
                 s.start_day <= s.remission_day, s.line, ibis.null("int64")
             ).max(),
-            **{
-                f"line_{n}_key": ibis.ifelse(s.line == n, s.first_key, ibis.null("int64")).max()
-                for n in range(1, LINES_SHOWN + 1)
-            },
-            **{
-                f"line_{n}_more": ibis.ifelse(
-                    s.line == n, flag(s.first_key != s.last_key), ibis.null("int64")
-                ).max()
-                for n in range(1, LINES_SHOWN + 1)
-            },
+            **{f"line_{n}_key": line_key(n).min() for n in range(1, LINES_SHOWN + 1)},
+            **{f"line_{n}_last": line_key(n).max() for n in range(1, LINES_SHOWN + 1)},
         )
         for n in range(1, LINES_SHOWN + 1):
             names = self._drug_names().view()
-            key, more = facts[f"line_{n}_key"], facts[f"line_{n}_more"]
+            key, last = facts[f"line_{n}_key"], facts[f"line_{n}_last"]
             facts = facts.left_join(names, key == names.number).select(
                 facts,
                 **{
-                    f"line_{n}": ibis.ifelse(more == 1, names.name.concat("+"), names.name),
+                    f"line_{n}": ibis.ifelse(key != last, names.name.concat("+"), names.name),
                 },
             )
         return facts.drop(
             *[f"line_{n}_key" for n in range(1, LINES_SHOWN + 1)],
-            *[f"line_{n}_more" for n in range(1, LINES_SHOWN + 1)],
+            *[f"line_{n}_last" for n in range(1, LINES_SHOWN + 1)],
         )
