@@ -81,12 +81,11 @@ class Definition(Steps):
             dose_optimized_failed_trials=f.dose_optimized.sum(),
         )
         by_drug = f.group_by(["person_id", "episode", "key"]).agg(day=f.fail_day.min())
+        # The day of the n-th drug by failure day does not depend on the order of drugs
+        # failing on the same day.
         by_drug = by_drug.mutate(
             rank=ibis.row_number().over(
-                ibis.window(
-                    group_by=[by_drug.person_id, by_drug.episode],
-                    order_by=[by_drug.day, by_drug.key],
-                )
+                ibis.window(group_by=[by_drug.person_id, by_drug.episode], order_by=by_drug.day)
             )
         )
         drugs = by_drug.group_by(["person_id", "episode"]).agg(
