@@ -149,8 +149,13 @@ def _problem_rows(
         "missing_date": _MISSING_DATE.format(name=name),
         "unknown_concept": _UNKNOWN_CONCEPT.format(name=name),
     }
+    ids = definition.person_ids()
+    no_null_id = ids.filter(ids.person_id.isnull()).count() == 0
+    found = {code: rows[code] for code in flags}
+    if "unknown_person" in found:
+        found["unknown_person"] = found["unknown_person"] & no_null_id
     common = [
-        Check(code, name, message, rows.filter(rows[code]), id_column)
+        Check(code, name, message, rows.filter(found[code]), id_column)
         for code, message in messages.items()
         if code in flags
     ]
@@ -169,22 +174,19 @@ def _problem_rows(
 
 
 def _with_person(definition: Definition, table: ir.Table) -> ir.Table:
-    """``table`` with ``known_person`` (null when the person is not in ``person``) and
-    ``null_person_ids`` (1 when the person table holds a null id, else 0)."""
+    """``table`` with ``known_person`` (null when the person is not in ``person``)."""
     ids = definition.person_ids()
     known = ids.filter(ids.person_id.notnull()).select(
         known_person="person_id", person_as_of="as_of"
     )
-    joined = table.left_join(known, table.person_id == known.known_person)
-    return joined.mutate(null_person_ids=ids.filter(ids.person_id.isnull()).count())
+    return table.left_join(known, table.person_id == known.known_person)
 
 
 def _common_flags(name: str, t: ir.Table) -> dict[str, ir.BooleanValue]:
-    # ``x NOT IN (person ids)`` is never true when the person table holds a null id
+    # Also kept when the person table holds a null id, though ``x NOT IN (person ids)`` is
+    # then never true: the check leaves those out (``_problem_rows``).
     flags = {
-        "unknown_person": t.person_id.notnull()
-        & t.known_person.isnull()
-        & (t.null_person_ids == 0),
+        "unknown_person": t.person_id.notnull() & t.known_person.isnull(),
         "missing_date": t[_DATES[name]].isnull(),
     }
     for column in _IDS[name][1]:
