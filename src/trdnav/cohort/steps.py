@@ -710,11 +710,10 @@ class Steps:
             + 1,
         )
         # Lines cover the episode from the first start to its end, so the first line with
-        # a remission is the line of the first remission on or after the first start.
-        firsts = (
-            t.filter(t.line == 1)
-            .select(first_person="person_id", first_episode="episode", first_day="start_day")
-            .distinct()
+        # a remission is the line of the first remission on or after the first start (the
+        # trials of the first line all start that day: a repeated day leaves the minimum).
+        firsts = t.filter(t.line == 1).select(
+            first_person="person_id", first_episode="episode", first_day="start_day"
         )
         m = self.episode_phq9()
         m = m.filter(m.total <= self.p.phq9_remission_max)
