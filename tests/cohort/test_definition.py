@@ -6,6 +6,7 @@ the scenarios that change a setting run on their own.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -373,6 +374,20 @@ def test_durations_switch_windows_and_the_adequate_duration_setting(engines, omo
         assert episode(four_weeks, pid)["failed_trials"] == failed_28, pid
 
 
-def test_a_negative_era_gap_is_refused(engines):
+def test_a_negative_era_or_episode_gap_is_refused(engines):
     with pytest.raises(ValueError, match="era_gap_days"):
         EngineParams.from_knowledge(engines.kb, engines.ck, D(2025, 1, 1), era_gap_days=-1)
+    params = EngineParams.from_knowledge(engines.kb, engines.ck, D(2025, 1, 1))
+    with pytest.raises(ValueError, match="episode_gap_days"):
+        dataclasses.replace(params, episode_gap_days=-1)
+
+
+def test_a_null_person_id_hides_unknown_persons_as_not_in_does(engines, omop):
+    o = omop.add_person(1)
+    o.mdd(1, "2024-01-01")
+    o.drug(99, o.CITALOPRAM, "2024-01-01", "2024-03-01")
+    found = {(f.check, f.table) for f in run(engines, o).findings}
+    assert ("unknown_person", "drug_exposure") in found
+    o.rows["person"].append({**o.rows["person"][0], "person_id": None})
+    found = {(f.check, f.table) for f in engines.duckdb(o.write()).findings}
+    assert ("unknown_person", "drug_exposure") not in found

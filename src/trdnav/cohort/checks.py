@@ -124,12 +124,17 @@ def _problem_rows(
     t: ir.Table,
     flags: dict[str, ir.BooleanValue],
     weights: dict[str, ir.IntegerValue],
+    weighed: ir.BooleanValue | None = None,
 ) -> tuple[list[Check], dict[str, Check]]:
     """Keep the records of table ``name`` that have a problem (``t``: the table joined to
     what the checks need), a column per problem; return its checks: the common ones in
-    order, and the others by code."""
+    order, and the others by code. ``weighed``, when given, is true at least for every
+    record with a weight above 0 (a cheaper test than the weights; each check keeps only
+    its own records)."""
     id_column = _IDS[name][0]
-    problems = [f.fill_null(False) for f in flags.values()] + [w > 0 for w in weights.values()]
+    # A null condition is no problem: OR-ing the conditions as they are keeps the same rows.
+    problems = [*flags.values()]
+    problems += [w > 0 for w in weights.values()] if weighed is None else [weighed]
     any_problem = problems[0]
     for p in problems[1:]:
         any_problem = any_problem | p
@@ -144,8 +149,13 @@ def _problem_rows(
         "missing_date": _MISSING_DATE.format(name=name),
         "unknown_concept": _UNKNOWN_CONCEPT.format(name=name),
     }
+    ids = definition.person_ids()
+    no_null_id = ids.filter(ids.person_id.isnull()).count() == 0
+    found = {code: rows[code] for code in flags}
+    if "unknown_person" in found:
+        found["unknown_person"] = found["unknown_person"] & no_null_id
     common = [
-        Check(code, name, message, rows.filter(rows[code]), id_column)
+        Check(code, name, message, rows.filter(found[code]), id_column)
         for code, message in messages.items()
         if code in flags
     ]
@@ -164,22 +174,19 @@ def _problem_rows(
 
 
 def _with_person(definition: Definition, table: ir.Table) -> ir.Table:
-    """``table`` with ``known_person`` (null when the person is not in ``person``) and
-    ``null_person_ids`` (1 when the person table holds a null id, else 0)."""
+    """``table`` with ``known_person`` (null when the person is not in ``person``)."""
     ids = definition.person_ids()
     known = ids.filter(ids.person_id.notnull()).select(
         known_person="person_id", person_as_of="as_of"
     )
-    joined = table.left_join(known, table.person_id == known.known_person)
-    return joined.mutate(null_person_ids=ids.filter(ids.person_id.isnull()).count())
+    return table.left_join(known, table.person_id == known.known_person)
 
 
 def _common_flags(name: str, t: ir.Table) -> dict[str, ir.BooleanValue]:
-    # ``x NOT IN (person ids)`` is never true when the person table holds a null id
+    # Also kept when the person table holds a null id, though ``x NOT IN (person ids)`` is
+    # then never true: the check leaves those out (``_problem_rows``).
     flags = {
-        "unknown_person": t.person_id.notnull()
-        & t.known_person.isnull()
-        & (t.null_person_ids == 0),
+        "unknown_person": t.person_id.notnull() & t.known_person.isnull(),
         "missing_date": t[_DATES[name]].isnull(),
     }
     for column in _IDS[name][1]:
@@ -191,25 +198,33 @@ def _common_flags(name: str, t: ir.Table) -> dict[str, ir.BooleanValue]:
     return flags
 
 
-def _drug_weights(definition: Definition, t: ir.Table) -> dict[str, ir.IntegerValue]:
+def _drug_weights(
+    definition: Definition, t: ir.Table
+) -> tuple[dict[str, ir.IntegerValue], ir.BooleanValue]:
     """Exposures of known persons (the rows of :meth:`Steps.exposures`), counted once per
     ingredient their drug maps to (``t`` is joined to ``_per_drug``): ending before they
-    start, of antidepressants the knowledge base does not know, without a dose."""
+    start, of antidepressants the knowledge base does not know, without a dose; and a
+    test true for every exposure with one of these."""
     start, end = t.drug_exposure_start_date, t.drug_exposure_end_date
     counted = t.known_person.notnull() & start.notnull()
+    dosed = (t.quantity > 0) & (t.days_supply > 0)
     zero = ibis.literal(0, type="int64")
     # The end of an exposure (steps.exposure_end_day) falls before its start only when its
     # end date does: start + days_supply (> 0) and start + 1 do not.
-    return {
+    weights = {
         "dates_out_of_order": ibis.ifelse(counted & (end < start), t.eras, zero),
         "drug_without_knowledge": ibis.ifelse(counted, t.unmapped, zero),
         "dose_unknown": ibis.ifelse(
-            counted,
-            t.without_strength
-            + ibis.ifelse((t.quantity > 0) & (t.days_supply > 0), zero, t.with_strength),
-            zero,
+            counted, t.without_strength + ibis.ifelse(dosed, zero, t.with_strength), zero
         ),
     }
+    weighed = counted & (
+        ((t.eras > 0) & (end < start))
+        | (t.unmapped > 0)
+        | (t.without_strength > 0)
+        | ((t.with_strength > 0) & ~dosed.fill_null(False))
+    )
+    return weights, weighed
 
 
 def _per_drug(definition: Definition) -> ir.Table:
@@ -227,11 +242,12 @@ def _table_checks(
 ) -> tuple[list[Check], dict[str, Check]]:
     t = _with_person(definition, tables[name])
     weights: dict[str, ir.IntegerValue] = {}
+    weighed: ir.BooleanValue | None = None
     extra: dict[str, ir.BooleanValue] = {}
     if name == "drug_exposure":
         per_drug = _per_drug(definition).rename(per_drug_concept_id="drug_concept_id")
         t = t.left_join(per_drug, t.drug_concept_id == per_drug.per_drug_concept_id)
-        weights = _drug_weights(definition, t)
+        weights, weighed = _drug_weights(definition, t)
     elif name == "measurement":
         codes = definition.phq9_codes().select(phq9_id="concept_id")
         t = t.left_join(codes, t.measurement_concept_id == codes.phq9_id)
@@ -245,7 +261,8 @@ def _table_checks(
         extra = {
             "dates_out_of_order": t.observation_period_end_date < t.observation_period_start_date
         }
-    return _problem_rows(definition, name, t, {**_common_flags(name, t), **extra}, weights)
+    flags = {**_common_flags(name, t), **extra}
+    return _problem_rows(definition, name, t, flags, weights, weighed)
 
 
 def data_checks(tables: dict[str, ir.Table], definition: Definition) -> list[Check]:

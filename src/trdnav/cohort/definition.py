@@ -81,12 +81,11 @@ class Definition(Steps):
             dose_optimized_failed_trials=f.dose_optimized.sum(),
         )
         by_drug = f.group_by(["person_id", "episode", "key"]).agg(day=f.fail_day.min())
+        # The day of the n-th drug by failure day does not depend on the order of drugs
+        # failing on the same day.
         by_drug = by_drug.mutate(
             rank=ibis.row_number().over(
-                ibis.window(
-                    group_by=[by_drug.person_id, by_drug.episode],
-                    order_by=[by_drug.day, by_drug.key],
-                )
+                ibis.window(group_by=[by_drug.person_id, by_drug.episode], order_by=by_drug.day)
             )
         )
         drugs = by_drug.group_by(["person_id", "episode"]).agg(
@@ -184,6 +183,7 @@ class Definition(Steps):
     # --- 8. person results --------------------------------------------------------------
 
     def person_results(self) -> ir.Table:
+        """One row per person, in no particular order (the runner sorts the rows)."""
         e = self.episode_results()
         pick = e.group_by("person_id").agg(
             episodes=e.count(),
@@ -216,7 +216,7 @@ class Definition(Steps):
         out = out.left_join(received, out.person_id == received.person_id).select(
             out, *[received[c] for c in received.columns if c != "person_id"]
         )
-        return out.mutate(trd=out.trd.fill_null(False)).order_by("person_id")
+        return out.mutate(trd=out.trd.fill_null(False))
 
 
 _TYPES: dict[str, str] = {

@@ -68,6 +68,8 @@ class EngineParams:
     def __post_init__(self) -> None:
         if self.era_gap_days < 0:  # the eras (Steps.eras) rely on a gap of zero or more
             raise ValueError(f"era_gap_days must be 0 or more, not {self.era_gap_days}")
+        if self.episode_gap_days < 0:  # so do the episodes (Steps.episodes)
+            raise ValueError(f"episode_gap_days must be 0 or more, not {self.episode_gap_days}")
 
     @classmethod
     def from_knowledge(

@@ -171,9 +171,11 @@ def run_cohort(
     tell("checking the data")
     findings.extend(run_checks(data_checks(tables, definition), runner.execute))
     tell("episodes, trials and staging")
-    episodes = runner.execute(definition.episode_results().order_by(["person_id", "episode"]))
+    episodes = runner.execute(definition.episode_results())
+    episodes = episodes.sort_by([("person_id", "ascending"), ("episode", "ascending")])
     tell("person results")
     persons = runner.execute(definition.person_results())
+    persons = persons.sort_by([("person_id", "ascending")])
     tell("done")
     return CohortRun(
         engine=runner.name,

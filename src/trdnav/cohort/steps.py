@@ -365,30 +365,46 @@ class Steps:
             r = self.mdd_records()
             order = ["day", "condition_occurrence_id"]
             previous = r.day.lag().over(ibis.window(group_by="person_id", order_by=order))
-            r = r.mutate(new=flag(previous.isnull() | (r.day - previous > self.p.episode_gap_days)))
-            r = r.mutate(
-                episode=r.new.sum().over(
-                    ibis.cumulative_window(group_by="person_id", order_by=order)
-                )
+            r = r.mutate(new=previous.isnull() | (r.day - previous > self.p.episode_gap_days))
+            # A record starting an episode is the first of its day (a later one of the same
+            # day follows it by 0 days), so each episode has its own onset day and holds the
+            # records from it up to the next onset: a join on that range, with the episodes
+            # numbered over their onsets only.
+            starts = r.filter(r.new).select(
+                start_person="person_id", onset_day="day", onset="condition_start_date"
+            )
+            w = ibis.window(group_by="start_person", order_by="onset_day")
+            starts = starts.mutate(
+                episode=ibis.row_number().over(w) + 1,
+                next_onset_day=starts.onset_day.lead().over(w),
+                following=starts.onset.lead().over(w),
+            )
+            r = r.join(
+                starts,
+                [
+                    r.person_id == starts.start_person,
+                    r.day >= starts.onset_day,
+                    starts.next_onset_day.isnull() | (r.day < starts.next_onset_day),
+                ],
             )
             e = r.group_by(["person_id", "episode"]).agg(
-                onset=r.condition_start_date.min(),
-                onset_day=r.day.min(),
+                onset=r.onset.max(),
+                onset_day=r.onset_day.max(),
                 severity_rank=r.severity_rank.max(),
                 psychotic=r.psychotic.max(),
                 coded_recurrent=r.recurrent.max(),
                 person_as_of=r.person_as_of.max(),
+                following=r.following.max(),
             )
-            following = e.onset.lead().over(ibis.window(group_by=e.person_id, order_by=e.episode))
             e = e.mutate(
                 as_of=ibis.ifelse(
-                    following.isnull(),
+                    e.following.isnull(),
                     e.person_as_of,
-                    ibis.least(following - ibis.interval(days=1), e.person_as_of),
+                    ibis.least(e.following - ibis.interval(days=1), e.person_as_of),
                 )
             )
             e = e.mutate(as_of_day=day_number(e.as_of))
-            return e.drop("person_as_of")
+            return e.drop("person_as_of", "following")
 
         return self._once("episodes", build)
 
@@ -500,6 +516,8 @@ class Steps:
         return self._once("treatment_days", build)
 
     def ect_courses(self) -> ir.Table:
+        """ECT courses (days within the course gap of each other) of each episode, with the
+        first start of a switch or augmentation after each (``fail_day``) and ``failed``."""
         td = self.treatment_days()
         d = td.filter(td.treatment == _ECT).select("person_id", "day").distinct()
         previous = d.day.lag().over(ibis.window(group_by="person_id", order_by="day"))
@@ -523,7 +541,7 @@ class Steps:
         steps = t.filter(t.kind.isin([ANTIDEPRESSANT, AUGMENTATION])).select(
             step_person="person_id", step_episode="episode", next_start="start_day"
         )
-        hits = c.join(
+        hits = c.left_join(
             steps,
             [
                 c.person_id == steps.step_person,
@@ -532,9 +550,12 @@ class Steps:
                 steps.next_start <= c.end_day + self.p.next_step_window_days,
             ],
         )
-        fails = hits.group_by(["person_id", "course"]).agg(fail_day=hits.next_start.min())
-        out = c.left_join(fails, [c.person_id == fails.person_id, c.course == fails.course]).select(
-            c, fail_day=fails.fail_day
+        out = hits.group_by(["person_id", "course"]).agg(
+            start_day=hits.start_day.max(),
+            end_day=hits.end_day.max(),
+            sessions=hits.sessions.max(),
+            episode=hits.episode.max(),
+            fail_day=hits.next_start.min(),
         )
         return out.mutate(failed=(out.sessions >= self.p.ect_min_sessions) & out.fail_day.notnull())
 
@@ -677,20 +698,21 @@ class Steps:
         than one started), the first :data:`LINES_SHOWN` labels, the first line during
         which a PHQ-9 showed remission, and the number of augmentation trials."""
         t = self.trials()
-        starts = t.group_by(["person_id", "episode", "start_day"]).agg(
-            first_key=t.key.min(),
-            last_key=t.key.max(),
-            augmentations=flag(t.kind == AUGMENTATION).sum(),
-        )
-        starts = starts.mutate(
-            line=ibis.row_number().over(
-                ibis.window(group_by=[starts.person_id, starts.episode], order_by=starts.start_day)
+        t = t.select(
+            "person_id",
+            "episode",
+            "key",
+            "kind",
+            "start_day",
+            line=ibis.dense_rank().over(
+                ibis.window(group_by=[t.person_id, t.episode], order_by=t.start_day)
             )
-            + 1
+            + 1,
         )
         # Lines cover the episode from the first start to its end, so the first line with
-        # a remission is the line of the first remission on or after the first start.
-        firsts = starts.filter(starts.line == 1).select(
+        # a remission is the line of the first remission on or after the first start (the
+        # trials of the first line all start that day: a repeated day leaves the minimum).
+        firsts = t.filter(t.line == 1).select(
             first_person="person_id", first_episode="episode", first_day="start_day"
         )
         m = self.episode_phq9()
@@ -704,37 +726,33 @@ class Steps:
             ],
         )
         remitted = m.group_by(["person_id", "episode"]).agg(remission_day=m.day.min())
-        s = starts.left_join(
+        s = t.left_join(
             remitted,
-            [starts.person_id == remitted.person_id, starts.episode == remitted.episode],
-        ).select(starts, remission_day=remitted.remission_day)
+            [t.person_id == remitted.person_id, t.episode == remitted.episode],
+        ).select(t, remission_day=remitted.remission_day)
+
+        def line_key(n: int) -> ir.IntegerValue:
+            return ibis.ifelse(s.line == n, s.key, ibis.null("int64"))
+
         facts = s.group_by(["person_id", "episode"]).agg(
-            lines=s.count(),
-            augmentation_trials=s.augmentations.sum(),
+            lines=s.line.max(),
+            augmentation_trials=flag(s.kind == AUGMENTATION).sum(),
             remission_line=ibis.ifelse(
                 s.start_day <= s.remission_day, s.line, ibis.null("int64")
             ).max(),
-            **{
-                f"line_{n}_key": ibis.ifelse(s.line == n, s.first_key, ibis.null("int64")).max()
-                for n in range(1, LINES_SHOWN + 1)
-            },
-            **{
-                f"line_{n}_more": ibis.ifelse(
-                    s.line == n, flag(s.first_key != s.last_key), ibis.null("int64")
-                ).max()
-                for n in range(1, LINES_SHOWN + 1)
-            },
+            **{f"line_{n}_key": line_key(n).min() for n in range(1, LINES_SHOWN + 1)},
+            **{f"line_{n}_last": line_key(n).max() for n in range(1, LINES_SHOWN + 1)},
         )
         for n in range(1, LINES_SHOWN + 1):
             names = self._drug_names().view()
-            key, more = facts[f"line_{n}_key"], facts[f"line_{n}_more"]
+            key, last = facts[f"line_{n}_key"], facts[f"line_{n}_last"]
             facts = facts.left_join(names, key == names.number).select(
                 facts,
                 **{
-                    f"line_{n}": ibis.ifelse(more == 1, names.name.concat("+"), names.name),
+                    f"line_{n}": ibis.ifelse(key != last, names.name.concat("+"), names.name),
                 },
             )
         return facts.drop(
             *[f"line_{n}_key" for n in range(1, LINES_SHOWN + 1)],
-            *[f"line_{n}_more" for n in range(1, LINES_SHOWN + 1)],
+            *[f"line_{n}_last" for n in range(1, LINES_SHOWN + 1)],
         )
