@@ -4,7 +4,7 @@ The request is validated, its FHIR data gathered (:mod:`~trdnav.cds.prefetch`), 
 patient's history by the FHIR import (plain JSON, as for bulk data: a prefetch is read without
 building FHIR model objects, to answer quickly), assessed as of today, and turned into cards
 (:mod:`~trdnav.cds.cards`). The cards are stored (for feedback) and the call is audited in the
-client's clinic, in one transaction.
+client's clinic, in one transaction, with the ``jti`` of the client's token (:func:`serve`).
 
 A ``patient-view`` call whose prefetch holds all its data may be answered with the cards decided
 for the same data before (:mod:`~trdnav.cds.decisions`); it is stored and audited the same way.
@@ -12,6 +12,7 @@ for the same data before (:mod:`~trdnav.cds.decisions`); it is stored and audite
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import insert
 
-from trdnav.cds.auth import CdsCaller
+from trdnav.cds.auth import CdsCaller, KeySets, TokenUse, record_use, verify
+from trdnav.cds.body import read_body
 from trdnav.cds.cards import CardContext, drafted_orders, order_cards, patient_view_cards
 from trdnav.cds.decisions import DecisionCache, DecisionKey, prefetch_digest
 from trdnav.cds.discovery import SERVICES, prefetch_templates
@@ -30,7 +32,7 @@ from trdnav.clinic.actor import Actor
 from trdnav.core.assessment import assess
 from trdnav.core.intake import problems_from_validation_error
 from trdnav.core.knowledge import KnowledgeBase
-from trdnav.errors import InputError, NotFound, Problem
+from trdnav.errors import InputError, NotAuthenticated, NotFound, Problem
 from trdnav.fhir.codes import FhirCodes
 from trdnav.fhir.imports import import_resources
 from trdnav.fhir.mapping import Context
@@ -39,7 +41,7 @@ from trdnav.settings import Settings
 from trdnav.store.database import Store
 from trdnav.store.tables import CdsCard, utcnow
 
-__all__ = ["CallContext", "call_service", "parse_request"]
+__all__ = ["CallContext", "call_service", "parse_request", "serve"]
 
 
 @dataclass(frozen=True)
@@ -107,14 +109,41 @@ def parse_request(service_id: str, body: Any) -> CdsRequest:
     return request
 
 
+def serve(
+    call: CallContext,
+    key_sets: KeySets,
+    token: str | None,
+    audiences: list[str],
+    actor: Callable[[CdsCaller], Actor],
+    service_id: str,
+    raw: bytes,
+) -> dict[str, Any]:
+    """A whole call: the client's token verified, then the body (``raw``) read and the call
+    answered (:func:`call_service`). The token's ``jti`` is recorded in the transaction that
+    stores the cards and the audit record; a call that fails after its token verified records
+    it on its own. Either way a replayed ``jti`` is refused (401), never answered twice."""
+    caller, use = verify(token, audiences, call.settings, call.store, key_sets)
+    try:
+        body = read_body(raw)  # read after the caller is authenticated, parsed once
+        return call_service(call, caller, actor(caller), service_id, body, (use, key_sets))
+    except NotAuthenticated:
+        raise
+    except Exception:
+        with call.store.engine.begin() as connection:
+            record_use(connection, use, key_sets)
+        raise
+
+
 def call_service(
     call: CallContext,
     caller: CdsCaller,
     actor: Actor,
     service_id: str,
     body: Any,
+    use: tuple[TokenUse, KeySets] | None = None,
 ) -> dict[str, Any]:
-    """The response to a call of a service (cards), stored and audited."""
+    """The response to a call of a service (cards), stored and audited (with the token's
+    ``use``, when it is not recorded yet)."""
     request = parse_request(service_id, body)
     service = SERVICES[service_id]
     patient_id = str(request.context["patientId"])
@@ -143,7 +172,7 @@ def call_service(
         cards = _decide(call, request, templates, link_base)
         if key is not None and call.decisions is not None:
             call.decisions.put(key, cards)
-    _store(call, caller, actor, service_id, request, patient_id, cards)
+    _store(call, caller, actor, service_id, request, patient_id, cards, use)
     return {"cards": cards}
 
 
@@ -189,9 +218,13 @@ def _store(
     request: CdsRequest,
     patient_id: str,
     cards: list[dict[str, Any]],
+    use: tuple[TokenUse, KeySets] | None = None,
 ) -> None:
-    """The cards stored (for feedback) and the call audited, in one transaction."""
+    """The cards stored (for feedback) and the call audited, in one transaction, which first
+    records the token's ``use`` (a replay leaves nothing stored)."""
     with call.store.engine.begin() as connection:
+        if use is not None:
+            record_use(connection, *use)
         if cards:
             now = utcnow()
             connection.execute(

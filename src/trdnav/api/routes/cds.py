@@ -9,22 +9,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Coroutine
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response as StarletteResponse
 
 from trdnav.api.deps import ActorDep, StateDep
+from trdnav.api.state import AppState
 from trdnav.cds import feedback as cds_feedback
 from trdnav.cds.auth import CdsCaller, authenticate
-from trdnav.cds.body import read_body
 from trdnav.cds.discovery import SERVICES, discovery
 from trdnav.cds.models import CdsRequest, FeedbackRequest
 from trdnav.cds.models import Response as CardsResponse
-from trdnav.cds.service import CallContext, call_service
+from trdnav.cds.service import CallContext, serve
 from trdnav.clinic.actor import Actor
 from trdnav.core.intake import problems_from_validation_error
 from trdnav.errors import InputError, NotFound
@@ -71,13 +73,6 @@ def cds_caller(request: Request, state: StateDep) -> CdsCaller:
 CallerDep = Annotated[CdsCaller, Depends(cds_caller)]
 
 
-async def raw_body(request: Request) -> bytes:
-    return await request.body()
-
-
-RawBodyDep = Annotated[bytes, Depends(raw_body)]
-
-
 def _actor(request: Request, caller: CdsCaller) -> Actor:
     return Actor(
         clinic_id=caller.clinic_id,
@@ -107,10 +102,13 @@ def services(state: StateDep) -> dict[str, Any]:
     openapi_extra=_body(CdsRequest),
     summary="Call a CDS service (patient-view, order-select, order-sign): cards",
 )
-def call(
-    service_id: str, request: Request, caller: CallerDep, state: StateDep, raw: RawBodyDep
-) -> JSONResponse:
-    body = read_body(raw)  # read after the caller is authenticated, parsed once
+async def call(service_id: str, request: Request) -> JSONResponse:
+    # The whole call (the token verified, the body parsed, the work, the cards, the jti and
+    # the audit record stored) runs in one worker thread; only the body is read here.
+    state: AppState = request.app.state.trdnav
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    raw = await request.body()
     context = CallContext(
         state.settings,
         state.store,
@@ -120,8 +118,18 @@ def call(
         str(request.base_url),
         state.cds_decisions,
     )
+    answer = await run_in_threadpool(
+        serve,
+        context,
+        state.cds_keys,
+        token.strip() if scheme.lower() == "bearer" else None,
+        _audiences(request, state),
+        partial(_actor, request),
+        service_id,
+        raw,
+    )
     # The cards are JSON of the Response model already: sent as they are.
-    return JSONResponse(call_service(context, caller, _actor(request, caller), service_id, body))
+    return JSONResponse(answer)
 
 
 @router.post(
