@@ -78,14 +78,44 @@ class Term:
         return "(no code or text)"
 
 
+def _codings(value: dict[str, Any], aliases: dict[str, str]) -> tuple[Coding, ...] | None:
+    """A CodeableConcept's codings with their systems made canonical, when every coding is
+    well formed (as :meth:`ElementReader.concept` reads them); None when one is not (or there
+    is no coding array), for the reader to say what is wrong."""
+    listed = value.get("coding")
+    if type(listed) is not list:
+        return None
+    found = []
+    for coding in listed:
+        if type(coding) is not dict:
+            return None
+        system, code = coding.get("system"), coding.get("code")
+        if type(system) is str and type(code) is str and system and code:
+            display = coding.get("display")
+            found.append(
+                Coding(
+                    aliases.get(system, system),
+                    code,
+                    display if isinstance(display, str) else None,
+                )
+            )
+        elif (system is not None and (type(system) is not str or not system)) or (
+            code is not None and (type(code) is not str or not code)
+        ):
+            return None
+    return tuple(found)
+
+
 def read_term(ctx: Context, reader: ElementReader, value: Any, path: str) -> Term:
     if value is None:
         return _NOTHING
     aliases = ctx.codes.aliases
-    codings = tuple(
-        Coding(aliases[c.system], c.code, c.display) if c.system in aliases else c
-        for c in reader.concept(value, path)
-    )
+    codings = _codings(value, aliases) if type(value) is dict else None
+    if codings is None:
+        codings = tuple(
+            Coding(aliases[c.system], c.code, c.display) if c.system in aliases else c
+            for c in reader.concept(value, path)
+        )
     words: list[str] = []
     text = None
     if isinstance(value, dict):
