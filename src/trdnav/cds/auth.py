@@ -266,6 +266,9 @@ def verify(
     )
 
 
+_RECORD_JTI = insert(CdsJti)
+
+
 def record_use(connection: Connection, use: TokenUse, key_sets: KeySets) -> None:
     """Record a token's jti in the connection's transaction; a jti recorded before (and not
     yet expired) is a replay: :class:`NotAuthenticated`, and the transaction must not commit
@@ -277,7 +280,7 @@ def record_use(connection: Connection, use: TokenUse, key_sets: KeySets) -> None
         connection.execute(delete(CdsJti).where(CdsJti.expires_at < datetime.now(UTC)))
     try:
         connection.execute(
-            insert(CdsJti).values(iss=use.iss[:255], jti=use.jti[:255], expires_at=use.expires_at)
+            _RECORD_JTI, {"iss": use.iss[:255], "jti": use.jti[:255], "expires_at": use.expires_at}
         )
     except IntegrityError:
         raise NotAuthenticated("this JWT has been used before (jti replay)") from None

@@ -21,9 +21,14 @@ from pydantic import ValidationError
 from sqlalchemy import insert
 
 from trdnav.cds.auth import CdsCaller, KeySets, TokenUse, record_use, verify
-from trdnav.cds.body import read_body
+from trdnav.cds.body import read_call
 from trdnav.cds.cards import CardContext, drafted_orders, order_cards, patient_view_cards
-from trdnav.cds.decisions import DecisionCache, DecisionKey, prefetch_digest
+from trdnav.cds.decisions import (
+    DecisionCache,
+    DecisionKey,
+    prefetch_digest,
+    prefetch_text_digest,
+)
 from trdnav.cds.discovery import SERVICES, prefetch_templates
 from trdnav.cds.models import CdsRequest, Response
 from trdnav.cds.prefetch import complete, gather
@@ -124,8 +129,16 @@ def serve(
     it on its own. Either way a replayed ``jti`` is refused (401), never answered twice."""
     caller, use = verify(token, audiences, call.settings, call.store, key_sets)
     try:
-        body = read_body(raw)  # read after the caller is authenticated, parsed once
-        return call_service(call, caller, actor(caller), service_id, body, (use, key_sets))
+        body = read_call(raw)  # read after the caller is authenticated, parsed once
+        return call_service(
+            call,
+            caller,
+            actor(caller),
+            service_id,
+            body.value,
+            (use, key_sets),
+            body.prefetch_text,
+        )
     except NotAuthenticated:
         raise
     except Exception:
@@ -141,9 +154,11 @@ def call_service(
     service_id: str,
     body: Any,
     use: tuple[TokenUse, KeySets] | None = None,
+    prefetch_text: dict[str, tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The response to a call of a service (cards), stored and audited (with the token's
-    ``use``, when it is not recorded yet)."""
+    ``use``, when it is not recorded yet). ``prefetch_text`` is the text of the body's
+    prefetch as sent (:func:`~trdnav.cds.body.read_call`), to find kept answers by."""
     request = parse_request(service_id, body)
     service = SERVICES[service_id]
     patient_id = str(request.context["patientId"])
@@ -157,10 +172,13 @@ def call_service(
         and request.prefetch is not None
         and complete(request, templates)
     ):
+        digest = None
+        if prefetch_text is not None:
+            digest = prefetch_text_digest(prefetch_text, templates)
         key = DecisionKey(
             service_id,
             patient_id,
-            prefetch_digest(request.prefetch, templates),
+            digest or prefetch_digest(request.prefetch, templates),
             call.today,
             call.settings.adequate_trial_days,
             link_base,
