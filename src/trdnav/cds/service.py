@@ -228,6 +228,9 @@ def _decide(
     return json_cards
 
 
+_INSERT_CARDS = insert(CdsCard)
+
+
 def _store(
     call: CallContext,
     caller: CdsCaller,
@@ -246,7 +249,7 @@ def _store(
         if cards:
             now = utcnow()
             connection.execute(
-                insert(CdsCard),
+                _INSERT_CARDS,
                 [
                     {
                         "uuid": card["uuid"],

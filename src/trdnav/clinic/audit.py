@@ -76,7 +76,11 @@ def record_on(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """:func:`record` in a transaction of a Core connection (one INSERT, no ORM session)."""
-    connection.execute(insert(AuditEvent), _row(actor, action, patient_id, resource, detail))
+    connection.execute(_INSERT, _row(actor, action, patient_id, resource, detail))
+
+
+_INSERT = insert(AuditEvent)
+"""Built once: SQLAlchemy then finds its compiled form by the statement's cache key alone."""
 
 
 @dataclass(frozen=True)

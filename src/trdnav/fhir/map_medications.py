@@ -25,7 +25,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from trdnav.core.knowledge import normalise_name
 from trdnav.fhir.elements import ElementReader
 from trdnav.fhir.mapping import Context, Source, Term, day_of, read_term
 from trdnav.fhir.resources import medication_request_record
@@ -113,7 +112,7 @@ def _dose(
         if quantity is None:
             return None, "no dose quantity (doseAndRate.doseQuantity)"
         value, unit = quantity
-        factor = ctx.codes.mg_per_unit.get(normalise_name(unit))
+        factor = ctx.codes.mg_factor(unit)
         if factor is None:
             return None, f"dose unit {unit!r} is not a mass unit trdnav converts to mg"
         per_day = _per_day(ctx, reader, dosage, where)
