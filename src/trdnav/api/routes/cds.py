@@ -105,10 +105,22 @@ def services(state: StateDep) -> dict[str, Any]:
 async def call(service_id: str, request: Request) -> JSONResponse:
     # The whole call (the token verified, the body parsed, the work, the cards, the jti and
     # the audit record stored) runs in one worker thread; only the body is read here.
-    state: AppState = request.app.state.trdnav
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     raw = await request.body()
+    answer = await run_in_threadpool(
+        _serve,
+        request,
+        token.strip() if scheme.lower() == "bearer" else None,
+        service_id,
+        raw,
+    )
+    # The cards are JSON of the Response model already: sent as they are.
+    return JSONResponse(answer)
+
+
+def _serve(request: Request, token: str | None, service_id: str, raw: bytes) -> dict[str, Any]:
+    state: AppState = request.app.state.trdnav
     context = CallContext(
         state.settings,
         state.store,
@@ -118,18 +130,15 @@ async def call(service_id: str, request: Request) -> JSONResponse:
         str(request.base_url),
         state.cds_decisions,
     )
-    answer = await run_in_threadpool(
-        serve,
+    return serve(
         context,
         state.cds_keys,
-        token.strip() if scheme.lower() == "bearer" else None,
+        token,
         _audiences(request, state),
         partial(_actor, request),
         service_id,
         raw,
     )
-    # The cards are JSON of the Response model already: sent as they are.
-    return JSONResponse(answer)
 
 
 @router.post(
