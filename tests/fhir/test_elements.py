@@ -149,3 +149,14 @@ def test_timing_reads_the_first_form_given():
     assert span.start == Moment(date(2024, 1, 1))
     assert [p.path for p in reader.problems] == ["Procedure/p1.performedDateTime"]
     assert reader.timing({}, "performed") is None
+
+
+def test_a_point_in_time_read_again_is_the_same_span():
+    reader = ElementReader("Observation/o1")
+    first = reader.timing({"effectiveDateTime": "2025-01-02T03:04:05Z"}, "effective")
+    again = reader.timing({"effectiveDateTime": "2025-01-02T03:04:05Z"}, "effective")
+    assert first is not None
+    assert first == again
+    assert first.start == first.end == read_moment("2025-01-02T03:04:05Z")
+    assert reader.timing({"effectiveDateTime": "2025-01-02T03:04:05"}, "effective") is None
+    assert [p.path for p in reader.problems] == ["Observation/o1.effectiveDateTime"]

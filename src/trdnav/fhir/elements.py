@@ -82,6 +82,8 @@ def _parse_moment(text: str) -> Moment:
     return Moment(day, at)
 
 
+_POINTS: dict[str, Span] = {}
+"""Spans of a single moment, by the moment's text (a Span is immutable)."""
 _TIMING_KEYS: dict[str, tuple[str, str, str]] = {}
 """The element names of each timing prefix: ``effective`` -> ``effectiveDateTime``, ..."""
 
@@ -211,9 +213,17 @@ class ElementReader:
             )
         for key in keys[:2]:
             if key in obj:
+                value = obj[key]
+                point = _POINTS.get(value) if type(value) is str else None
+                if point is not None:
+                    return point
                 moment = self.moment(obj, key, key)
                 if moment is not None:
-                    return Span.at(moment)
+                    point = Span.at(moment)
+                    if len(_POINTS) >= MOMENTS_KEPT:
+                        _POINTS.clear()
+                    _POINTS[value] = point
+                    return point
         if keys[2] in obj:
             return self.period(obj, keys[2], keys[2])
         return None

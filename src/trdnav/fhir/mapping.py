@@ -78,44 +78,51 @@ class Term:
         return "(no code or text)"
 
 
-def _codings(value: dict[str, Any], aliases: dict[str, str]) -> tuple[Coding, ...] | None:
-    """A CodeableConcept's codings with their systems made canonical, when every coding is
-    well formed (as :meth:`ElementReader.concept` reads them); None when one is not (or there
-    is no coding array), for the reader to say what is wrong."""
+def _term(value: dict[str, Any], aliases: dict[str, str]) -> Term | None:
+    """A CodeableConcept as a term, when it is well formed (its codings as
+    :meth:`ElementReader.concept` reads them, its text a string): read in one pass. None when
+    something in it is not, for :func:`read_term` to read it element by element and say what."""
     listed = value.get("coding")
-    if type(listed) is not list:
+    raw = value.get("text")
+    if (listed is not None and type(listed) is not list) or (
+        raw is not None and type(raw) is not str
+    ):
         return None
-    found = []
-    for coding in listed:
+    codings = []
+    displays = []
+    for coding in listed or ():
         if type(coding) is not dict:
             return None
         system, code = coding.get("system"), coding.get("code")
         if type(system) is str and type(code) is str and system and code:
             display = coding.get("display")
-            found.append(
-                Coding(
-                    aliases.get(system, system),
-                    code,
-                    display if isinstance(display, str) else None,
-                )
-            )
+            if not isinstance(display, str):
+                display = None
+            elif display:
+                displays.append(display)
+            codings.append(Coding(aliases.get(system, system), code, display))
         elif (system is not None and (type(system) is not str or not system)) or (
             code is not None and (type(code) is not str or not code)
         ):
             return None
-    return tuple(found)
+    text = raw.strip() if raw is not None else None
+    if text:
+        return Term(tuple(codings), (text, *displays), text)
+    return Term(tuple(codings), tuple(displays))
 
 
 def read_term(ctx: Context, reader: ElementReader, value: Any, path: str) -> Term:
     if value is None:
         return _NOTHING
     aliases = ctx.codes.aliases
-    codings = _codings(value, aliases) if type(value) is dict else None
-    if codings is None:
-        codings = tuple(
-            Coding(aliases[c.system], c.code, c.display) if c.system in aliases else c
-            for c in reader.concept(value, path)
-        )
+    if type(value) is dict:
+        term = _term(value, aliases)
+        if term is not None:
+            return term
+    codings = tuple(
+        Coding(aliases[c.system], c.code, c.display) if c.system in aliases else c
+        for c in reader.concept(value, path)
+    )
     words: list[str] = []
     text = None
     if isinstance(value, dict):
