@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -306,23 +307,22 @@ def prepared(host: str, port: int, path: str, body: bytes, token: str) -> bytes:
 async def run(requests: list[bytes], host: str, port: int, rate: int) -> dict[str, float]:
     client_ms: list[float] = []
     server_ms: list[float] = []
-    failures = 0
+    failures: Counter[str] = Counter()
     http = Http(host, port)
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.5
 
     async def one(i: int) -> None:
-        nonlocal failures
         scheduled = start + i / rate
         await asyncio.sleep(max(0.0, scheduled - loop.time()))
         try:
             status, headers, body = await asyncio.wait_for(http.exchange(requests[i]), 30)
-        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
-            failures += 1
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
+            failures[type(exc).__name__] += 1
             return
         client_ms.append((loop.time() - scheduled) * 1000)
         if status != 200 or len(json.loads(body)["cards"]) < 3:
-            failures += 1
+            failures[f"{status}: {body[:200].decode('utf-8', 'replace')}"] += 1
             return
         server_ms.append(float(headers["server-timing"].split("dur=")[1]))
 
@@ -333,13 +333,15 @@ async def run(requests: list[bytes], host: str, port: int, rate: int) -> dict[st
     nan = [float("nan")] * 99
     s = statistics.quantiles(server_ms, n=100) if len(server_ms) > 1 else nan
     c = statistics.quantiles(client_ms, n=100) if len(client_ms) > 1 else nan
+    for reason, count in failures.most_common():
+        print(f"failed ({count}): {reason}", file=sys.stderr)
     return {
         "server_p50": s[49],
         "server_p99": s[98],
         "client_p50": c[49],
         "client_p99": c[98],
         "rps": len(client_ms) / elapsed,
-        "errors": float(failures),
+        "errors": float(sum(failures.values())),
         "elapsed": elapsed,
     }
 

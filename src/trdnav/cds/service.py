@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import insert
 
 from trdnav.cds.auth import CdsCaller, KeySets, TokenUse, record_use, verify
-from trdnav.cds.body import read_call
+from trdnav.cds.body import CallBody, read_call
 from trdnav.cds.cards import CardContext, drafted_orders, order_cards, patient_view_cards
 from trdnav.cds.decisions import (
     DecisionCache,
@@ -46,7 +46,7 @@ from trdnav.settings import Settings
 from trdnav.store.database import Store
 from trdnav.store.tables import CdsCard, utcnow
 
-__all__ = ["CallContext", "call_service", "parse_request", "serve"]
+__all__ = ["CallContext", "Deferred", "call_service", "parse_request", "resume", "serve"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,16 @@ def parse_request(service_id: str, body: Any) -> CdsRequest:
     return request
 
 
+@dataclass(frozen=True)
+class Deferred:
+    """A verified call whose data must be fetched from the client's FHIR server, left by
+    :func:`serve` (``fetch=False``) for :func:`resume`; its ``jti`` is not recorded yet."""
+
+    caller: CdsCaller
+    use: TokenUse
+    body: CallBody
+
+
 def serve(
     call: CallContext,
     key_sets: KeySets,
@@ -122,29 +132,71 @@ def serve(
     actor: Callable[[CdsCaller], Actor],
     service_id: str,
     raw: bytes,
-) -> dict[str, Any]:
+    *,
+    fetch: bool = True,
+) -> dict[str, Any] | Deferred:
     """A whole call: the client's token verified, then the body (``raw``) read and the call
     answered (:func:`call_service`). The token's ``jti`` is recorded in the transaction that
     stores the cards and the audit record; a call that fails after its token verified records
-    it on its own. Either way a replayed ``jti`` is refused (401), never answered twice."""
+    it on its own. Either way a replayed ``jti`` is refused (401), never answered twice.
+
+    Without ``fetch``, a call whose prefetch lacks data it needs is not answered but returned
+    as :class:`Deferred`, for :func:`resume` (so that the caller may run calls that only
+    compute apart from calls that wait on the network)."""
     caller, use = verify(token, audiences, call.settings, call.store, key_sets)
     try:
         body = read_call(raw)  # read after the caller is authenticated, parsed once
-        return call_service(
-            call,
-            caller,
-            actor(caller),
-            service_id,
-            body.value,
-            (use, key_sets),
-            body.prefetch_text,
-        )
+        if not fetch:
+            request = parse_request(service_id, body.value)
+            if not complete(request, prefetch_templates(call.codes)):
+                return Deferred(caller, use, body)
+        return _answer(call, key_sets, actor, service_id, caller, use, body)
     except NotAuthenticated:
         raise
     except Exception:
         with call.store.engine.begin() as connection:
             record_use(connection, use, key_sets)
         raise
+
+
+def resume(
+    call: CallContext,
+    key_sets: KeySets,
+    actor: Callable[[CdsCaller], Actor],
+    service_id: str,
+    deferred: Deferred,
+) -> dict[str, Any]:
+    """The answer to a call :func:`serve` deferred, its ``jti`` recorded as there."""
+    try:
+        return _answer(
+            call, key_sets, actor, service_id, deferred.caller, deferred.use, deferred.body
+        )
+    except NotAuthenticated:
+        raise
+    except Exception:
+        with call.store.engine.begin() as connection:
+            record_use(connection, deferred.use, key_sets)
+        raise
+
+
+def _answer(
+    call: CallContext,
+    key_sets: KeySets,
+    actor: Callable[[CdsCaller], Actor],
+    service_id: str,
+    caller: CdsCaller,
+    use: TokenUse,
+    body: CallBody,
+) -> dict[str, Any]:
+    return call_service(
+        call,
+        caller,
+        actor(caller),
+        service_id,
+        body.value,
+        (use, key_sets),
+        body.prefetch_text,
+    )
 
 
 def call_service(
