@@ -260,17 +260,17 @@ class Http:
 
     async def _exchange(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
         for attempt in range(2):
-            reused = bool(self.idle)
-            if reused:
-                reader, writer = self.idle.pop()
-            else:
-                reader, writer = await asyncio.open_connection(self.host, self.port)
+            connection = self._idle() if attempt == 0 else None
+            reused = connection is not None
+            if connection is None:
+                connection = await asyncio.open_connection(self.host, self.port)
+            reader, writer = connection
             try:
                 writer.write(request)
                 head = await reader.readuntil(b"\r\n\r\n")
             except (asyncio.IncompleteReadError, ConnectionError):
                 writer.close()
-                if reused and attempt == 0:
+                if reused:
                     continue  # the server closed an idle connection: send it on a new one
                 raise
             lines = head.decode("latin-1").split("\r\n")
@@ -287,6 +287,15 @@ class Http:
                 self.idle.append((reader, writer))
             return status, headers, body
         raise ConnectionError("no connection")
+
+    def _idle(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """A kept-alive connection the server has not closed, if there is one."""
+        while self.idle:
+            reader, writer = self.idle.pop()
+            if not reader.at_eof():
+                return reader, writer
+            writer.close()
+        return None
 
     def close(self) -> None:
         for _, writer in self.idle:
