@@ -53,7 +53,7 @@ class TimedRoute(APIRoute):
 
 router = APIRouter(tags=["CDS Hooks"], route_class=TimedRoute)
 
-CALLS_AT_ONCE = 4
+CALLS_AT_ONCE = 2
 """Worker threads that CDS calls which only compute may take at once in each process: with
 the interpreter's lock, more of them only take turns (a thread holding the database's write
 lock among them then waits its turn too), so the calls past these wait here instead."""
