@@ -8,12 +8,15 @@ Observations (9 PHQ-9 assessments, each a panel, its 9 items and its total), 10 
 3 Conditions and the Patient. ``trdnav serve --workers W`` runs on SQLite with one registered
 CDS client; each call carries its own ES384 JWT (signed before the run). Calls are sent open
 loop at a fixed rate (latency counted from each call's scheduled time, so queueing shows), and
-the server's own time per call is read from its ``Server-Timing`` header. CPU time is the
-server processes' user + system time over the run (from /proc), since the machine may be
-shared. ``--vary`` sets what changes between calls: by default each search Bundle comes with a
-new ``id`` and ``meta``, as a FHIR server answers (the same chart opened again, which trdnav
-may answer from the cards it decided before, see ``cds_cache_size``); ``--vary patients``
-changes the patient's data in every call, so every call is decided anew. Prints Markdown rows
+the server's own time per call is read from its ``Server-Timing`` header. The calls are sent
+by a lean HTTP/1.1 client on uvloop (each call's bytes prepared before the run, up to 64
+keep-alive connections), so that the load generator takes little of the CPUs it shares with
+the server. CPU time is the server processes' user + system time over the run (from /proc),
+since the machine may be shared. ``--vary`` sets what changes between calls: by default each
+search Bundle comes with a new ``id`` and ``meta``, as a FHIR server answers (the same chart
+opened again, which trdnav may answer from the cards it decided before, see
+``cds_cache_size``); ``--vary patients`` changes the patient's data in every call, so every
+call is decided anew. Prints Markdown rows
 for docs/performance.md.
 """
 
@@ -32,12 +35,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
+import uvloop
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from trdnav.clinic import accounts
@@ -237,50 +242,115 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-async def run(base: str, bodies: list[bytes], tokens: list[str], rate: int) -> dict[str, float]:
+class Http:
+    """A lean HTTP/1.1 client for the load (keep-alive connections, requests written as
+    prepared bytes), so that the load generator takes little of the CPUs the server shares:
+    httpx costs about a millisecond of CPU per call."""
+
+    def __init__(self, host: str, port: int, connections: int = 64) -> None:
+        self.host, self.port = host, port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.slots = asyncio.Semaphore(connections)
+
+    async def exchange(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Send a request (its bytes) and read the response: status, headers, body. At most
+        ``connections`` calls are under way at once; the others wait for a connection."""
+        async with self.slots:
+            return await self._exchange(request)
+
+    async def _exchange(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
+        for attempt in range(2):
+            connection = self._idle() if attempt == 0 else None
+            reused = connection is not None
+            if connection is None:
+                connection = await asyncio.open_connection(self.host, self.port)
+            reader, writer = connection
+            try:
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                writer.close()
+                if reused:
+                    continue  # the server closed an idle connection: send it on a new one
+                raise
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ", 2)[1])
+            headers = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                if name:
+                    headers[name.strip().lower()] = value.strip()
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            if headers.get("connection", "").lower() == "close":
+                writer.close()
+            else:
+                self.idle.append((reader, writer))
+            return status, headers, body
+        raise ConnectionError("no connection")
+
+    def _idle(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """A kept-alive connection the server has not closed, if there is one."""
+        while self.idle:
+            reader, writer = self.idle.pop()
+            if not reader.at_eof():
+                return reader, writer
+            writer.close()
+        return None
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
+def prepared(host: str, port: int, path: str, body: bytes, token: str) -> bytes:
+    """The bytes of one call: request line, headers and body."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+async def run(requests: list[bytes], host: str, port: int, rate: int) -> dict[str, float]:
     client_ms: list[float] = []
     server_ms: list[float] = []
-    failures = 0
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        loop = asyncio.get_running_loop()
-        start = loop.time() + 0.5
+    failures: Counter[str] = Counter()
+    http = Http(host, port)
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.5
 
-        async def one(i: int) -> None:
-            nonlocal failures
-            scheduled = start + i / rate
-            await asyncio.sleep(max(0.0, scheduled - loop.time()))
-            try:
-                response = await client.post(
-                    "/cds-services/trdnav-patient-view",
-                    content=bodies[i],
-                    headers={
-                        "Authorization": f"Bearer {tokens[i]}",
-                        "Content-Type": "application/json",
-                    },
-                )
-            except httpx.HTTPError:
-                failures += 1
-                return
-            client_ms.append((loop.time() - scheduled) * 1000)
-            if response.status_code != 200 or len(response.json()["cards"]) < 3:
-                failures += 1
-                return
-            server_ms.append(float(response.headers["Server-Timing"].split("dur=")[1]))
+    async def one(i: int) -> None:
+        scheduled = start + i / rate
+        await asyncio.sleep(max(0.0, scheduled - loop.time()))
+        try:
+            status, headers, body = await asyncio.wait_for(http.exchange(requests[i]), 30)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
+            failures[type(exc).__name__] += 1
+            return
+        client_ms.append((loop.time() - scheduled) * 1000)
+        if status != 200 or len(json.loads(body)["cards"]) < 3:
+            failures[f"{status}: {body[:200].decode('utf-8', 'replace')}"] += 1
+            return
+        server_ms.append(float(headers["server-timing"].split("dur=")[1]))
 
-        began = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(len(bodies))))
-        elapsed = time.perf_counter() - began
+    began = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(len(requests))))
+    elapsed = time.perf_counter() - began
+    http.close()
     nan = [float("nan")] * 99
     s = statistics.quantiles(server_ms, n=100) if len(server_ms) > 1 else nan
     c = statistics.quantiles(client_ms, n=100) if len(client_ms) > 1 else nan
+    for reason, count in failures.most_common():
+        print(f"failed ({count}): {reason}", file=sys.stderr)
     return {
         "server_p50": s[49],
         "server_p99": s[98],
         "client_p50": c[49],
         "client_p99": c[98],
         "rps": len(client_ms) / elapsed,
-        "errors": float(failures),
+        "errors": float(sum(failures.values())),
         "elapsed": elapsed,
     }
 
@@ -349,7 +419,8 @@ def main() -> None:
         aud = f"{base}/cds-services/trdnav-patient-view"
 
         def calls(n: int) -> tuple[list[bytes], list[str]]:
-            bodies, tokens = [], []
+            bodies: list[bytes] = []
+            tokens: list[str] = []
             now = int(time.time())
             for _ in range(n):
                 body = {
@@ -364,15 +435,24 @@ def main() -> None:
                 tokens.append(jwt.encode(claims, key, algorithm="ES384", headers={"kid": "bench"}))
             return bodies, tokens
 
-        asyncio.run(run(base, *calls(50), 20))  # warm up
+        path = "/cds-services/trdnav-patient-view"
+
+        def requests(bodies: list[bytes], tokens: list[str]) -> list[bytes]:
+            pairs = zip(bodies, tokens, strict=True)
+            return [prepared("127.0.0.1", port, path, b, t) for b, t in pairs]
+
+        uvloop.run(run(requests(*calls(50)), "127.0.0.1", port, 20))  # warm up
         rows = []
         for rate in (int(r) for r in args.rate.split(",")):
             total = rate * args.duration
             bodies, tokens = calls(total)
             time.sleep(2)
+            prepared_calls = requests(bodies, tokens)
             cpu_before = cpu_seconds(server.pid)
-            result = asyncio.run(run(base, bodies, tokens, rate))
+            client_before = time.process_time()
+            result = uvloop.run(run(prepared_calls, "127.0.0.1", port, rate))
             cpu = cpu_seconds(server.pid) - cpu_before
+            result["client_cpu"] = time.process_time() - client_before
             rows.append((rate, total, result, cpu, os.getloadavg()[0]))
         print(
             f"prefetch: {sum(counts.values())} resources ({counts['medicationRequests']} "
@@ -391,6 +471,8 @@ def main() -> None:
                 f"| {r['client_p50']:.1f} | {r['client_p99']:.1f} | {r['rps']:.0f} "
                 f"| {cpu * 1000 / total:.1f} | {r['errors']:.0f} | {load:.1f} |"
             )
+        for rate, total, r, _, _ in rows:
+            print(f"load generator at {rate}/s: {r['client_cpu'] * 1000 / total:.2f} ms CPU/call")
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)

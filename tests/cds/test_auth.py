@@ -3,6 +3,7 @@
 import base64
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import jwt
@@ -106,6 +107,55 @@ def test_a_replayed_jti_is_refused(cds):
     assert first.status_code == 200
     assert "jti replay" in refused(cds, cds.token(url, jti=jti))
     assert "jti replay" in refused(cds, cds.token(url, jti=jti, alg="RS384", kid="rsa-1"))
+
+
+def test_a_token_of_a_failed_call_cannot_be_used_again(cds):
+    """The jti of a call that fails after its token verified (bad JSON, 412, 422) is recorded
+    too: the token is spent, and a replay is refused whatever its body."""
+    url = cds.service_url(SERVICE)
+    for body in (
+        b'{"hook": "patient-view",',
+        json.dumps(cds.request(prefetch=cds.prefetch(skip=("conditions",)))).encode(),
+        json.dumps({**cds.request(prefetch=cds.prefetch()), "hook": "order-sign"}).encode(),
+    ):
+        token = cds.token(url)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        failed = httpx.post(url, content=body, headers=headers, timeout=30)
+        assert failed.status_code in (412, 422), failed.text
+        assert "jti replay" in refused(cds, token)
+        again = httpx.post(url, content=body, headers=headers, timeout=30)
+        assert again.status_code == 401
+        assert "jti replay" in again.json()["detail"]
+
+
+def test_a_replayed_call_stores_and_audits_nothing(cds):
+    """The jti is recorded in the transaction that stores the cards and the audit record: a
+    replay is refused and leaves no cards and no audit record of its own."""
+    url = cds.service_url(SERVICE)
+    token = cds.token(url)
+    first = cds.request(prefetch=cds.prefetch())
+    assert cds.call(SERVICE, first, token=token).status_code == 200
+    replay = cds.request(prefetch=cds.prefetch())
+    refused_call = cds.call(SERVICE, replay, token=token)
+    assert refused_call.status_code == 401
+    assert "jti replay" in refused_call.json()["detail"]
+    with cds.client("admin") as admin:
+        audited = admin.get("/audit", params={"action": "cds.patient-view", "limit": 1000}).json()
+    instances = [e["detail"]["hookInstance"] for e in audited]
+    assert first["hookInstance"] in instances
+    assert replay["hookInstance"] not in instances
+
+
+def test_one_token_sent_at_once_many_times_is_answered_once(cds):
+    """Calls with one token at the same time: exactly one is answered, whichever records the
+    jti first; the others are refused as replays."""
+    url = cds.service_url(SERVICE)
+    token = cds.token(url)
+    body = cds.request(prefetch=cds.prefetch())
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda _: cds.call(SERVICE, body, token=token), range(6)))
+    assert sorted(a.status_code for a in answers) == [200] + [401] * 5
+    assert all("jti replay" in a.json()["detail"] for a in answers if a.status_code == 401)
 
 
 def test_missing_or_malformed_credentials(cds):

@@ -1,10 +1,17 @@
 """The per-process cache of patient-view answers: bounded, and every answer with new uuids."""
 
+import json
 from datetime import date
 
 import pytest
 
-from trdnav.cds.decisions import DecisionCache, DecisionKey, prefetch_digest
+from trdnav.cds.body import read_call
+from trdnav.cds.decisions import (
+    DecisionCache,
+    DecisionKey,
+    prefetch_digest,
+    prefetch_text_digest,
+)
 
 TEMPLATES = {"patient": "Patient/{{context.patientId}}", "conditions": "Condition?patient=x"}
 
@@ -74,3 +81,49 @@ def test_size_zero_keeps_nothing_and_negative_is_refused():
     assert cache.get(_key(1)) is None
     with pytest.raises(ValueError, match="size"):
         DecisionCache(-1)
+
+
+def _text_digest(prefetch: dict, **dumps) -> bytes | None:
+    read = read_call(json.dumps({"hook": "patient-view", "prefetch": prefetch}, **dumps).encode())
+    assert read.prefetch_text is not None
+    return prefetch_text_digest(read.prefetch_text, TEMPLATES)
+
+
+def test_the_digest_of_the_text_as_sent_tells_any_change_of_the_data_read():
+    patient = {"resourceType": "Patient", "id": "p", "birthDate": "1975-04-02"}
+    condition = {"resourceType": "Condition", "id": "c", "code": {"text": "x"}, "n": 1}
+    base = {"patient": patient, "conditions": _bundle(condition)}
+    same = {
+        "patient": dict(patient),
+        "conditions": _bundle(
+            dict(condition),
+            id="another-search",
+            meta={"lastUpdated": "2026-11-26T10:00:00Z"},
+            total=1,
+            link=[{"relation": "self", "url": "https://ehr.example.org/fhir/Condition?x"}],
+        ),
+        "notAsked": {"resourceType": "Patient"},
+    }
+    assert _text_digest(base) == _text_digest(same)
+    assert _text_digest(base) is not None
+    assert _text_digest(base) != prefetch_digest(base, TEMPLATES)
+    assert _text_digest({"patient": patient}) is None  # a key not given: no text digest
+    entries = _bundle(condition)["entry"]
+    changed = [
+        {**base, "patient": {**patient, "birthDate": "1975-04-03"}},
+        {**base, "conditions": _bundle({**condition, "n": 1.0})},
+        {**base, "conditions": _bundle({**condition, "n": True})},
+        {**base, "conditions": _bundle(condition, condition)},
+        {**base, "conditions": _bundle({"resourceType": "Condition", "id": "c2"})},
+        {**base, "conditions": None},
+        {**base, "conditions": {**_bundle(condition), "entry": [{"resource": condition}]}},
+        {**base, "conditions": {**_bundle(condition), "entry": [{}, *entries]}},
+        {**base, "conditions": {"resourceType": "Bundle"}},
+        # the text of a Bundle's entries given as a resource instead is another key
+        {**base, "conditions": {**_bundle(condition), "resourceType": "Other"}},
+    ]
+    digests = {_text_digest(data) for data in changed}
+    assert len(digests) == len(changed)
+    assert _text_digest(base) not in digests
+    # the same data written otherwise is another key: a miss, never a wrong answer
+    assert _text_digest(base, indent=1) != _text_digest(base)

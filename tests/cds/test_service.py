@@ -2,6 +2,7 @@
 the client's FHIR server, 412 when data cannot be had, and the spec's examples."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -188,3 +189,23 @@ def test_an_unchanged_prefetch_is_answered_again_stored_and_audited(cds):
     replay = cds.call("trdnav-patient-view", body, token=token)
     assert replay.status_code == 401
     assert "jti replay" in replay.json()["detail"]
+
+
+def test_many_calls_at_once_are_all_answered_those_fetching_data_too(cds):
+    """More calls at once than the threads given to calls that only compute, with calls that
+    fetch their data from the FHIR server among them: each is answered, stored and audited."""
+    bodies = [
+        cds.request(prefetch=cds.prefetch(skip=("procedures",)), fhir=True)
+        if i % 4 == 0
+        else cds.request(prefetch=cds.prefetch())
+        for i in range(16)
+    ]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda body: cds.call("trdnav-patient-view", body), bodies))
+    assert [a.status_code for a in answers] == [200] * len(bodies)
+    summaries = {tuple(c["summary"] for c in a.json()["cards"]) for a in answers}
+    assert len(summaries) == 1
+    with cds.client("admin") as admin:
+        audited = admin.get("/audit", params={"action": "cds.patient-view", "limit": 1000}).json()
+    instances = {e["detail"]["hookInstance"] for e in audited}
+    assert {b["hookInstance"] for b in bodies} <= instances

@@ -122,3 +122,41 @@ def test_numbers_quantities_and_booleans():
     assert reader.quantity({"q": {"value": 2, "unit": "wk"}}, "q", "q") == (2.0, "wk")
     assert reader.boolean({"b": "yes"}, "b", "b") is None
     assert [p.path for p in reader.problems] == ["X/1.n", "X/1.b"]
+
+
+def test_a_date_read_again_is_the_same_and_a_bad_one_is_refused_every_time():
+    first = read_moment("2025-03-04T10:20:30+01:00")
+    assert read_moment("2025-03-04T10:20:30+01:00") == first
+    assert first.at == datetime(2025, 3, 4, 10, 20, 30, tzinfo=timezone(timedelta(hours=1)))
+    for _ in range(2):
+        with pytest.raises(ValueError, match="2025-03-04T10:20:30"):
+            read_moment("2025-03-04T10:20:30")
+    reader = ElementReader("Observation/o1")
+    for _ in range(2):
+        assert reader.moment({"issued": "2025-13-01"}, "issued", "issued") is None
+    assert [p.path for p in reader.problems] == ["Observation/o1.issued"] * 2
+
+
+def test_timing_reads_the_first_form_given():
+    reader = ElementReader("Procedure/p1")
+    both = {"performedDateTime": "2025-01-02", "performedPeriod": {"start": "2024-01-01"}}
+    span = reader.timing(both, "performed")
+    assert span is not None
+    assert span.start == Moment(date(2025, 1, 2))
+    bad_point = {"performedDateTime": "soon", "performedPeriod": {"start": "2024-01-01"}}
+    span = reader.timing(bad_point, "performed")
+    assert span is not None
+    assert span.start == Moment(date(2024, 1, 1))
+    assert [p.path for p in reader.problems] == ["Procedure/p1.performedDateTime"]
+    assert reader.timing({}, "performed") is None
+
+
+def test_a_point_in_time_read_again_is_the_same_span():
+    reader = ElementReader("Observation/o1")
+    first = reader.timing({"effectiveDateTime": "2025-01-02T03:04:05Z"}, "effective")
+    again = reader.timing({"effectiveDateTime": "2025-01-02T03:04:05Z"}, "effective")
+    assert first is not None
+    assert first == again
+    assert first.start == first.end == read_moment("2025-01-02T03:04:05Z")
+    assert reader.timing({"effectiveDateTime": "2025-01-02T03:04:05"}, "effective") is None
+    assert [p.path for p in reader.problems] == ["Observation/o1.effectiveDateTime"]

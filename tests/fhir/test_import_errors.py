@@ -119,3 +119,42 @@ def test_bulk_files_are_checked_element_by_element(tmp_path, fhir_codes, kb):
         "(ProcedureRequest is FHIR STU3 (R4 has ServiceRequest))",
     }
     assert found[f"{path} line 1.birthDate"].startswith("a FHIR dateTime")
+
+
+def test_a_medication_requests_dates_and_supply_are_checked(chart, import_chart):
+    """A MedicationRequest whose status, intent and medication are read clean still has its
+    authoredOn and its supply read and checked (its period depends on them)."""
+    rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+    def request(rid, **changes):
+        resource = {
+            "resourceType": "MedicationRequest",
+            "id": rid,
+            "status": "completed",
+            "intent": "order",
+            "subject": chart.subject,
+            "medicationCodeableConcept": {"coding": [{"system": rxnorm, "code": "36437"}]},
+            "authoredOn": "2024-01-01",
+            "dosageInstruction": [
+                {
+                    "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                    "doseAndRate": [{"doseQuantity": {"value": 100, "unit": "mg"}}],
+                }
+            ],
+            "dispenseRequest": {"expectedSupplyDuration": {"value": 30, "code": "d"}},
+        }
+        resource.update(changes)
+        chart.add(resource)
+
+    request("mr1", authoredOn="2024-02-30")
+    request("mr2", dispenseRequest={"quantity": {"value": "30"}, "numberOfRepeatsAllowed": "1"})
+    request("mr3", intent="plan-ish", authoredOn="soon")
+    with pytest.raises(InputError) as info:
+        import_chart(chart.bundle(), validate=False)
+    found = [p.path for p in info.value.problems]
+    assert found.count("bundle: entry[1].resource.authoredOn") == 1
+    assert "bundle: entry[2].resource.dispenseRequest.quantity.value" in found
+    assert "bundle: entry[2].resource.dispenseRequest.numberOfRepeatsAllowed" in found
+    assert "bundle: entry[3].resource.intent" in found
+    assert "bundle: entry[3].resource.authoredOn" in found
+    assert not [p for p in found if "entry[0]" in p]

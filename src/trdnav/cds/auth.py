@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import jwt
-from sqlalchemy import delete, insert
+from sqlalchemy import Connection, delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from trdnav.clinic import accounts
@@ -36,7 +36,7 @@ from trdnav.settings import CdsClient, Settings
 from trdnav.store.database import Store
 from trdnav.store.tables import CdsJti
 
-__all__ = ["ASYMMETRIC", "CdsCaller", "KeySets", "authenticate"]
+__all__ = ["ASYMMETRIC", "CdsCaller", "KeySets", "TokenUse", "authenticate", "record_use", "verify"]
 
 ASYMMETRIC = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -56,6 +56,16 @@ class CdsCaller:
     iss: str
     clinic_id: int
     tenant: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenUse:
+    """A verified token's ``jti``, to be recorded (:func:`record_use`) before its call counts."""
+
+    iss: str
+    jti: str
+    expires_at: datetime
+    """When the record may be deleted: the token's ``exp`` plus the leeway."""
 
 
 def is_loopback(url: str) -> bool:
@@ -174,7 +184,24 @@ def authenticate(
     store: Store,
     key_sets: KeySets,
 ) -> CdsCaller:
-    """The caller of a CDS request whose JWT is ``token``, called at one of ``audiences``."""
+    """The caller of a CDS request whose JWT is ``token``, called at one of ``audiences``; its
+    ``jti`` is recorded at once (in a transaction of its own)."""
+    caller, use = verify(token, audiences, settings, store, key_sets)
+    with store.engine.begin() as connection:
+        record_use(connection, use, key_sets)
+    return caller
+
+
+def verify(
+    token: str | None,
+    audiences: list[str],
+    settings: Settings,
+    store: Store,
+    key_sets: KeySets,
+) -> tuple[CdsCaller, TokenUse]:
+    """The caller of a CDS request whose JWT is ``token``, called at one of ``audiences``, and
+    the token's use, which the caller must record with :func:`record_use` in the transaction
+    that stores what the call did: a call counts only with its ``jti`` recorded, once."""
     if not token:
         raise NotAuthenticated("a CDS client must send 'Authorization: Bearer <JWT>'")
     header, unverified = _claims(token)
@@ -228,25 +255,33 @@ def authenticate(
         raise NotAuthenticated(f"the JWT does not verify ({exc})") from None
     if claims["iat"] > time.time() + LEEWAY:
         raise NotAuthenticated("the JWT is issued in the future (iat)")
-    _first_use(store, iss, str(claims["jti"]), float(claims["exp"]), key_sets)
     clinic = key_sets.clinics.get(client.clinic)
     if clinic is None:
         clinic = key_sets.clinics.setdefault(client.clinic, _clinic(store, client.clinic))
     tenant = claims.get("tenant")
-    return CdsCaller(iss, clinic, tenant if isinstance(tenant, str) else None)
+    expires = datetime.fromtimestamp(float(claims["exp"]), UTC) + timedelta(seconds=LEEWAY)
+    return (
+        CdsCaller(iss, clinic, tenant if isinstance(tenant, str) else None),
+        TokenUse(iss, str(claims["jti"]), expires),
+    )
 
 
-def _first_use(store: Store, iss: str, jti: str, exp: float, key_sets: KeySets) -> None:
-    """Record the token's jti; a jti seen before (and not yet expired) is a replay. Expired
-    ids are deleted at most once a minute per process."""
-    now = datetime.now(UTC)
-    expires = datetime.fromtimestamp(exp, UTC) + timedelta(seconds=LEEWAY)
+_RECORD_JTI = insert(CdsJti)
+
+
+def record_use(connection: Connection, use: TokenUse, key_sets: KeySets) -> None:
+    """Record a token's jti in the connection's transaction; a jti recorded before (and not
+    yet expired) is a replay: :class:`NotAuthenticated`, and the transaction must not commit
+    (the exception leaves it). The unique key on (iss, jti) decides, so two processes sharing
+    the database cannot both record one jti. Expired ids are deleted at most once a minute
+    per process."""
+    if time.monotonic() - key_sets.purged > PURGE_EVERY:
+        key_sets.purged = time.monotonic()
+        connection.execute(delete(CdsJti).where(CdsJti.expires_at < datetime.now(UTC)))
     try:
-        with store.engine.begin() as conn:
-            if time.monotonic() - key_sets.purged > PURGE_EVERY:
-                key_sets.purged = time.monotonic()
-                conn.execute(delete(CdsJti).where(CdsJti.expires_at < now))
-            conn.execute(insert(CdsJti).values(iss=iss[:255], jti=jti[:255], expires_at=expires))
+        connection.execute(
+            _RECORD_JTI, {"iss": use.iss[:255], "jti": use.jti[:255], "expires_at": use.expires_at}
+        )
     except IntegrityError:
         raise NotAuthenticated("this JWT has been used before (jti replay)") from None
 

@@ -22,14 +22,15 @@ from collections import OrderedDict
 from datetime import date
 from typing import Any, NamedTuple
 
-__all__ = ["DecisionCache", "DecisionKey", "prefetch_digest"]
+__all__ = ["DecisionCache", "DecisionKey", "prefetch_digest", "prefetch_text_digest"]
 
 
 class DecisionKey(NamedTuple):
     service: str
     patient_id: str
     prefetch: bytes
-    """SHA-256 of the data read from the prefetch (:func:`prefetch_digest`)."""
+    """SHA-256 of the data read from the prefetch (:func:`prefetch_text_digest`, else
+    :func:`prefetch_digest`; the two never give the same digest)."""
     as_of: date
     adequate_trial_days: int | None
     link_base: str
@@ -67,6 +68,26 @@ def prefetch_digest(prefetch: dict[str, Any], templates: dict[str, str]) -> byte
             read.append([key, value])
     text = json.dumps(read, separators=(",", ":"), check_circular=False)
     return hashlib.sha256(text.encode("ascii")).digest()
+
+
+def prefetch_text_digest(
+    texts: dict[str, tuple[str, str]], templates: dict[str, str]
+) -> bytes | None:
+    """SHA-256 of what :func:`~trdnav.cds.prefetch.gather` reads of a complete prefetch, from
+    the JSON text of each key as it was sent (:func:`~trdnav.cds.body.read_call`): a Bundle's
+    ``entry`` array, else the whole value. The same text is the same data, so an entry can
+    never answer a call whose data differs; the same data written otherwise (spacing, order)
+    is another key, a miss. None when a key of the templates has no text (not given)."""
+    digest = hashlib.sha256(b"text\0")
+    for key in templates:
+        found = texts.get(key)
+        if found is None:
+            return None
+        kind, text = found
+        data = text.encode("utf-8", "surrogatepass")
+        digest.update(f"{len(key)}:{key}{kind}{len(data)}:".encode("utf-8", "surrogatepass"))
+        digest.update(data)
+    return digest.digest()
 
 
 Cards = tuple[dict[str, Any], ...]

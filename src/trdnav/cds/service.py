@@ -4,7 +4,7 @@ The request is validated, its FHIR data gathered (:mod:`~trdnav.cds.prefetch`), 
 patient's history by the FHIR import (plain JSON, as for bulk data: a prefetch is read without
 building FHIR model objects, to answer quickly), assessed as of today, and turned into cards
 (:mod:`~trdnav.cds.cards`). The cards are stored (for feedback) and the call is audited in the
-client's clinic, in one transaction.
+client's clinic, in one transaction, with the ``jti`` of the client's token (:func:`serve`).
 
 A ``patient-view`` call whose prefetch holds all its data may be answered with the cards decided
 for the same data before (:mod:`~trdnav.cds.decisions`); it is stored and audited the same way.
@@ -12,6 +12,7 @@ for the same data before (:mod:`~trdnav.cds.decisions`); it is stored and audite
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,9 +20,15 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import insert
 
-from trdnav.cds.auth import CdsCaller
+from trdnav.cds.auth import CdsCaller, KeySets, TokenUse, record_use, verify
+from trdnav.cds.body import CallBody, read_call
 from trdnav.cds.cards import CardContext, drafted_orders, order_cards, patient_view_cards
-from trdnav.cds.decisions import DecisionCache, DecisionKey, prefetch_digest
+from trdnav.cds.decisions import (
+    DecisionCache,
+    DecisionKey,
+    prefetch_digest,
+    prefetch_text_digest,
+)
 from trdnav.cds.discovery import SERVICES, prefetch_templates
 from trdnav.cds.models import CdsRequest, Response
 from trdnav.cds.prefetch import complete, gather
@@ -30,7 +37,7 @@ from trdnav.clinic.actor import Actor
 from trdnav.core.assessment import assess
 from trdnav.core.intake import problems_from_validation_error
 from trdnav.core.knowledge import KnowledgeBase
-from trdnav.errors import InputError, NotFound, Problem
+from trdnav.errors import InputError, NotAuthenticated, NotFound, Problem
 from trdnav.fhir.codes import FhirCodes
 from trdnav.fhir.imports import import_resources
 from trdnav.fhir.mapping import Context
@@ -39,7 +46,7 @@ from trdnav.settings import Settings
 from trdnav.store.database import Store
 from trdnav.store.tables import CdsCard, utcnow
 
-__all__ = ["CallContext", "call_service", "parse_request"]
+__all__ = ["CallContext", "Deferred", "call_service", "parse_request", "resume", "serve"]
 
 
 @dataclass(frozen=True)
@@ -107,14 +114,103 @@ def parse_request(service_id: str, body: Any) -> CdsRequest:
     return request
 
 
+@dataclass(frozen=True)
+class Deferred:
+    """A verified call whose data must be fetched from the client's FHIR server, left by
+    :func:`serve` (``fetch=False``) for :func:`resume`; its ``jti`` is not recorded yet."""
+
+    caller: CdsCaller
+    use: TokenUse
+    body: CallBody
+
+
+def serve(
+    call: CallContext,
+    key_sets: KeySets,
+    token: str | None,
+    audiences: list[str],
+    actor: Callable[[CdsCaller], Actor],
+    service_id: str,
+    raw: bytes,
+    *,
+    fetch: bool = True,
+) -> dict[str, Any] | Deferred:
+    """A whole call: the client's token verified, then the body (``raw``) read and the call
+    answered (:func:`call_service`). The token's ``jti`` is recorded in the transaction that
+    stores the cards and the audit record; a call that fails after its token verified records
+    it on its own. Either way a replayed ``jti`` is refused (401), never answered twice.
+
+    Without ``fetch``, a call whose prefetch lacks data it needs is not answered but returned
+    as :class:`Deferred`, for :func:`resume` (so that the caller may run calls that only
+    compute apart from calls that wait on the network)."""
+    caller, use = verify(token, audiences, call.settings, call.store, key_sets)
+    try:
+        body = read_call(raw)  # read after the caller is authenticated, parsed once
+        if not fetch:
+            request = parse_request(service_id, body.value)
+            if not complete(request, prefetch_templates(call.codes)):
+                return Deferred(caller, use, body)
+        return _answer(call, key_sets, actor, service_id, caller, use, body)
+    except NotAuthenticated:
+        raise
+    except Exception:
+        with call.store.engine.begin() as connection:
+            record_use(connection, use, key_sets)
+        raise
+
+
+def resume(
+    call: CallContext,
+    key_sets: KeySets,
+    actor: Callable[[CdsCaller], Actor],
+    service_id: str,
+    deferred: Deferred,
+) -> dict[str, Any]:
+    """The answer to a call :func:`serve` deferred, its ``jti`` recorded as there."""
+    try:
+        return _answer(
+            call, key_sets, actor, service_id, deferred.caller, deferred.use, deferred.body
+        )
+    except NotAuthenticated:
+        raise
+    except Exception:
+        with call.store.engine.begin() as connection:
+            record_use(connection, deferred.use, key_sets)
+        raise
+
+
+def _answer(
+    call: CallContext,
+    key_sets: KeySets,
+    actor: Callable[[CdsCaller], Actor],
+    service_id: str,
+    caller: CdsCaller,
+    use: TokenUse,
+    body: CallBody,
+) -> dict[str, Any]:
+    return call_service(
+        call,
+        caller,
+        actor(caller),
+        service_id,
+        body.value,
+        (use, key_sets),
+        body.prefetch_text,
+    )
+
+
 def call_service(
     call: CallContext,
     caller: CdsCaller,
     actor: Actor,
     service_id: str,
     body: Any,
+    use: tuple[TokenUse, KeySets] | None = None,
+    prefetch_text: dict[str, tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """The response to a call of a service (cards), stored and audited."""
+    """The response to a call of a service (cards), stored and audited (with the token's
+    ``use``, when it is not recorded yet). ``prefetch_text`` is the text of the body's
+    prefetch as sent (:func:`~trdnav.cds.body.read_call`), to find kept answers by."""
     request = parse_request(service_id, body)
     service = SERVICES[service_id]
     patient_id = str(request.context["patientId"])
@@ -128,10 +224,13 @@ def call_service(
         and request.prefetch is not None
         and complete(request, templates)
     ):
+        digest = None
+        if prefetch_text is not None:
+            digest = prefetch_text_digest(prefetch_text, templates)
         key = DecisionKey(
             service_id,
             patient_id,
-            prefetch_digest(request.prefetch, templates),
+            digest or prefetch_digest(request.prefetch, templates),
             call.today,
             call.settings.adequate_trial_days,
             link_base,
@@ -143,7 +242,7 @@ def call_service(
         cards = _decide(call, request, templates, link_base)
         if key is not None and call.decisions is not None:
             call.decisions.put(key, cards)
-    _store(call, caller, actor, service_id, request, patient_id, cards)
+    _store(call, caller, actor, service_id, request, patient_id, cards, use)
     return {"cards": cards}
 
 
@@ -181,6 +280,9 @@ def _decide(
     return json_cards
 
 
+_INSERT_CARDS = insert(CdsCard)
+
+
 def _store(
     call: CallContext,
     caller: CdsCaller,
@@ -189,13 +291,17 @@ def _store(
     request: CdsRequest,
     patient_id: str,
     cards: list[dict[str, Any]],
+    use: tuple[TokenUse, KeySets] | None = None,
 ) -> None:
-    """The cards stored (for feedback) and the call audited, in one transaction."""
+    """The cards stored (for feedback) and the call audited, in one transaction, which first
+    records the token's ``use`` (a replay leaves nothing stored)."""
     with call.store.engine.begin() as connection:
+        if use is not None:
+            record_use(connection, *use)
         if cards:
             now = utcnow()
             connection.execute(
-                insert(CdsCard),
+                _INSERT_CARDS,
                 [
                     {
                         "uuid": card["uuid"],

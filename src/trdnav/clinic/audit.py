@@ -67,6 +67,7 @@ def record(
 
 
 _INSERT = insert(AuditEvent)
+"""Built once: SQLAlchemy then finds its compiled form by the statement's cache key alone."""
 
 
 def record_on(

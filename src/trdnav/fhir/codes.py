@@ -141,6 +141,8 @@ class FhirCodes:
             (self.system(r.system), r.code): r.response for r in medications.status_reasons.codes
         }
         self.mg_per_unit = {normalise_name(k): v for k, v in medications.dosage.mg_per_unit.items()}
+        self._mg_factors: dict[str, float | None] = {}
+        """Each dose unit as written -> its factor to mg (None: not a mass unit), found once."""
         self.timing_codes = dict(medications.dosage.timing_codes)
 
         self.procedures = [(p.type, self.matcher(p.type, p)) for p in procedures.procedures]
@@ -245,6 +247,16 @@ class FhirCodes:
                 for value in expansion:
                     out.add(system, value)
         return out
+
+    def mg_factor(self, unit: str) -> float | None:
+        """The factor from a dose unit as written (``mg``, ``Milligram``...) to mg, or None
+        when it is not a mass unit of the data file."""
+        if unit in self._mg_factors:
+            return self._mg_factors[unit]
+        factor = self.mg_per_unit.get(normalise_name(unit))
+        if len(self._mg_factors) < 1024:
+            self._mg_factors[unit] = factor
+        return factor
 
     def in_binding(self, binding: str, value: str) -> bool:
         return value in self.bindings[binding]

@@ -35,8 +35,23 @@ DATETIME_EXPECTED = (
 )
 
 
+_MOMENTS: dict[str, Moment] = {}
+"""Moments read, by their text (a Moment is immutable): a chart repeats its dates."""
+MOMENTS_KEPT = 4096
+
+
 def read_moment(text: str) -> Moment:
     """Parse a FHIR ``date``, ``dateTime`` or ``instant``; ``ValueError`` if it is not one."""
+    found = _MOMENTS.get(text)
+    if found is None:
+        found = _parse_moment(text)
+        if len(_MOMENTS) >= MOMENTS_KEPT:
+            _MOMENTS.clear()
+        _MOMENTS[text] = found
+    return found
+
+
+def _parse_moment(text: str) -> Moment:
     if _FULL_DAY.fullmatch(text):
         return Moment(date.fromisoformat(text))
     if _COMMON_INSTANT.fullmatch(text):
@@ -65,6 +80,12 @@ def read_moment(text: str) -> Moment:
     second = min(int(g["S"] or 0), 59)  # a leap second is kept within its minute
     at = datetime(day.year, day.month, day.day, int(g["H"]), int(g["M"]), second, micro, zone)
     return Moment(day, at)
+
+
+_POINTS: dict[str, Span] = {}
+"""Spans of a single moment, by the moment's text (a Span is immutable)."""
+_TIMING_KEYS: dict[str, tuple[str, str, str]] = {}
+"""The element names of each timing prefix: ``effective`` -> ``effectiveDateTime``, ..."""
 
 
 def _optional_text(value: Any) -> bool:
@@ -185,11 +206,27 @@ class ElementReader:
 
     def timing(self, obj: dict[str, Any], prefix: str) -> Span | None:
         """``<prefix>DateTime``, ``<prefix>Instant`` or ``<prefix>Period`` as a span."""
-        for kind in ("DateTime", "Instant"):
-            moment = self.moment(obj, prefix + kind, prefix + kind)
-            if moment is not None:
-                return Span.at(moment)
-        return self.period(obj, prefix + "Period", prefix + "Period")
+        keys = _TIMING_KEYS.get(prefix)
+        if keys is None:
+            keys = _TIMING_KEYS.setdefault(
+                prefix, (prefix + "DateTime", prefix + "Instant", prefix + "Period")
+            )
+        for key in keys[:2]:
+            if key in obj:
+                value = obj[key]
+                point = _POINTS.get(value) if type(value) is str else None
+                if point is not None:
+                    return point
+                moment = self.moment(obj, key, key)
+                if moment is not None:
+                    point = Span.at(moment)
+                    if len(_POINTS) >= MOMENTS_KEPT:
+                        _POINTS.clear()
+                    _POINTS[value] = point
+                    return point
+        if keys[2] in obj:
+            return self.period(obj, keys[2], keys[2])
+        return None
 
     def number(self, obj: dict[str, Any], key: str, path: str) -> float | None:
         value = obj.get(key)

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from trdnav.core.knowledge import normalise_name
 from trdnav.fhir.elements import ElementReader
 from trdnav.fhir.mapping import Context, Source, Term, day_of, read_term
 from trdnav.fhir.resources import medication_request_record
@@ -113,7 +112,7 @@ def _dose(
         if quantity is None:
             return None, "no dose quantity (doseAndRate.doseQuantity)"
         value, unit = quantity
-        factor = ctx.codes.mg_per_unit.get(normalise_name(unit))
+        factor = ctx.codes.mg_factor(unit)
         if factor is None:
             return None, f"dose unit {unit!r} is not a mass unit trdnav converts to mg"
         per_day = _per_day(ctx, reader, dosage, where)
@@ -184,8 +183,10 @@ def read_medication(
 ) -> None:
     rules = getattr(ctx.codes.medications_file.statuses, kind)
     reader = ctx.reader(src.where)
+    problems = len(reader.problems)
     status = reader.string(res, "status", "status", required=True)
     valid = ctx.binding(reader, f"{kind}.status", status, "status")
+    intent = None
     if kind == "MedicationRequest":
         intent = reader.string(res, "intent", "intent", required=True)
         if (
@@ -239,7 +240,11 @@ def read_medication(
     else:
         dosages = reader.array(res, "dosageInstruction", "dosageInstruction")
         daily, why = _dose(ctx, reader, dosages, "dosageInstruction")
-        record = medication_request_record(reader, res, src.ref.split("/", 1)[-1])
+        # Its status, intent, medication and doNotPerform are read above: when none of them
+        # (nor anything else so far) was bad, the record reads only its dates and supply.
+        clean = len(reader.problems) == problems and status and intent
+        read = (status, intent) if clean and status and intent else None
+        record = medication_request_record(reader, res, src.ref.split("/", 1)[-1], read=read)
         period = request_period(record)
         start = day_of(period.start) if period else None
         end = day_of(period.end) if period else None

@@ -78,10 +78,47 @@ class Term:
         return "(no code or text)"
 
 
+def _term(value: dict[str, Any], aliases: dict[str, str]) -> Term | None:
+    """A CodeableConcept as a term, when it is well formed (its codings as
+    :meth:`ElementReader.concept` reads them, its text a string): read in one pass. None when
+    something in it is not, for :func:`read_term` to read it element by element and say what."""
+    listed = value.get("coding")
+    raw = value.get("text")
+    if (listed is not None and type(listed) is not list) or (
+        raw is not None and type(raw) is not str
+    ):
+        return None
+    codings = []
+    displays = []
+    for coding in listed or ():
+        if type(coding) is not dict:
+            return None
+        system, code = coding.get("system"), coding.get("code")
+        if type(system) is str and type(code) is str and system and code:
+            display = coding.get("display")
+            if not isinstance(display, str):
+                display = None
+            elif display:
+                displays.append(display)
+            codings.append(Coding(aliases.get(system, system), code, display))
+        elif (system is not None and (type(system) is not str or not system)) or (
+            code is not None and (type(code) is not str or not code)
+        ):
+            return None
+    text = raw.strip() if raw is not None else None
+    if text:
+        return Term(tuple(codings), (text, *displays), text)
+    return Term(tuple(codings), tuple(displays))
+
+
 def read_term(ctx: Context, reader: ElementReader, value: Any, path: str) -> Term:
     if value is None:
         return _NOTHING
     aliases = ctx.codes.aliases
+    if type(value) is dict:
+        term = _term(value, aliases)
+        if term is not None:
+            return term
     codings = tuple(
         Coding(aliases[c.system], c.code, c.display) if c.system in aliases else c
         for c in reader.concept(value, path)

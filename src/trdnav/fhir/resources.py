@@ -217,11 +217,25 @@ def _medication_request(r: ElementReader, res: dict[str, Any], rid: str) -> Medi
 
 
 def medication_request_record(
-    reader: ElementReader, res: dict[str, Any], rid: str
+    reader: ElementReader, res: dict[str, Any], rid: str, *, read: tuple[str, str] | None = None
 ) -> MedicationRequest:
     """A MedicationRequest as the measures read it (its supply included), for other adapters
-    that need its period (:func:`trdnav.measures.medication.request_period`)."""
-    return _medication_request(reader, res, rid)
+    that need its period (:func:`trdnav.measures.medication.request_period`).
+
+    ``read`` is the status and intent when the caller has read them already with ``reader``,
+    and its medication and ``doNotPerform`` too, and found nothing wrong with any of them:
+    then only ``authoredOn`` and the supply are read (the medication and ``doNotPerform`` are
+    left out of the record), which reports exactly the problems a full reading would."""
+    if read is None:
+        return _medication_request(reader, res, rid)
+    return MedicationRequest(
+        id=rid,
+        status=read[0],
+        intent=read[1],
+        medication=(),
+        authored_on=reader.moment(res, "authoredOn", "authoredOn"),
+        supply=_supply(reader, res),
+    )
 
 
 _PARSERS: dict[str, Callable[[ElementReader, dict[str, Any], str], Any]] = {

@@ -9,22 +9,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Coroutine
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response as StarletteResponse
 
 from trdnav.api.deps import ActorDep, StateDep
+from trdnav.api.state import AppState
 from trdnav.cds import feedback as cds_feedback
 from trdnav.cds.auth import CdsCaller, authenticate
-from trdnav.cds.body import read_body
 from trdnav.cds.discovery import SERVICES, discovery
 from trdnav.cds.models import CdsRequest, FeedbackRequest
 from trdnav.cds.models import Response as CardsResponse
-from trdnav.cds.service import CallContext, call_service
+from trdnav.cds.service import CallContext, Deferred, resume, serve
 from trdnav.clinic.actor import Actor
 from trdnav.core.intake import problems_from_validation_error
 from trdnav.errors import InputError, NotFound
@@ -49,6 +53,11 @@ class TimedRoute(APIRoute):
 
 router = APIRouter(tags=["CDS Hooks"], route_class=TimedRoute)
 
+CALLS_AT_ONCE = 2
+"""Worker threads that CDS calls which only compute may take at once in each process: with
+the interpreter's lock, more of them only take turns (a thread holding the database's write
+lock among them then waits its turn too), so the calls past these wait here instead."""
+
 
 def _audiences(request: Request, state: StateDep) -> list[str]:
     called = str(request.url).split("?", 1)[0]
@@ -69,13 +78,6 @@ def cds_caller(request: Request, state: StateDep) -> CdsCaller:
 
 
 CallerDep = Annotated[CdsCaller, Depends(cds_caller)]
-
-
-async def raw_body(request: Request) -> bytes:
-    return await request.body()
-
-
-RawBodyDep = Annotated[bytes, Depends(raw_body)]
 
 
 def _actor(request: Request, caller: CdsCaller) -> Actor:
@@ -107,11 +109,41 @@ def services(state: StateDep) -> dict[str, Any]:
     openapi_extra=_body(CdsRequest),
     summary="Call a CDS service (patient-view, order-select, order-sign): cards",
 )
-def call(
-    service_id: str, request: Request, caller: CallerDep, state: StateDep, raw: RawBodyDep
-) -> JSONResponse:
-    body = read_body(raw)  # read after the caller is authenticated, parsed once
-    context = CallContext(
+async def call(service_id: str, request: Request) -> JSONResponse:
+    # The whole call (the token verified, the body parsed, the work, the cards, the jti and
+    # the audit record stored) runs in one worker thread; only the body is read here. Calls
+    # that only compute (their prefetch holds their data) take at most CALLS_AT_ONCE threads
+    # of this process at once; a call that must fetch data from the client's FHIR server is
+    # finished in a thread of its own, apart from them.
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    raw = await request.body()
+    answer = await anyio.to_thread.run_sync(
+        _serve,
+        request,
+        token.strip() if scheme.lower() == "bearer" else None,
+        service_id,
+        raw,
+        limiter=_limiter(request),
+    )
+    if isinstance(answer, Deferred):
+        answer = await run_in_threadpool(_resume, request, service_id, answer)
+    # The cards are JSON of the Response model already: sent as they are.
+    return JSONResponse(answer)
+
+
+def _limiter(request: Request) -> anyio.CapacityLimiter:
+    """The limiter of the calls that only compute, made with the app's event loop."""
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "cds_limiter", None)
+    if limiter is None:
+        limiter = anyio.CapacityLimiter(CALLS_AT_ONCE)
+        request.app.state.cds_limiter = limiter
+    return limiter
+
+
+def _context(request: Request) -> tuple[AppState, CallContext]:
+    state: AppState = request.app.state.trdnav
+    return state, CallContext(
         state.settings,
         state.store,
         state.kb,
@@ -120,8 +152,27 @@ def call(
         str(request.base_url),
         state.cds_decisions,
     )
-    # The cards are JSON of the Response model already: sent as they are.
-    return JSONResponse(call_service(context, caller, _actor(request, caller), service_id, body))
+
+
+def _serve(
+    request: Request, token: str | None, service_id: str, raw: bytes
+) -> dict[str, Any] | Deferred:
+    state, context = _context(request)
+    return serve(
+        context,
+        state.cds_keys,
+        token,
+        _audiences(request, state),
+        partial(_actor, request),
+        service_id,
+        raw,
+        fetch=False,
+    )
+
+
+def _resume(request: Request, service_id: str, deferred: Deferred) -> dict[str, Any]:
+    state, context = _context(request)
+    return resume(context, state.cds_keys, partial(_actor, request), service_id, deferred)
 
 
 @router.post(
