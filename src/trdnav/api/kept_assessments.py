@@ -6,9 +6,9 @@ Only the plain case takes it: a bearer token that resolves to an active user, at
 ``as_of`` date in the query, and an assessment kept for the patient's current version. The
 same functions as the route decide (:func:`trdnav.clinic.accounts.resolve_token_on`,
 :func:`trdnav.clinic.patients.kept_assessment_json_on`), in one transaction, and the read is
-audited the same way. Anything else (no token or a bad one, another clinic's or an unknown patient, a query it does
-not read, nothing kept) goes on to the route, which answers it, errors included. The work runs
-in one worker thread, as the route's does.
+audited the same way. Anything else (no token or a bad one, another clinic's or an unknown
+patient, a query it does not read, nothing kept) goes on to the route, which answers it,
+errors included. The work runs in one worker thread, as the route's does.
 """
 
 from __future__ import annotations
