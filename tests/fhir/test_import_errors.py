@@ -158,3 +158,36 @@ def test_a_medication_requests_dates_and_supply_are_checked(chart, import_chart)
     assert "bundle: entry[3].resource.intent" in found
     assert "bundle: entry[3].resource.authoredOn" in found
     assert not [p for p in found if "entry[0]" in p]
+
+
+@pytest.mark.parametrize("unit", [{"code": "d"}, ["d"], 7, "fortnight"])
+def test_a_dose_periods_unit_must_be_a_unit_of_time(chart, import_chart, unit):
+    chart.condition("F33.1", onset="2024-01-10")
+    chart.statement("sertraline", 100, "2024-01-15", "2024-04-15", rxnorm="36437")
+    bundle = chart.bundle()
+    bundle["entry"][-1]["resource"]["dosage"][0]["timing"]["repeat"]["periodUnit"] = unit
+    found = problems(import_chart, bundle, validate=False)
+    [(path, expected)] = found.items()
+    assert path.endswith("dosage[0].timing.repeat.periodUnit")
+    assert expected == "a UCUM unit of time (h, d, wk, mo, a)"
+
+
+def test_a_medication_requests_bad_elements_are_named_once(chart, import_chart):
+    rxnorm = "http://www.nlm.nih.gov/research/umls/rxnorm"
+    chart.add(
+        {
+            "resourceType": "MedicationRequest",
+            "id": "mr1",
+            "status": "completed",
+            "intent": 7,
+            "doNotPerform": "no",
+            "subject": chart.subject,
+            "medicationCodeableConcept": {"coding": "36437", "system": rxnorm},
+            "authoredOn": "2024-01-01",
+        }
+    )
+    with pytest.raises(InputError) as info:
+        import_chart(chart.bundle(), validate=False)
+    found = [p.path for p in info.value.problems]
+    assert found
+    assert len(found) == len(set(found)), found

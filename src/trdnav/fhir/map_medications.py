@@ -139,7 +139,7 @@ def _per_day(
         frequency = reader.number(repeat, "frequency", f"{where}.timing.repeat.frequency") or 1.0
         period = reader.number(repeat, "period", f"{where}.timing.repeat.period") or 1.0
         unit = repeat.get("periodUnit", "d")
-        if unit not in DAYS_PER_UNIT or period <= 0:
+        if not isinstance(unit, str) or unit not in DAYS_PER_UNIT or period <= 0:
             reader.bad(
                 f"{where}.timing.repeat.periodUnit", unit, "a UCUM unit of time (h, d, wk, mo, a)"
             )
@@ -244,7 +244,14 @@ def read_medication(
         # (nor anything else so far) was bad, the record reads only its dates and supply.
         clean = len(reader.problems) == problems and status and intent
         read = (status, intent) if clean and status and intent else None
+        before = len(reader.problems)
         record = medication_request_record(reader, res, src.ref.split("/", 1)[-1], read=read)
+        if read is None:
+            # the full reading meets again the elements read above: name each problem once
+            named = {(p.path, p.expected) for p in reader.problems[:before]}
+            reader.problems[before:] = [
+                p for p in reader.problems[before:] if (p.path, p.expected) not in named
+            ]
         period = request_period(record)
         start = day_of(period.start) if period else None
         end = day_of(period.end) if period else None
