@@ -52,7 +52,9 @@ gets 412. Errors are RFC 9457 problem details with field paths in `errors`.
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
     settings = settings or load_settings()
-    store = store or Store(settings.database_url or default_database_url())
+    store = store or Store(
+        settings.database_url or default_database_url(), background_checkpoints=True
+    )
     app = FastAPI(
         title="trdnav",
         version=__version__,

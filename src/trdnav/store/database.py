@@ -7,8 +7,11 @@ foreign keys and a busy timeout so that several processes can share one file.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,33 +30,70 @@ def default_database_url() -> str:
     return f"sqlite:///{folder / 'trdnav.db'}"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+_log = logging.getLogger(__name__)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, autocheckpoint: bool = True) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    if not autocheckpoint:
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def _sqlite_file(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+
+
+def make_engine(url: str, *, autocheckpoint: bool = True) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 10})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, autocheckpoint=autocheckpoint))
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
 class Store:
-    """A database: its engine and a transaction factory."""
+    """A database: its engine and a transaction factory.
 
-    def __init__(self, url: str) -> None:
+    ``background_checkpoints`` (servers, SQLite files only): the write-ahead log is copied
+    into the database file by a thread of this process every ``checkpoint_seconds``, and never
+    by the transaction that happens to fill it. By default SQLite has the committing
+    transaction do it, and that request then waits tens of milliseconds."""
+
+    def __init__(
+        self, url: str, *, background_checkpoints: bool = False, checkpoint_seconds: float = 1.0
+    ) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        background = background_checkpoints and _sqlite_file(url)
+        self.engine = make_engine(url, autocheckpoint=not background)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._stop = threading.Event()
+        self._checkpoints: threading.Thread | None = None
+        if background:
+            self._checkpoints = threading.Thread(
+                target=self._checkpoint_loop,
+                args=(checkpoint_seconds,),
+                name="trdnav-wal-checkpoints",
+                daemon=True,
+            )
+            self._checkpoints.start()
+
+    def _checkpoint_loop(self, seconds: float) -> None:
+        # PASSIVE: copy what no reader still needs, without waiting for readers or writers
+        while not self._stop.wait(seconds):
+            try:
+                with self.engine.connect() as connection:
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:  # a failed pass is logged; the next one tries again
+                _log.exception("WAL checkpoint failed")
 
     @property
     def dialect(self) -> str:
@@ -84,4 +124,7 @@ class Store:
             conn.exec_driver_sql("SELECT 1")
 
     def dispose(self) -> None:
+        self._stop.set()
+        if self._checkpoints is not None:
+            self._checkpoints.join(timeout=10)
         self.engine.dispose()

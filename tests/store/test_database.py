@@ -1,0 +1,70 @@
+"""SQLite stores: the write-ahead log is copied into the database file by a background thread
+of a server's store, never by a committing transaction."""
+
+import shutil
+import sqlite3
+import threading
+import time
+
+from sqlalchemy import text
+
+from trdnav.store.database import Store
+
+
+def _write(store: Store, n: int) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE IF NOT EXISTS t (n INTEGER)"))
+    for i in range(n):
+        with store.engine.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (:n)"), {"n": i})
+
+
+def _rows_in_the_file_alone(path, tmp_path) -> int:
+    """The rows the database file holds by itself, without its write-ahead log."""
+    alone = tmp_path / "alone.db"
+    shutil.copyfile(path, alone)
+    with sqlite3.connect(alone) as connection:
+        try:
+            return int(connection.execute("SELECT count(*) FROM t").fetchone()[0])
+        except sqlite3.OperationalError:  # the table itself is still only in the log
+            return 0
+
+
+def _autocheckpoint(store: Store) -> int:
+    with store.engine.connect() as connection:
+        return int(connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+
+
+def test_a_servers_store_checkpoints_in_the_background(tmp_path):
+    path = tmp_path / "server.db"
+    store = Store(f"sqlite:///{path}", background_checkpoints=True, checkpoint_seconds=0.1)
+    try:
+        assert _autocheckpoint(store) == 0  # no transaction checkpoints
+        _write(store, 20)
+        deadline = time.monotonic() + 10
+        while _rows_in_the_file_alone(path, tmp_path) < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _rows_in_the_file_alone(path, tmp_path) == 20
+    finally:
+        store.dispose()
+
+
+def test_other_stores_leave_checkpoints_to_sqlite(tmp_path):
+    path = tmp_path / "tool.db"
+    store = Store(f"sqlite:///{path}")
+    try:
+        assert _autocheckpoint(store) == 1000  # SQLite's own default
+        _write(store, 20)
+        time.sleep(0.5)
+        assert _rows_in_the_file_alone(path, tmp_path) == 0  # still in the log
+    finally:
+        store.dispose()
+
+
+def test_disposing_stops_the_checkpoints(tmp_path):
+    before = set(threading.enumerate())
+    store = Store(f"sqlite:///{tmp_path / 'x.db'}", background_checkpoints=True)
+    started = [t for t in threading.enumerate() if t not in before]
+    assert [t.name for t in started] == ["trdnav-wal-checkpoints"]
+    store.dispose()
+    assert not started[0].is_alive()
