@@ -44,7 +44,9 @@ def test_answers_get_new_uuids_and_the_least_recently_used_goes_first():
     assert (cache.hits, cache.misses) == (3, 1)
 
 
-def test_the_digest_tells_any_change_of_the_data_read():
+def _charts() -> tuple[dict, dict, dict, dict]:
+    """A patient, a condition, a prefetch of them, and the same data as another search sends
+    it (the Bundle's own id, meta, total and links new, a key not asked for added)."""
     patient = {"resourceType": "Patient", "id": "p", "birthDate": "1975-04-02"}
     condition = {"resourceType": "Condition", "id": "c", "code": {"text": "x"}, "n": 1}
     base = {"patient": patient, "conditions": _bundle(condition)}
@@ -59,6 +61,11 @@ def test_the_digest_tells_any_change_of_the_data_read():
         ),
         "notAsked": {"resourceType": "Patient"},
     }
+    return patient, condition, base, same
+
+
+def test_the_digest_tells_any_change_of_the_data_read():
+    patient, condition, base, same = _charts()
     assert _key(0, base) == _key(0, same)
     changed = [
         {**base, "patient": {**patient, "birthDate": "1975-04-03"}},
@@ -90,20 +97,7 @@ def _text_digest(prefetch: dict, **dumps) -> bytes | None:
 
 
 def test_the_digest_of_the_text_as_sent_tells_any_change_of_the_data_read():
-    patient = {"resourceType": "Patient", "id": "p", "birthDate": "1975-04-02"}
-    condition = {"resourceType": "Condition", "id": "c", "code": {"text": "x"}, "n": 1}
-    base = {"patient": patient, "conditions": _bundle(condition)}
-    same = {
-        "patient": dict(patient),
-        "conditions": _bundle(
-            dict(condition),
-            id="another-search",
-            meta={"lastUpdated": "2026-11-26T10:00:00Z"},
-            total=1,
-            link=[{"relation": "self", "url": "https://ehr.example.org/fhir/Condition?x"}],
-        ),
-        "notAsked": {"resourceType": "Patient"},
-    }
+    patient, condition, base, same = _charts()
     assert _text_digest(base) == _text_digest(same)
     assert _text_digest(base) is not None
     assert _text_digest(base) != prefetch_digest(base, TEMPLATES)

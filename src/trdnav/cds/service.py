@@ -12,7 +12,8 @@ for the same data before (:mod:`~trdnav.cds.decisions`); it is stored and audite
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -144,19 +145,13 @@ def serve(
     as :class:`Deferred`, for :func:`resume` (so that the caller may run calls that only
     compute apart from calls that wait on the network)."""
     caller, use = verify(token, audiences, call.settings, call.store, key_sets)
-    try:
+    with _used_even_if_failing(call, use, key_sets):
         body = read_call(raw)  # read after the caller is authenticated, parsed once
         if not fetch:
             request = parse_request(service_id, body.value)
             if not complete(request, prefetch_templates(call.codes)):
                 return Deferred(caller, use, body)
         return _answer(call, key_sets, actor, service_id, caller, use, body)
-    except NotAuthenticated:
-        raise
-    except Exception:
-        with call.store.engine.begin() as connection:
-            record_use(connection, use, key_sets)
-        raise
 
 
 def resume(
@@ -167,15 +162,23 @@ def resume(
     deferred: Deferred,
 ) -> dict[str, Any]:
     """The answer to a call :func:`serve` deferred, its ``jti`` recorded as there."""
-    try:
+    with _used_even_if_failing(call, deferred.use, key_sets):
         return _answer(
             call, key_sets, actor, service_id, deferred.caller, deferred.use, deferred.body
         )
+
+
+@contextmanager
+def _used_even_if_failing(call: CallContext, use: TokenUse, key_sets: KeySets) -> Iterator[None]:
+    """Record the token's ``jti`` on its own when the call fails after the token verified
+    (a successful call records it with its cards), so that a replay is refused."""
+    try:
+        yield
     except NotAuthenticated:
         raise
     except Exception:
         with call.store.engine.begin() as connection:
-            record_use(connection, deferred.use, key_sets)
+            record_use(connection, use, key_sets)
         raise
 
 
