@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 
 from trdnav.cds.models import Response
+from trdnav.settings import Settings
 
 from .conftest import FHIR_TOKEN, PATIENT, PUBLIC_URL
 
@@ -130,6 +131,20 @@ def test_a_body_that_is_not_json_is_422_after_authentication(cds):
     broken = post(cds.token(url))
     assert broken.status_code == 422
     assert broken.json()["errors"][0]["path"] == "(body)"
+
+
+def test_a_body_over_the_size_limit_is_refused_unread_with_or_without_a_token(cds):
+    url = cds.service_url("trdnav-patient-view")
+    too_large = b" " * (Settings().fhir_max_bundle_mb * 1024 * 1024 + 1)
+    for token in (None, cds.token(url)):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        refused = httpx.post(url, content=too_large, headers=headers, timeout=60)
+        assert refused.status_code == 422
+        [error] = refused.json()["errors"]
+        assert error["path"] == "(body)"
+        assert "setting fhir_max_bundle_mb" in error["expected"]
 
 
 def test_the_specs_response_example_fits_the_card_model():

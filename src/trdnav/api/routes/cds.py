@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response as StarletteResponse
 
+from trdnav.api.bodies import read_limited
 from trdnav.api.deps import ActorDep, StateDep
 from trdnav.api.state import AppState
 from trdnav.cds import feedback as cds_feedback
@@ -111,13 +112,17 @@ def services(state: StateDep) -> dict[str, Any]:
 )
 async def call(service_id: str, request: Request) -> JSONResponse:
     # The whole call (the token verified, the body parsed, the work, the cards, the jti and
-    # the audit record stored) runs in one worker thread; only the body is read here. Calls
+    # the audit record stored) runs in one worker thread; only the body is read here, up to
+    # the size limit of setting fhir_max_bundle_mb. Calls
     # that only compute (their prefetch holds their data) take at most CALLS_AT_ONCE threads
     # of this process at once; a call that must fetch data from the client's FHIR server is
     # finished in a thread of its own, apart from them.
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    raw = await request.body()
+    max_mb = request.app.state.trdnav.settings.fhir_max_bundle_mb
+    raw = await read_limited(
+        request, max_mb, f"a CDS Hooks request of at most {max_mb} MB (setting fhir_max_bundle_mb)"
+    )
     answer = await anyio.to_thread.run_sync(
         _serve,
         request,

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from trdnav.api.bodies import read_limited
 from trdnav.api.deps import ActorDep, StateDep
 from trdnav.clinic import fhir
 from trdnav.errors import InputError, Problem
@@ -45,25 +46,14 @@ class FhirImportResult(BaseModel):
 async def _body(request: Request, max_mb: int) -> Any:
     """The request body as JSON, refused once it passes the size limit (never buffered
     beyond it)."""
-    limit = max_mb * 1024 * 1024
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise InputError(
-                [
-                    Problem(
-                        "(body)",
-                        f"more than {max_mb} MB",
-                        f"a FHIR document of at most {max_mb} MB (setting fhir_max_bundle_mb); "
-                        "import bulk data from NDJSON files with trdnav import",
-                    )
-                ]
-            )
-        chunks.append(chunk)
+    raw = await read_limited(
+        request,
+        max_mb,
+        f"a FHIR document of at most {max_mb} MB (setting fhir_max_bundle_mb); "
+        "import bulk data from NDJSON files with trdnav import",
+    )
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError([Problem("(body)", str(exc), "a FHIR document in JSON")]) from None
 
