@@ -113,10 +113,10 @@ def services(state: StateDep) -> dict[str, Any]:
 async def call(service_id: str, request: Request) -> JSONResponse:
     # The whole call (the token verified, the body parsed, the work, the cards, the jti and
     # the audit record stored) runs in one worker thread; only the body is read here, up to
-    # the size limit of setting fhir_max_bundle_mb. Calls
-    # that only compute (their prefetch holds their data) take at most CALLS_AT_ONCE threads
-    # of this process at once; a call that must fetch data from the client's FHIR server is
-    # finished in a thread of its own, apart from them.
+    # the size limit of setting fhir_max_bundle_mb. Calls that only compute (their prefetch
+    # holds their data) take at most CALLS_AT_ONCE threads of this process at once; a call
+    # that must fetch data from the client's FHIR server is finished in a thread of its own,
+    # apart from them.
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     max_mb = request.app.state.trdnav.settings.fhir_max_bundle_mb
