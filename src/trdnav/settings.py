@@ -133,8 +133,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "fhir_max_bundle_mb",
         20,
         "Largest FHIR JSON document (a Bundle or resource) that `trdnav import`, `trdnav assess` "
-        "and `POST /patients/import/fhir` accept, in megabytes. Bulk data: use NDJSON files, "
-        "which are read a line at a time.",
+        "and `POST /patients/import/fhir` accept, and largest CDS Hooks request, in megabytes. "
+        "Bulk data: use NDJSON files, which are read a line at a time.",
     ),
     SettingSpec(
         "public_url",
