@@ -64,10 +64,9 @@ def _charts() -> tuple[dict, dict, dict, dict]:
     return patient, condition, base, same
 
 
-def test_the_digest_tells_any_change_of_the_data_read():
-    patient, condition, base, same = _charts()
-    assert _key(0, base) == _key(0, same)
-    changed = [
+def _changes(patient: dict, condition: dict, base: dict) -> list[dict]:
+    """Prefetches that differ from ``base`` in what is read: each must be another key."""
+    return [
         {**base, "patient": {**patient, "birthDate": "1975-04-03"}},
         {**base, "conditions": _bundle({**condition, "n": 1.0})},
         {**base, "conditions": _bundle({**condition, "n": True})},
@@ -77,6 +76,12 @@ def test_the_digest_tells_any_change_of_the_data_read():
         {**base, "conditions": {**_bundle(condition), "entry": [{"resource": condition}]}},
         {**base, "conditions": {**_bundle(condition), "entry": [{}, *_bundle(condition)["entry"]]}},
     ]
+
+
+def test_the_digest_tells_any_change_of_the_data_read():
+    patient, condition, base, same = _charts()
+    assert _key(0, base) == _key(0, same)
+    changed = _changes(patient, condition, base)
     keys = {_key(0, data) for data in changed}
     assert len(keys) == len(changed)
     assert _key(0, base) not in keys
@@ -102,16 +107,8 @@ def test_the_digest_of_the_text_as_sent_tells_any_change_of_the_data_read():
     assert _text_digest(base) is not None
     assert _text_digest(base) != prefetch_digest(base, TEMPLATES)
     assert _text_digest({"patient": patient}) is None  # a key not given: no text digest
-    entries = _bundle(condition)["entry"]
     changed = [
-        {**base, "patient": {**patient, "birthDate": "1975-04-03"}},
-        {**base, "conditions": _bundle({**condition, "n": 1.0})},
-        {**base, "conditions": _bundle({**condition, "n": True})},
-        {**base, "conditions": _bundle(condition, condition)},
-        {**base, "conditions": _bundle({"resourceType": "Condition", "id": "c2"})},
-        {**base, "conditions": None},
-        {**base, "conditions": {**_bundle(condition), "entry": [{"resource": condition}]}},
-        {**base, "conditions": {**_bundle(condition), "entry": [{}, *entries]}},
+        *_changes(patient, condition, base),
         {**base, "conditions": {"resourceType": "Bundle"}},
         # the text of a Bundle's entries given as a resource instead is another key
         {**base, "conditions": {**_bundle(condition), "resourceType": "Other"}},
