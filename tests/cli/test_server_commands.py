@@ -118,6 +118,15 @@ def _port():
         return s.getsockname()[1]
 
 
+def _wait_until_up(base, deadline):
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+
+
 def test_serve_demo_prints_a_password_that_signs_in(tmp_path):
     port = _port()
     url = f"sqlite:///{tmp_path / 'demo.db'}"
@@ -143,12 +152,7 @@ def test_serve_demo_prints_a_password_that_signs_in(tmp_path):
         while time.monotonic() < deadline and f"{base}/app" not in output:
             output += proc.stdout.readline()
         assert f"web app: {base}/app" in output
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        _wait_until_up(base, deadline)
         token = httpx.post(
             f"{base}/auth/login", json={"email": "admin@demo.trdnav.org", "password": password}
         ).json()
@@ -180,13 +184,7 @@ def test_serve_logs_each_request_unless_the_access_log_is_off(tmp_path, db, sett
             env=env,
         )
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
+            _wait_until_up(f"http://127.0.0.1:{port}", time.monotonic() + 60)
             assert httpx.get(f"http://127.0.0.1:{port}/knowledge").status_code == 200
         finally:
             proc.send_signal(signal.SIGINT)

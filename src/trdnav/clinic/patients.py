@@ -61,7 +61,6 @@ __all__ = [
     "history_document",
     "import_patient",
     "insert_patient",
-    "kept_assessment_json",
     "kept_assessment_json_on",
     "list_notes",
     "list_patients",
@@ -212,9 +211,10 @@ def assessment_json(
     JSON made for the same version of the history (same date and settings) is reused; the read
     is audited either way."""
     if cache is not None:
-        kept = kept_assessment_json(
-            store, actor, kb, patient_id, as_of, adequate_trial_days, cache=cache
-        )
+        with store.core_transaction() as connection:
+            kept = kept_assessment_json_on(
+                connection, actor, kb, patient_id, as_of, adequate_trial_days, cache=cache
+            )
         if kept is not None:
             return kept
     result, key = _assess_stored(store, actor, kb, patient_id, as_of, adequate_trial_days)
@@ -233,25 +233,6 @@ _PATIENT_VERSION = select(Patient.pk, Patient.version).where(
 )
 
 
-def kept_assessment_json(
-    store: Store,
-    actor: Actor,
-    kb: KnowledgeBase,
-    patient_id: str,
-    as_of: date,
-    adequate_trial_days: int | None,
-    *,
-    cache: AssessmentCache,
-) -> bytes | None:
-    """The kept JSON of the assessment of the patient's current version, its read audited; or
-    ``None`` (nothing recorded) when none is kept or the patient is not the actor's to read,
-    so that :func:`assessment_json` reads, decides and answers."""
-    with store.core_transaction() as connection:
-        return kept_assessment_json_on(
-            connection, actor, kb, patient_id, as_of, adequate_trial_days, cache=cache
-        )
-
-
 def kept_assessment_json_on(
     connection: Connection,
     actor: Actor,
@@ -262,7 +243,10 @@ def kept_assessment_json_on(
     *,
     cache: AssessmentCache,
 ) -> bytes | None:
-    """:func:`kept_assessment_json` in a transaction of a Core connection."""
+    """The kept JSON of the assessment of the patient's current version, its read audited, in
+    a transaction of a Core connection; or ``None`` (nothing recorded) when none is kept or the
+    patient is not the actor's to read, so that :func:`assessment_json` reads, decides and
+    answers."""
     row = connection.execute(
         _PATIENT_VERSION, {"clinic_id": actor.clinic_id, "patient_id": patient_id}
     ).one_or_none()
