@@ -96,14 +96,19 @@ class Runner(ABC):
         return out, findings
 
     def default_as_of(self, tables: dict[str, ir.Table]) -> date:
-        """The latest observation-period end, else the latest start date of any record."""
+        """The latest observation-period end, else the latest start date of any record
+        (the large tables are read only when no observation period has an end)."""
         parts = [
-            (0, "observation_period", "observation_period_end_date"),
             (1, "drug_exposure", "drug_exposure_start_date"),
             (2, "condition_occurrence", "condition_start_date"),
             (3, "procedure_occurrence", "procedure_date"),
             (4, "measurement", "measurement_date"),
         ]
+        obs = tables["observation_period"]
+        ends = self.execute(obs.aggregate(latest=obs.observation_period_end_date.max()))
+        latest = ends.column("latest")[0].as_py()
+        if latest is not None:
+            return date.fromisoformat(str(latest)[:10])
         maxima = [
             tables[name].aggregate(
                 rank=ibis.literal(rank, type="int64"), latest=tables[name][column].max()
