@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -31,7 +32,7 @@ from trdnav.cohort.omop import REQUIRED, SCHEMAS
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import InputError, Problem
 
-__all__ = ["CohortRun", "Runner", "day_columns_to_dates", "run_cohort"]
+__all__ = ["CohortRun", "Runner", "day_columns_to_dates", "run_cohort", "sort_rows"]
 
 EPOCH = date(1970, 1, 1)
 
@@ -143,6 +144,15 @@ def day_columns_to_dates(table: pa.Table) -> pa.Table:
     return table
 
 
+def sort_rows(table: pa.Table, keys: list[tuple[str, str]]) -> pa.Table:
+    """``table`` sorted by ``keys`` (as ``Table.sort_by``), its columns reordered two at a
+    time: taking each column's rows in the new order is most of the sort's time."""
+    order = pc.sort_indices(table, sort_keys=keys)
+    with ThreadPoolExecutor(2) as pool:
+        columns = list(pool.map(lambda column: column.take(order), table.columns))
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
 def _lookups(runner: Runner, ck: CohortKnowledge) -> dict[str, ir.Table]:
     return {
         "condition": runner.memtable(condition_lookup(ck)),
@@ -177,10 +187,10 @@ def run_cohort(
     findings.extend(run_checks(data_checks(tables, definition), runner.execute))
     tell("episodes, trials and staging")
     episodes = runner.execute(definition.episode_results())
-    episodes = episodes.sort_by([("person_id", "ascending"), ("episode", "ascending")])
+    episodes = sort_rows(episodes, [("person_id", "ascending"), ("episode", "ascending")])
     tell("person results")
     persons = runner.execute(definition.person_results())
-    persons = persons.sort_by([("person_id", "ascending")])
+    persons = sort_rows(persons, [("person_id", "ascending")])
     tell("done")
     return CohortRun(
         engine=runner.name,
