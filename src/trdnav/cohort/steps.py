@@ -296,7 +296,14 @@ class Steps:
         by = ["person_id", "key"]
         order = ["start_day", "end_day", "drug_exposure_id"]
         previous = x.end_day.max().over(ibis.window(group_by=by, order_by=order, rows=(None, -1)))
-        x = x.mutate(new=previous.isnull() | (x.start_day > previous + self.p.era_gap_days))
+        x = x.select(
+            "person_id",
+            "key",
+            "start_day",
+            "end_day",
+            "dose",
+            new=previous.isnull() | (x.start_day > previous + self.p.era_gap_days),
+        )
         starts = x.filter(x.new).select(
             era_person="person_id", era_key="key", era_start="start_day", first_dose="dose"
         )
@@ -348,7 +355,6 @@ class Steps:
         persons = self.persons()
         r = r.join(persons, r.person_id == persons.person_id).select(
             r.person_id,
-            r.condition_occurrence_id,
             r.condition_start_date,
             day=day_number(r.condition_start_date),
             person_as_of=persons.as_of,
@@ -363,8 +369,9 @@ class Steps:
 
         def build() -> ir.Table:
             r = self.mdd_records()
-            order = ["day", "condition_occurrence_id"]
-            previous = r.day.lag().over(ibis.window(group_by="person_id", order_by=order))
+            # Records of one day follow each other by 0 days, so the previous record's day
+            # does not depend on how they are ordered within the day.
+            previous = r.day.lag().over(ibis.window(group_by="person_id", order_by="day"))
             r = r.mutate(new=previous.isnull() | (r.day - previous > self.p.episode_gap_days))
             # A record starting an episode is the first of its day (a later one of the same
             # day follows it by 0 days), so each episode has its own onset day and holds the
