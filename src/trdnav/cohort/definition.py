@@ -66,21 +66,13 @@ class Definition(Steps):
 
     def _episode_results(self) -> ir.Table:
         f = self.failures()
-        classes = range(len(CLASSES))
-        facts = f.group_by(["person_id", "episode"]).agg(
-            failed_trials=f.count(),
-            failed_classes=sum(
-                (flag(f.drug_class == c).max() for c in classes), ibis.literal(0, type="int64")
-            ),
-            failed_stage_3_class=flag(
-                f.drug_class == CLASSES.index(self.p.thase_rush.stage_3_class)
-            ).max(),
-            failed_stage_4_class=flag(
-                f.drug_class == CLASSES.index(self.p.thase_rush.stage_4_class)
-            ).max(),
-            dose_optimized_failed_trials=f.dose_optimized.sum(),
+        # Failed trials by drug (a drug's class is its ingredient's), then by episode.
+        by_drug = f.group_by(["person_id", "episode", "key"]).agg(
+            day=f.fail_day.min(),
+            trials=f.count(),
+            drug_class=f.drug_class.max(),
+            dose_optimized=f.dose_optimized.sum(),
         )
-        by_drug = f.group_by(["person_id", "episode", "key"]).agg(day=f.fail_day.min())
         # The day of the n-th drug by failure day does not depend on the order of drugs
         # failing on the same day.
         by_drug = by_drug.mutate(
@@ -88,7 +80,20 @@ class Definition(Steps):
                 ibis.window(group_by=[by_drug.person_id, by_drug.episode], order_by=by_drug.day)
             )
         )
+        classes = range(len(CLASSES))
         drugs = by_drug.group_by(["person_id", "episode"]).agg(
+            failed_trials=by_drug.trials.sum(),
+            failed_classes=sum(
+                (flag(by_drug.drug_class == c).max() for c in classes),
+                ibis.literal(0, type="int64"),
+            ),
+            failed_stage_3_class=flag(
+                by_drug.drug_class == CLASSES.index(self.p.thase_rush.stage_3_class)
+            ).max(),
+            failed_stage_4_class=flag(
+                by_drug.drug_class == CLASSES.index(self.p.thase_rush.stage_4_class)
+            ).max(),
+            dose_optimized_failed_trials=by_drug.dose_optimized.sum(),
             failed_drugs=by_drug.count(),
             trd_day=ibis.ifelse(
                 by_drug.rank == self.p.min_failed_drugs - 1, by_drug.day, ibis.null("int64")
@@ -99,7 +104,7 @@ class Definition(Steps):
             ect_courses=c.count(), failed_ect_courses=flag(c.failed).sum()
         )
         r = self.episodes()
-        for part in (facts, drugs, ect, self.line_facts(), self.phq9_outcomes()):
+        for part in (drugs, ect, self.line_facts(), self.phq9_outcomes()):
             r = r.left_join(
                 part, [r.person_id == part.person_id, r.episode == part.episode]
             ).select(r, *[part[c] for c in part.columns if c not in ("person_id", "episode")])
