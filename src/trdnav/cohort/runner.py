@@ -187,9 +187,13 @@ def run_cohort(
     findings.extend(run_checks(data_checks(tables, definition), runner.execute))
     tell("episodes, trials and staging")
     episodes = runner.execute(definition.episode_results())
-    episodes = sort_rows(episodes, [("person_id", "ascending"), ("episode", "ascending")])
     tell("person results")
-    persons = runner.execute(definition.person_results())
+    # The episodes are sorted while the engine computes the persons.
+    with ThreadPoolExecutor(1) as pool:
+        by_episode = [("person_id", "ascending"), ("episode", "ascending")]
+        sorted_episodes = pool.submit(sort_rows, episodes, by_episode)
+        persons = runner.execute(definition.person_results())
+        episodes = sorted_episodes.result()
     persons = sort_rows(persons, [("person_id", "ascending")])
     tell("done")
     return CohortRun(
