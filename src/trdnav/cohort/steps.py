@@ -340,8 +340,10 @@ class Steps:
     # --- 4. episodes ------------------------------------------------------------------
 
     def mdd_records(self) -> ir.Table:
-        """MDD records up to the person's assessment date, with the attributes of their
-        codes (standard or source concept, the higher of the two)."""
+        """MDD records with a start date, with the attributes of their codes (standard or
+        source concept, the higher of the two). Records of persons missing from ``person``
+        and records after a person's assessment date are included: :meth:`episodes` leaves
+        them out."""
         attrs = ["severity_rank", "psychotic", "recurrent"]
         codes = self._resolve(self._lookups["condition"], attrs)
         codes = codes.group_by("concept_id").agg(**{a: codes[a].max() for a in attrs})
@@ -352,16 +354,13 @@ class Steps:
             src, co.condition_source_concept_id == src.src_id
         )
         r = r.filter(r.std_id.notnull() | r.src_id.notnull())
-        persons = self.persons()
-        r = r.join(persons, r.person_id == persons.person_id).select(
+        r = r.select(
             r.person_id,
             r.condition_start_date,
             day=day_number(r.condition_start_date),
-            person_as_of=persons.as_of,
-            as_of_day=persons.as_of_day,
             **{a: _larger(r[f"std_{a}"], r[f"src_{a}"]) for a in attrs},
         )
-        return r.filter(r.day.notnull() & (r.day <= r.as_of_day))
+        return r.filter(r.day.notnull())
 
     def episodes(self) -> ir.Table:
         """Episodes: ``episode`` (1, 2, ...), onset, the episode's assessment date ``as_of``,
@@ -376,7 +375,10 @@ class Steps:
             # A record starting an episode is the first of its day (a later one of the same
             # day follows it by 0 days), so each episode has its own onset day and holds the
             # records from it up to the next onset: a join on that range, with the episodes
-            # numbered over their onsets only.
+            # numbered over their onsets only. Records after the person's assessment date
+            # come after all the others, so they change no earlier record's ``new``: they
+            # are left out here, with the episodes starting after that date (the episode
+            # before them still ends on the assessment date).
             starts = r.filter(r.new).select(
                 start_person="person_id", onset_day="day", onset="condition_start_date"
             )
@@ -386,12 +388,18 @@ class Steps:
                 next_onset_day=starts.onset_day.lead().over(w),
                 following=starts.onset.lead().over(w),
             )
+            persons = self.persons()
+            starts = starts.join(persons, starts.start_person == persons.person_id).select(
+                starts, person_as_of=persons.as_of, as_of_day=persons.as_of_day
+            )
+            starts = starts.filter(starts.onset_day <= starts.as_of_day)
             r = r.join(
                 starts,
                 [
                     r.person_id == starts.start_person,
                     r.day >= starts.onset_day,
                     starts.next_onset_day.isnull() | (r.day < starts.next_onset_day),
+                    r.day <= starts.as_of_day,
                 ],
             )
             e = r.group_by(["person_id", "episode"]).agg(
