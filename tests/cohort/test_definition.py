@@ -391,3 +391,18 @@ def test_a_null_person_id_hides_unknown_persons_as_not_in_does(engines, omop):
     o.rows["person"].append({**o.rows["person"][0], "person_id": None})
     found = {(f.check, f.table) for f in engines.duckdb(o.write()).findings}
     assert ("unknown_person", "drug_exposure") not in found
+
+
+@pytest.mark.parametrize(
+    ("observed_to", "as_of"),
+    [
+        ("2025-06-01", "2025-06-01"),  # the last observation period's end
+        (None, "2024-09-01"),  # none: the last record of any table (here a PHQ-9)
+    ],
+)
+def test_the_default_assessment_date(engines, omop, observed_to, as_of):
+    o = omop.add_person(1, observed_to=observed_to)
+    o.mdd(1, "2024-01-01")
+    o.drug(1, o.SERTRALINE, "2024-01-10", "2024-03-09", days_supply=60)
+    o.phq9(1, "2024-09-01", 12)
+    assert run(engines, o).as_of == dt.date.fromisoformat(as_of)

@@ -99,28 +99,23 @@ class Runner(ABC):
     def default_as_of(self, tables: dict[str, ir.Table]) -> date:
         """The latest observation-period end, else the latest start date of any record
         (the large tables are read only when no observation period has an end)."""
-        parts = [
-            (1, "drug_exposure", "drug_exposure_start_date"),
-            (2, "condition_occurrence", "condition_start_date"),
-            (3, "procedure_occurrence", "procedure_date"),
-            (4, "measurement", "measurement_date"),
-        ]
         obs = tables["observation_period"]
         ends = self.execute(obs.aggregate(latest=obs.observation_period_end_date.max()))
         latest = ends.column("latest")[0].as_py()
         if latest is not None:
             return date.fromisoformat(str(latest)[:10])
-        maxima = [
-            tables[name].aggregate(
-                rank=ibis.literal(rank, type="int64"), latest=tables[name][column].max()
-            )
-            for rank, name, column in parts
+        starts = [
+            ("drug_exposure", "drug_exposure_start_date"),
+            ("condition_occurrence", "condition_start_date"),
+            ("procedure_occurrence", "procedure_date"),
+            ("measurement", "measurement_date"),
         ]
-        rows = self.execute(maxima[0].union(*maxima[1:])).to_pylist()
-        for row in sorted(rows, key=lambda r: r["rank"]):
-            if row["latest"] is not None:
-                return date.fromisoformat(str(row["latest"])[:10])
-        return EPOCH
+        maxima = [
+            tables[name].aggregate(latest=tables[name][column].max()) for name, column in starts
+        ]
+        rows = self.execute(maxima[0].union(*maxima[1:])).column("latest").to_pylist()
+        days = [date.fromisoformat(str(value)[:10]) for value in rows if value is not None]
+        return max(days, default=EPOCH)
 
 
 @dataclass
