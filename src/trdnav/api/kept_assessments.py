@@ -70,7 +70,7 @@ class KeptAssessments:
 
         def lookup() -> bytes | None:
             # the token's user, the patient's version and the audit record: one transaction
-            with state.store.core_transaction() as connection:
+            with state.store.engine.begin() as connection:
                 try:
                     actor = accounts.resolve_token_on(
                         connection,

@@ -307,7 +307,7 @@ def resolve_token(
     store: Store, key: str, token: str, remote_addr: str | None, request_id: str | None
 ) -> Actor:
     """The actor a bearer token stands for; the user must still be active and current."""
-    with store.core_transaction() as connection:
+    with store.engine.begin() as connection:
         return resolve_token_on(connection, key, token, remote_addr, request_id)
 
 

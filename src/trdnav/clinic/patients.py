@@ -211,7 +211,7 @@ def assessment_json(
     JSON made for the same version of the history (same date and settings) is reused; the read
     is audited either way."""
     if cache is not None:
-        with store.core_transaction() as connection:
+        with store.engine.begin() as connection:
             kept = kept_assessment_json_on(
                 connection, actor, kb, patient_id, as_of, adequate_trial_days, cache=cache
             )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,8 +52,8 @@ def _sqlite_file(url: str) -> bool:
 def make_engine(url: str, *, autocheckpoint: bool = True) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if _sqlite_file(url):
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 10})
         event.listen(engine, "connect", partial(_sqlite_pragmas, autocheckpoint=autocheckpoint))
         return engine
@@ -104,13 +104,6 @@ class Store:
         """A session whose work commits at the end of the block, or rolls back on error."""
         with self._sessions() as session, session.begin():
             yield session
-
-    @contextmanager
-    def core_transaction(self) -> Iterator[Connection]:
-        """A Core connection whose work commits at the end of the block (no ORM session):
-        for the few small reads and inserts made on every request."""
-        with self.engine.begin() as connection:
-            yield connection
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
