@@ -16,8 +16,9 @@ since the machine may be shared. ``--vary`` sets what changes between calls: by 
 search Bundle comes with a new ``id`` and ``meta``, as a FHIR server answers (the same chart
 opened again, which trdnav may answer from the cards it decided before, see
 ``cds_cache_size``); ``--vary patients`` changes the patient's data in every call, so every
-call is decided anew. Prints Markdown rows
-for docs/performance.md.
+call is decided anew. Each run also gives the machine's speed just before it (``machine
+ms``, from ``machine_speed.py``; lower is faster), since the same calls cost up to twice the
+CPU in the machine's slow periods. Prints Markdown rows for docs/performance.md.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import httpx
 import jwt
 import uvloop
 from cryptography.hazmat.primitives.asymmetric import ec
+from machine_speed import machine_ms
 
 from trdnav.clinic import accounts
 from trdnav.store import migrate
@@ -446,6 +448,7 @@ def main() -> None:
         for rate in (int(r) for r in args.rate.split(",")):
             total = rate * args.duration
             bodies, tokens = calls(total)
+            speed = machine_ms()
             time.sleep(2)
             prepared_calls = requests(bodies, tokens)
             cpu_before = cpu_seconds(server.pid)
@@ -453,7 +456,7 @@ def main() -> None:
             result = uvloop.run(run(prepared_calls, "127.0.0.1", port, rate))
             cpu = cpu_seconds(server.pid) - cpu_before
             result["client_cpu"] = time.process_time() - client_before
-            rows.append((rate, total, result, cpu, os.getloadavg()[0]))
+            rows.append((rate, total, result, cpu, os.getloadavg()[0], speed))
         print(
             f"prefetch: {sum(counts.values())} resources ({counts['medicationRequests']} "
             f"medication records, {counts['observations']} observations, "
@@ -462,16 +465,16 @@ def main() -> None:
         )
         print(
             "| rate | calls | server p50 ms | server p99 ms | client p50 ms | client p99 ms "
-            "| calls/s | server CPU ms/call | errors | load average |"
+            "| calls/s | server CPU ms/call | errors | load average | machine ms |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|")
-        for rate, total, r, cpu, load in rows:
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        for rate, total, r, cpu, load, speed in rows:
             print(
                 f"| {rate}/s | {total} | {r['server_p50']:.1f} | {r['server_p99']:.1f} "
                 f"| {r['client_p50']:.1f} | {r['client_p99']:.1f} | {r['rps']:.0f} "
-                f"| {cpu * 1000 / total:.1f} | {r['errors']:.0f} | {load:.1f} |"
+                f"| {cpu * 1000 / total:.1f} | {r['errors']:.0f} | {load:.1f} | {speed:.0f} |"
             )
-        for rate, total, r, _, _ in rows:
+        for rate, total, r, *_ in rows:
             print(f"load generator at {rate}/s: {r['client_cpu'] * 1000 / total:.2f} ms CPU/call")
     finally:
         server.send_signal(signal.SIGINT)

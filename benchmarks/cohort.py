@@ -9,7 +9,9 @@ Each measurement runs in a fresh process and prints one JSON line: persons, seco
 run (reading the Parquet data to the per-person results in memory; not interpreter start-up
 or the knowledge base), persons per second, the process's peak resident memory (for Spark
 also the JVM's, which runs as a child process), the CPU seconds of the process and the load
-average of the machine before and after (other work on the machine slows the wall time).
+average of the machine before and after (other work on the machine slows the wall time), and
+``machine_ms``, the machine's speed just before the run (``machine_speed.py``; lower is
+faster).
 ``core`` converts each person to the core's patient history and assesses each episode
 (with the search for the TRD date), for the first ``--sample`` persons; its rate is
 extrapolated to the whole data set. It is given with and without the reading of the sample
@@ -28,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine_speed import machine_ms
+
 from trdnav.cohort.concepts import load_cohort_knowledge
 from trdnav.knowledge import load_knowledge
 
@@ -41,9 +45,11 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _context(start_cpu: float, start_load: float) -> dict[str, Any]:
-    """CPU seconds of the run and the machine's load (other processes share its 2 cores)."""
+def _context(start_cpu: float, start_load: float, machine: float) -> dict[str, Any]:
+    """CPU seconds of the run, the machine's load (other processes share its 2 cores) and
+    its speed just before the run (see machine_speed.py)."""
     return {
+        "machine_ms": round(machine, 1),
         "cpu_seconds": round(_cpu_seconds() - start_cpu, 1),
         "load_average_before": round(start_load, 1),
         "load_average_after": round(os.getloadavg()[0], 1),
@@ -79,7 +85,7 @@ def _engine(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     result = run_cohort(runner, kb, ck)
     seconds = time.perf_counter() - start
-    context = _context(cpu, load)
+    context = _context(cpu, load, args.machine_ms)
     runner.close()
     out: dict[str, Any] = {
         "engine": args.mode,
@@ -144,7 +150,7 @@ def core(args: argparse.Namespace) -> dict[str, Any]:
         "peak_mib": round(_peak_mib()),
         "extrapolated_seconds_for_all": round(total / rate),
         "all_persons": total,
-        **_context(cpu, load),
+        **_context(cpu, load, args.machine_ms),
     }
 
 
@@ -161,9 +167,13 @@ def main() -> None:
     parser.add_argument("--spark-master", default="local[2]")
     parser.add_argument("--shuffle-partitions", type=int, default=8)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--machine-ms", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.child:  # a fresh process per measurement, so its peak memory is its own
-        done = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--child"], check=False)
+        # the machine's speed is taken here, before the run, so as not to count in its figures
+        speed = ["--machine-ms", f"{machine_ms():.1f}"] if args.mode != "generate" else []
+        command = [sys.executable, __file__, *sys.argv[1:], "--child", *speed]
+        done = subprocess.run(command, check=False)
         sys.exit(done.returncode)
     measure = {"generate": generate, "duckdb": _engine, "spark": _engine, "core": core}
     print(json.dumps(measure[args.mode](args)), flush=True)
