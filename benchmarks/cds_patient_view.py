@@ -16,9 +16,10 @@ since the machine may be shared. ``--vary`` sets what changes between calls: by 
 search Bundle comes with a new ``id`` and ``meta``, as a FHIR server answers (the same chart
 opened again, which trdnav may answer from the cards it decided before, see
 ``cds_cache_size``); ``--vary patients`` changes the patient's data in every call, so every
-call is decided anew. Each run also gives the machine's speed just before it (``machine
-ms``, from ``machine_speed.py``; lower is faster), since the same calls cost up to twice the
-CPU in the machine's slow periods. Prints Markdown rows for docs/performance.md.
+call is decided anew. Each run also gives the machine's speed just before it (``machine ms``:
+a fixed workload's CPU time alone / beside a busy CPU, from ``machine_speed.py``; lower is
+faster), since the same calls cost up to 1.7 times the CPU when the machine's two CPUs slow
+each other down. Prints Markdown rows for docs/performance.md.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ import httpx
 import jwt
 import uvloop
 from cryptography.hazmat.primitives.asymmetric import ec
-from machine_speed import machine_ms
+from machine_speed import speed as machine_speed
 
 from trdnav.clinic import accounts
 from trdnav.store import migrate
@@ -448,7 +449,7 @@ def main() -> None:
         for rate in (int(r) for r in args.rate.split(",")):
             total = rate * args.duration
             bodies, tokens = calls(total)
-            speed = machine_ms()
+            speed = machine_speed()
             time.sleep(2)
             prepared_calls = requests(bodies, tokens)
             cpu_before = cpu_seconds(server.pid)
@@ -472,7 +473,8 @@ def main() -> None:
             print(
                 f"| {rate}/s | {total} | {r['server_p50']:.1f} | {r['server_p99']:.1f} "
                 f"| {r['client_p50']:.1f} | {r['client_p99']:.1f} | {r['rps']:.0f} "
-                f"| {cpu * 1000 / total:.1f} | {r['errors']:.0f} | {load:.1f} | {speed:.0f} |"
+                f"| {cpu * 1000 / total:.1f} | {r['errors']:.0f} | {load:.1f} "
+                f"| {speed[0]:.0f} / {speed[1]:.0f} |"
             )
         for rate, total, r, *_ in rows:
             print(f"load generator at {rate}/s: {r['client_cpu'] * 1000 / total:.2f} ms CPU/call")

@@ -10,8 +10,8 @@ run (reading the Parquet data to the per-person results in memory; not interpret
 or the knowledge base), persons per second, the process's peak resident memory (for Spark
 also the JVM's, which runs as a child process), the CPU seconds of the process and the load
 average of the machine before and after (other work on the machine slows the wall time), and
-``machine_ms``, the machine's speed just before the run (``machine_speed.py``; lower is
-faster).
+``machine_ms``, the machine's speed just before the run (``machine_speed.py``: a fixed
+workload's CPU milliseconds alone and beside a busy CPU; lower is faster).
 ``core`` converts each person to the core's patient history and assesses each episode
 (with the search for the TRD date), for the first ``--sample`` persons; its rate is
 extrapolated to the whole data set. It is given with and without the reading of the sample
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from machine_speed import machine_ms
+from machine_speed import speed as machine_speed
 
 from trdnav.cohort.concepts import load_cohort_knowledge
 from trdnav.knowledge import load_knowledge
@@ -45,11 +45,11 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _context(start_cpu: float, start_load: float, machine: float) -> dict[str, Any]:
+def _context(start_cpu: float, start_load: float, machine: str) -> dict[str, Any]:
     """CPU seconds of the run, the machine's load (other processes share its 2 cores) and
     its speed just before the run (see machine_speed.py)."""
     return {
-        "machine_ms": round(machine, 1),
+        "machine_ms": machine,
         "cpu_seconds": round(_cpu_seconds() - start_cpu, 1),
         "load_average_before": round(start_load, 1),
         "load_average_after": round(os.getloadavg()[0], 1),
@@ -167,12 +167,13 @@ def main() -> None:
     parser.add_argument("--spark-master", default="local[2]")
     parser.add_argument("--shuffle-partitions", type=int, default=8)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--machine-ms", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--machine-ms", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.child:  # a fresh process per measurement, so its peak memory is its own
         # the machine's speed is taken here, before the run, so as not to count in its figures
-        speed = ["--machine-ms", f"{machine_ms():.1f}"] if args.mode != "generate" else []
-        command = [sys.executable, __file__, *sys.argv[1:], "--child", *speed]
+        speed = machine_speed() if args.mode != "generate" else None
+        machine = ["--machine-ms", f"{speed[0]:.0f},{speed[1]:.0f}"] if speed else []
+        command = [sys.executable, __file__, *sys.argv[1:], "--child", *machine]
         done = subprocess.run(command, check=False)
         sys.exit(done.returncode)
     measure = {"generate": generate, "duckdb": _engine, "spark": _engine, "core": core}
