@@ -2,8 +2,8 @@
 beside a busy loop on the other CPU.
 
 The development machine's two virtual CPUs slow each other down when both are busy: pure
-Python on one of them then takes, most of the time, 1.6 to 1.7 times its CPU time alone (at
-times it does not), so two busy CPUs give about 1.2 times the work of one. A load test that
+Python on one of them then often takes 1.6 to 1.7 times its CPU time alone (for minutes at a
+time it does not), so two busy CPUs then give about 1.2 times the work of one. A load test that
 keeps both CPUs busy (the server's workers and the load generator) is therefore much slower
 per call than the same calls one at a time, and more or less so from one minute to the next.
 Each benchmark prints both figures before its runs, so figures measured at different times
