@@ -11,7 +11,7 @@ or the knowledge base), persons per second, the process's peak resident memory (
 also the JVM's, which runs as a child process), the CPU seconds of the process and the load
 average of the machine before and after (other work on the machine slows the wall time), and
 ``machine_ms``, the machine's speed just before the run (``machine_speed.py``: a fixed
-workload's CPU milliseconds alone and beside a busy CPU; lower is faster).
+workload's CPU milliseconds alone and beside a busy CPU, in that order; lower is faster).
 ``core`` converts each person to the core's patient history and assesses each episode
 (with the search for the TRD date), for the first ``--sample`` persons; its rate is
 extrapolated to the whole data set. It is given with and without the reading of the sample
@@ -47,9 +47,10 @@ def _cpu_seconds() -> float:
 
 def _context(start_cpu: float, start_load: float, machine: str) -> dict[str, Any]:
     """CPU seconds of the run, the machine's load (other processes share its 2 cores) and
-    its speed just before the run (see machine_speed.py)."""
+    its speed just before the run (``machine``: "alone,beside a busy CPU" in ms, see
+    machine_speed.py)."""
     return {
-        "machine_ms": machine,
+        "machine_ms": [float(ms) for ms in machine.split(",")] if machine else None,
         "cpu_seconds": round(_cpu_seconds() - start_cpu, 1),
         "load_average_before": round(start_load, 1),
         "load_average_after": round(os.getloadavg()[0], 1),
