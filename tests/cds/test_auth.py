@@ -10,6 +10,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from trdnav.cds.auth import KEYS_TTL, KeySets, keys_at_hand
+from trdnav.settings import CdsClient, Settings
+
 from .conftest import ISS, ISS_BY_URL
 
 SERVICE = "trdnav-patient-view"
@@ -182,3 +185,32 @@ def test_a_token_altered_after_signing_is_refused(cds):
     assert "does not verify" in refused(cds, f"{header}.{forged}.{signature}")
     assert "not a JWT" in refused(cds, f"{header}.{payload}")
     assert "not a JWT" in refused(cds, f"{header}.W10.{signature}")  # claims that are a list
+
+
+def test_keys_at_hand_says_when_verifying_a_token_needs_the_network(cds):
+    """A call is answered on the event loop only when verifying its token fetches nothing:
+    keys inline or in a file, or a JWKS URL fetched within its time to live that holds the
+    token's key (or fetched so recently that an unknown key is not fetched again)."""
+    url_client = CdsClient(clinic="c", jwks=f"{cds.fhir.url}/jwks")
+    file_client = CdsClient(clinic="c", jwks=str(cds.jwks_file))
+    settings = Settings(cds_clients={ISS: file_client, ISS_BY_URL: url_client})
+    now = [1000.0]
+    key_sets = KeySets(clock=lambda: now[0])
+    by_url = cds.token("https://trdnav.example.org/x", iss=ISS_BY_URL)
+    assert keys_at_hand(cds.token("https://trdnav.example.org/x"), settings, key_sets)
+    assert not keys_at_hand(by_url, settings, key_sets)
+    # not a JWT, no token, an unknown issuer: refused without a fetch
+    assert keys_at_hand("not-a-jwt", settings, key_sets)
+    assert keys_at_hand(None, settings, key_sets)
+    assert keys_at_hand(cds.token("https://x", iss="https://unknown.example"), settings, key_sets)
+
+    key_sets.get(url_client, allow_http=True)
+    assert keys_at_hand(by_url, settings, key_sets)
+    assert key_sets.at_hand(url_client, "ec-1")
+    assert key_sets.at_hand(url_client, "no-such-key")  # fetched under 10 s ago: not again
+    now[0] += 20
+    assert key_sets.at_hand(url_client, "ec-1")
+    assert not key_sets.at_hand(url_client, "no-such-key")
+    now[0] += KEYS_TTL
+    assert not key_sets.at_hand(url_client, "ec-1")
+    assert key_sets.at_hand(file_client, "no-such-key")

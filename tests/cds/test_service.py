@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from trdnav.api.routes.cds import ON_LOOP_MAX_BYTES
 from trdnav.cds.models import Response
 from trdnav.settings import Settings
 
@@ -224,3 +225,22 @@ def test_many_calls_at_once_are_all_answered_those_fetching_data_too(cds):
         audited = admin.get("/audit", params={"action": "cds.patient-view", "limit": 1000}).json()
     instances = {e["detail"]["hookInstance"] for e in audited}
     assert {b["hookInstance"] for b in bodies} <= instances
+
+
+def test_a_large_call_is_answered_as_a_small_one(cds):
+    """A call over ON_LOOP_MAX_BYTES is answered in a worker thread instead of on the event
+    loop: with the same cards, stored and audited the same way."""
+    small = cds.request(prefetch=cds.prefetch())
+    large = cds.request(prefetch=cds.prefetch())
+    patient = dict(large["prefetch"]["patient"])
+    narrative = '<div xmlns="http://www.w3.org/1999/xhtml">' + "x" * ON_LOOP_MAX_BYTES + "</div>"
+    patient["text"] = {"status": "generated", "div": narrative}
+    large["prefetch"]["patient"] = patient
+    assert len(json.dumps(large)) > ON_LOOP_MAX_BYTES > len(json.dumps(small))
+    answers = [cds.call("trdnav-patient-view", body) for body in (small, large)]
+    assert [a.status_code for a in answers] == [200, 200], answers[1].text
+    cards = [[(c["indicator"], c["summary"]) for c in a.json()["cards"]] for a in answers]
+    assert cards[0] == cards[1]
+    with cds.client("admin") as admin:
+        audited = admin.get("/audit", params={"action": "cds.patient-view", "limit": 1000}).json()
+    assert large["hookInstance"] in {e["detail"]["hookInstance"] for e in audited}

@@ -19,6 +19,7 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +37,16 @@ from trdnav.settings import CdsClient, Settings
 from trdnav.store.database import Store
 from trdnav.store.tables import CdsJti
 
-__all__ = ["ASYMMETRIC", "CdsCaller", "KeySets", "TokenUse", "authenticate", "record_use", "verify"]
+__all__ = [
+    "ASYMMETRIC",
+    "CdsCaller",
+    "KeySets",
+    "TokenUse",
+    "authenticate",
+    "keys_at_hand",
+    "record_use",
+    "verify",
+]
 
 ASYMMETRIC = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -80,7 +90,9 @@ class KeySets:
     size and modification time (an edited file is read again), a URL for ``KEYS_TTL`` seconds.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        """Seconds, for the age of fetched key sets."""
         self._cache: dict[str, tuple[float, jwt.PyJWKSet]] = {}
         self._parsed: dict[Any, jwt.PyJWKSet] = {}
         """Key sets of inline JWKS (by their JSON text) and of files (by path and stat)."""
@@ -124,6 +136,21 @@ class KeySets:
             self._parsed[version] = keys
         return keys
 
+    def at_hand(self, client: CdsClient, kid: Any) -> bool:
+        """Whether :meth:`get`, as :func:`verify` calls it for a token naming key ``kid``,
+        needs nothing from the network: the client's JWKS is inline or a file, or a URL
+        fetched less than ``KEYS_TTL`` seconds ago that holds the key (or was fetched less
+        than 10 seconds ago, so that an unknown key is not fetched again)."""
+        source = client.jwks.strip() if isinstance(client.jwks, str) else ""
+        if not source.startswith(("https://", "http://")):
+            return True
+        with self._lock:
+            cached = self._cache.get(source)
+        if cached is None:
+            return False
+        age = self._clock() - cached[0]
+        return age < KEYS_TTL and (age < 10 or any(k.key_id == kid for k in cached[1].keys))
+
     def get(self, client: CdsClient, allow_http: bool, *, refresh: bool = False) -> jwt.PyJWKSet:
         if isinstance(client.jwks, dict):
             return self._inline(json.dumps(client.jwks, sort_keys=True), client.jwks)
@@ -140,14 +167,14 @@ class KeySets:
             return self._file(source)
         with self._lock:
             cached = self._cache.get(source)
-            fresh = cached is not None and time.monotonic() - cached[0] < KEYS_TTL
+            fresh = cached is not None and self._clock() - cached[0] < KEYS_TTL
             if cached is not None and fresh and not refresh:
                 return cached[1]
-            if cached is not None and refresh and time.monotonic() - cached[0] < 10:
+            if cached is not None and refresh and self._clock() - cached[0] < 10:
                 return cached[1]  # an unknown kid refetches at most every 10 seconds
         keys = self._fetch(source, allow_http)
         with self._lock:
-            self._cache[source] = (time.monotonic(), keys)
+            self._cache[source] = (self._clock(), keys)
         return keys
 
 
@@ -156,6 +183,21 @@ def _key_set(data: Any) -> jwt.PyJWKSet:
         return jwt.PyJWKSet.from_dict(data)
     except (jwt.PyJWKSetError, jwt.PyJWKError, TypeError, ValueError) as exc:
         raise NotAuthenticated(f"the client's JWKS is not a valid key set ({exc})") from None
+
+
+def keys_at_hand(token: str | None, settings: Settings, key_sets: KeySets) -> bool:
+    """Whether verifying ``token`` needs nothing from the network: the keys of the client it
+    names are at hand with its key (:meth:`KeySets.at_hand`), or it is not a JWT of a
+    registered client (it is then refused without a fetch)."""
+    if not token:
+        return True
+    try:
+        header, unverified = _claims(token)
+    except NotAuthenticated:
+        return True
+    iss = unverified.get("iss")
+    client = settings.cds_clients.get(iss) if isinstance(iss, str) else None
+    return client is None or key_sets.at_hand(client, header.get("kid"))
 
 
 def _segment(part: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from trdnav.api.bodies import read_limited
 from trdnav.api.deps import ActorDep, StateDep
 from trdnav.api.state import AppState
 from trdnav.cds import feedback as cds_feedback
-from trdnav.cds.auth import CdsCaller, authenticate
+from trdnav.cds.auth import CdsCaller, authenticate, keys_at_hand
 from trdnav.cds.discovery import SERVICES, discovery
 from trdnav.cds.models import CdsRequest, FeedbackRequest
 from trdnav.cds.models import Response as CardsResponse
@@ -54,6 +54,8 @@ class TimedRoute(APIRoute):
 
 router = APIRouter(tags=["CDS Hooks"], route_class=TimedRoute)
 
+ON_LOOP_MAX_BYTES = 1 << 20
+"""The largest call body answered on the event loop (a typical prefetch is some 50 KB)."""
 CALLS_AT_ONCE = 2
 """Worker threads that CDS calls which only compute may take at once in each process: with
 the interpreter's lock, more of them only take turns (a thread holding the database's write
@@ -111,26 +113,38 @@ def services(state: StateDep) -> dict[str, Any]:
     summary="Call a CDS service (patient-view, order-select, order-sign): cards",
 )
 async def call(service_id: str, request: Request) -> JSONResponse:
-    # The whole call (the token verified, the body parsed, the work, the cards, the jti and
-    # the audit record stored) runs in one worker thread; only the body is read here, up to
-    # the size limit of setting fhir_max_bundle_mb. Calls that only compute (their prefetch
-    # holds their data) take at most CALLS_AT_ONCE threads of this process at once; a call
-    # that must fetch data from the client's FHIR server is finished in a thread of its own,
-    # apart from them.
+    # A call is answered in one piece of work: the token verified, the body parsed, the
+    # work, the cards, the jti and the audit record stored. Only the body is read first, up
+    # to the size limit of setting fhir_max_bundle_mb.
+    #
+    # A call that needs nothing from the network and is not large (at most ON_LOOP_MAX_BYTES;
+    # its keys at hand) is answered right here, on the event loop, as a synchronous worker
+    # would: it takes some milliseconds of CPU, the rest of this process waits for them
+    # (for its database work too: a write lock held by another process keeps this one
+    # waiting, up to SQLite's busy timeout), and the calls of this process are answered one
+    # at a time. In a worker thread it would
+    # share the interpreter's lock with the event loop, and each time one of them gives the
+    # lock up (the database releases it, the loop reads a request) the other may hold it for
+    # the interpreter's switch interval (5 ms): under load, calls then wait far longer than
+    # they compute (see docs/performance.md). A large call, or one whose client's keys must
+    # be fetched, runs in a worker thread (at most CALLS_AT_ONCE at once), so that this
+    # process keeps answering other requests meanwhile; so does a call whose data must be
+    # fetched from the client's FHIR server, apart from those.
+    state: AppState = request.app.state.trdnav
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    max_mb = request.app.state.trdnav.settings.fhir_max_bundle_mb
+    scheme, _, given = header.partition(" ")
+    token = given.strip() if scheme.lower() == "bearer" else None
+    max_mb = state.settings.fhir_max_bundle_mb
     raw = await read_limited(
         request, max_mb, f"a CDS Hooks request of at most {max_mb} MB (setting fhir_max_bundle_mb)"
     )
-    answer = await anyio.to_thread.run_sync(
-        _serve,
-        request,
-        token.strip() if scheme.lower() == "bearer" else None,
-        service_id,
-        raw,
-        limiter=_limiter(request),
-    )
+    answer: dict[str, Any] | Deferred
+    if len(raw) <= ON_LOOP_MAX_BYTES and keys_at_hand(token, state.settings, state.cds_keys):
+        answer = _serve(request, token, service_id, raw)
+    else:
+        answer = await anyio.to_thread.run_sync(
+            _serve, request, token, service_id, raw, limiter=_limiter(request)
+        )
     if isinstance(answer, Deferred):
         answer = await run_in_threadpool(_resume, request, service_id, answer)
     # The cards are JSON of the Response model already: sent as they are.
