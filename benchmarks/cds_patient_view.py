@@ -8,7 +8,9 @@ Observations (9 PHQ-9 assessments, each a panel, its 9 items and its total), 10 
 3 Conditions and the Patient. ``trdnav serve --workers W`` runs on SQLite with one registered
 CDS client; each call carries its own ES384 JWT (signed before the run). Calls are sent open
 loop at a fixed rate (latency counted from each call's scheduled time, so queueing shows), and
-the server's own time per call is read from its ``Server-Timing`` header. The calls are sent
+the server's own time per call is read from its ``Server-Timing`` header: the time the call
+waited in the server before its handler started (``queue``, from the ``X-Request-Start`` time
+each call carries, set as it is sent) plus the handler's time (``app``). The calls are sent
 by a lean HTTP/1.1 client on uvloop (each call's bytes prepared before the run, up to 64
 keep-alive connections), so that the load generator takes little of the CPUs it shares with
 the server. CPU time is the server processes' user + system time over the run (from /proc),
@@ -255,13 +257,15 @@ class Http:
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.slots = asyncio.Semaphore(connections)
 
-    async def exchange(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
-        """Send a request (its bytes) and read the response: status, headers, body. At most
-        ``connections`` calls are under way at once; the others wait for a connection."""
+    async def exchange(self, request: tuple[bytes, bytes]) -> tuple[int, dict[str, str], bytes]:
+        """Send a request (its bytes, see :func:`prepared`) and read the response: status,
+        headers, body. At most ``connections`` calls are under way at once; the others wait
+        for a connection. The request says when it was sent (``X-Request-Start``), so that
+        the server reports how long it waited there before its handler started."""
         async with self.slots:
             return await self._exchange(request)
 
-    async def _exchange(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    async def _exchange(self, request: tuple[bytes, bytes]) -> tuple[int, dict[str, str], bytes]:
         for attempt in range(2):
             connection = self._idle() if attempt == 0 else None
             reused = connection is not None
@@ -269,7 +273,8 @@ class Http:
                 connection = await asyncio.open_connection(self.host, self.port)
             reader, writer = connection
             try:
-                writer.write(request)
+                stamp = f"X-Request-Start: t={time.time():.6f}\r\n".encode("ascii")
+                writer.writelines((request[0], stamp, request[1]))
                 head = await reader.readuntil(b"\r\n\r\n")
             except (asyncio.IncompleteReadError, ConnectionError):
                 writer.close()
@@ -306,17 +311,20 @@ class Http:
         self.idle.clear()
 
 
-def prepared(host: str, port: int, path: str, body: bytes, token: str) -> bytes:
-    """The bytes of one call: request line, headers and body."""
+def prepared(host: str, port: int, path: str, body: bytes, token: str) -> tuple[bytes, bytes]:
+    """The bytes of one call: request line and headers (but the last, ``X-Request-Start``,
+    which :meth:`Http.exchange` adds as it sends the call), and the blank line and body."""
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
         f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"Content-Length: {len(body)}\r\n"
     )
-    return head.encode("ascii") + body
+    return head.encode("ascii"), b"\r\n" + body
 
 
-async def run(requests: list[bytes], host: str, port: int, rate: int) -> dict[str, float]:
+async def run(
+    requests: list[tuple[bytes, bytes]], host: str, port: int, rate: int
+) -> dict[str, float]:
     client_ms: list[float] = []
     server_ms: list[float] = []
     failures: Counter[str] = Counter()
@@ -333,10 +341,12 @@ async def run(requests: list[bytes], host: str, port: int, rate: int) -> dict[st
             failures[type(exc).__name__] += 1
             return
         client_ms.append((loop.time() - scheduled) * 1000)
+        timing = headers.get("server-timing", "")
         if status != 200 or len(json.loads(body)["cards"]) < 3:
             failures[f"{status}: {body[:200].decode('utf-8', 'replace')}"] += 1
             return
-        server_ms.append(float(headers["server-timing"].split("dur=")[1]))
+        # the time waited in the server before the handler (queue) and in the handler (app)
+        server_ms.append(sum(float(part.split("dur=")[1]) for part in timing.split(",")))
 
     began = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(len(requests))))
@@ -440,7 +450,7 @@ def main() -> None:
 
         path = "/cds-services/trdnav-patient-view"
 
-        def requests(bodies: list[bytes], tokens: list[str]) -> list[bytes]:
+        def requests(bodies: list[bytes], tokens: list[str]) -> list[tuple[bytes, bytes]]:
             pairs = zip(bodies, tokens, strict=True)
             return [prepared("127.0.0.1", port, path, b, t) for b, t in pairs]
 

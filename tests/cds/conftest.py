@@ -183,11 +183,17 @@ class CdsBench:
         return f"{self.url}/cds-services/{service}"
 
     def call(
-        self, service: str, body: Any, token: str | None = None, path: str = ""
+        self,
+        service: str,
+        body: Any,
+        token: str | None = None,
+        path: str = "",
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         url = self.service_url(service) + path
         token = token or self.token(url)
-        return httpx.post(url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        sent = {"Authorization": f"Bearer {token}", **(headers or {})}
+        return httpx.post(url, json=body, headers=sent, timeout=30)
 
     def prefetch(self, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
         """Every prefetch key filled as the client's FHIR server would answer it."""

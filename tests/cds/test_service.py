@@ -2,6 +2,8 @@
 the client's FHIR server, 412 when data cannot be had, and the spec's examples."""
 
 import json
+import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -244,3 +246,22 @@ def test_a_large_call_is_answered_as_a_small_one(cds):
     with cds.client("admin") as admin:
         audited = admin.get("/audit", params={"action": "cds.patient-view", "limit": 1000}).json()
     assert large["hookInstance"] in {e["detail"]["hookInstance"] for e in audited}
+
+
+def test_server_timing_gives_the_time_in_the_handler_and_the_time_waited_before_it(cds):
+    body = cds.request(prefetch=cds.prefetch())
+    plain = cds.call("trdnav-patient-view", body).headers["Server-Timing"]
+    assert re.fullmatch(r"app;dur=\d+\.\d\d", plain), plain
+    sent = time.time() - 0.25  # a proxy took the request a quarter of a second ago
+    for stamp in (f"t={sent:.6f}", f"{sent * 1000:.0f}", f"t={sent * 1e6:.0f}"):
+        body = cds.request(prefetch=cds.prefetch())
+        timing = cds.call("trdnav-patient-view", body, headers={"X-Request-Start": stamp})
+        found = re.fullmatch(
+            r"queue;dur=(\d+\.\d\d), app;dur=\d+\.\d\d", timing.headers["Server-Timing"]
+        )
+        assert found, timing.headers["Server-Timing"]
+        assert 249 <= float(found.group(1)) < 250 + 30_000
+    for junk in ("soon", "t=", "t=nan", f"t={time.time() + 7200:.0f}"):
+        body = cds.request(prefetch=cds.prefetch())
+        timing = cds.call("trdnav-patient-view", body, headers={"X-Request-Start": junk})
+        assert timing.headers["Server-Timing"].startswith("app;dur="), junk

@@ -37,19 +37,45 @@ from trdnav.errors import InputError, NotFound
 
 class TimedRoute(APIRoute):
     """Reports the server's time for the whole call (authentication, reading the body, the
-    work) in a ``Server-Timing`` header, for the benchmark and for operators."""
+    work) in a ``Server-Timing`` header (``app``), for the benchmark and for operators; and,
+    when the request says when it reached the server (``X-Request-Start: t=<Unix time>``, as
+    a proxy such as nginx sets it), the time it waited before its handler started
+    (``queue``): behind the calls this process answered first, for one."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, StarletteResponse]]:
         handler = super().get_route_handler()
 
         async def timed(request: Request) -> StarletteResponse:
+            arrived = request_start(request.headers.get("X-Request-Start"))
+            now = time.time()
             start = time.perf_counter()
             response = await handler(request)
             elapsed = (time.perf_counter() - start) * 1000
-            response.headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
+            timing = f"app;dur={elapsed:.2f}"
+            if arrived is not None and 0 <= now - arrived < 3600:
+                timing = f"queue;dur={(now - arrived) * 1000:.2f}, {timing}"
+            response.headers["Server-Timing"] = timing
             return response
 
         return timed
+
+
+def request_start(header: str | None) -> float | None:
+    """The Unix time of an ``X-Request-Start`` header: ``t=`` (optional) and a number of
+    seconds, milliseconds or microseconds (told apart by size, as proxies send all three);
+    None when there is none or it is not a number."""
+    if not header:
+        return None
+    text = header.strip().removeprefix("t=")
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if value > 1e14:
+        return value / 1e6
+    if value > 1e11:
+        return value / 1e3
+    return value
 
 
 router = APIRouter(tags=["CDS Hooks"], route_class=TimedRoute)
