@@ -83,9 +83,10 @@ router = APIRouter(tags=["CDS Hooks"], route_class=TimedRoute)
 ON_LOOP_MAX_BYTES = 1 << 20
 """The largest call body answered on the event loop (a typical prefetch is some 50 KB)."""
 CALLS_AT_ONCE = 2
-"""Worker threads that CDS calls which only compute may take at once in each process: with
-the interpreter's lock, more of them only take turns (a thread holding the database's write
-lock among them then waits its turn too), so the calls past these wait here instead."""
+"""Worker threads that CDS calls answered in a thread (larger than ``ON_LOOP_MAX_BYTES``, or
+whose client's keys must be fetched) may take at once in each process: with the interpreter's
+lock, more of them only take turns (a thread holding the database's write lock among them then
+waits its turn too), so the calls past these wait here instead."""
 
 
 def _audiences(request: Request, state: StateDep) -> list[str]:
@@ -143,19 +144,18 @@ async def call(service_id: str, request: Request) -> JSONResponse:
     # work, the cards, the jti and the audit record stored. Only the body is read first, up
     # to the size limit of setting fhir_max_bundle_mb.
     #
-    # A call that needs nothing from the network and is not large (at most ON_LOOP_MAX_BYTES;
-    # its keys at hand) is answered right here, on the event loop, as a synchronous worker
-    # would: it takes some milliseconds of CPU, the rest of this process waits for them
-    # (for its database work too: a write lock held by another process keeps this one
-    # waiting, up to SQLite's busy timeout), and the calls of this process are answered one
-    # at a time. In a worker thread it would
-    # share the interpreter's lock with the event loop, and each time one of them gives the
-    # lock up (the database releases it, the loop reads a request) the other may hold it for
-    # the interpreter's switch interval (5 ms): under load, calls then wait far longer than
-    # they compute (see docs/performance.md). A large call, or one whose client's keys must
-    # be fetched, runs in a worker thread (at most CALLS_AT_ONCE at once), so that this
-    # process keeps answering other requests meanwhile; so does a call whose data must be
-    # fetched from the client's FHIR server, apart from those.
+    # A call that needs nothing from the network (its client's keys at hand) and is at most
+    # ON_LOOP_MAX_BYTES is answered right here, on the event loop, as a synchronous worker
+    # would: the calls of this process are answered one at a time, and its other requests
+    # wait for them (for their database work too: a write lock held by another process
+    # keeps this one waiting, up to SQLite's busy timeout). In a worker thread the call would
+    # share the interpreter's lock with the loop: each time one of them gives it up (the
+    # loop waiting for requests, the database driver around each SQLite call) the other may
+    # keep it for up to the switch interval (5 ms), and under load calls waited far longer
+    # than they computed (see docs/performance.md). A larger call, or one whose client's
+    # keys must be fetched, runs in a worker thread (at most CALLS_AT_ONCE at once), so that
+    # this process keeps answering other requests meanwhile; so does a call whose data must
+    # be fetched from the client's FHIR server, apart from those.
     state: AppState = request.app.state.trdnav
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
