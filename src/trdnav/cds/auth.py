@@ -55,6 +55,8 @@ LEEWAY = 60
 """Seconds of clock difference allowed on ``exp`` and ``iat``."""
 KEYS_TTL = 300
 """Seconds a JWKS fetched from a URL is kept before it is fetched again."""
+REFETCH_AFTER = 10
+"""Seconds before a token naming a key not in its client's fetched JWKS fetches it again."""
 PURGE_EVERY = 60
 """Seconds between deletions of expired token ids."""
 
@@ -140,7 +142,7 @@ class KeySets:
         """Whether :meth:`get`, as :func:`verify` calls it for a token naming key ``kid``,
         needs nothing from the network: the client's JWKS is inline or a file, or a URL
         fetched less than ``KEYS_TTL`` seconds ago that holds the key (or was fetched less
-        than 10 seconds ago, so that an unknown key is not fetched again)."""
+        than ``REFETCH_AFTER`` seconds ago, so that an unknown key is not fetched again)."""
         source = client.jwks.strip() if isinstance(client.jwks, str) else ""
         if not source.startswith(("https://", "http://")):
             return True
@@ -149,7 +151,8 @@ class KeySets:
         if cached is None:
             return False
         age = self._clock() - cached[0]
-        return age < KEYS_TTL and (age < 10 or any(k.key_id == kid for k in cached[1].keys))
+        holds_key = any(k.key_id == kid for k in cached[1].keys)
+        return age < KEYS_TTL and (age < REFETCH_AFTER or holds_key)
 
     def get(self, client: CdsClient, allow_http: bool, *, refresh: bool = False) -> jwt.PyJWKSet:
         if isinstance(client.jwks, dict):
@@ -170,8 +173,8 @@ class KeySets:
             fresh = cached is not None and self._clock() - cached[0] < KEYS_TTL
             if cached is not None and fresh and not refresh:
                 return cached[1]
-            if cached is not None and refresh and self._clock() - cached[0] < 10:
-                return cached[1]  # an unknown kid refetches at most every 10 seconds
+            if cached is not None and refresh and self._clock() - cached[0] < REFETCH_AFTER:
+                return cached[1]  # an unknown kid refetches at most every REFETCH_AFTER s
         keys = self._fetch(source, allow_http)
         with self._lock:
             self._cache[source] = (self._clock(), keys)
