@@ -1,0 +1,191 @@
+"""Instructions per CDS patient-view call, counted by Valgrind: a measure of the work a new chart
+costs that does not move with the machine's speed.
+
+    .venv/bin/python benchmarks/cds_instructions.py                 # every part
+    .venv/bin/python benchmarks/cds_instructions.py --part import   # one part
+
+This machine's CPU time per call moves by 10% and more from one minute to the next (see
+``machine_speed.py``), more than most changes to the code do. The instructions a call executes
+barely move. Each part runs twice under ``valgrind --tool=callgrind`` (Debian's ``valgrind``
+package), serving ``--calls`` and then three times as many calls of the typical prefetch of
+``cds_patient_view.py``, every call another chart. The difference of the two totals, divided
+by the difference in calls, is the count per call, with the start-up and the calls' preparation
+left out. The parts:
+
+* ``call``: the whole call as the route serves it (the JWT verified, the body parsed, the data
+  gathered, read and assessed, the cards made and stored with the audit record in SQLite);
+* ``import``: gathering the prefetch's resources and reading them into the patient's history;
+* ``assess``: the core's assessment of that history.
+
+Under Valgrind a call takes some 50 times as long, so a part takes a minute or two (the two
+runs of a part run side by side). Prints Markdown rows for docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+PARTS = ("call", "import", "assess")
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def _child(part: str, calls: int, prepared: int) -> None:
+    """Prepare ``prepared`` calls, then do ``part`` for the first ``calls`` of them."""
+    import jwt
+    from cds_patient_view import ISS, typical_prefetch, varied
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from trdnav.clinic import accounts
+    from trdnav.store import migrate
+    from trdnav.store.database import Store
+
+    folder = Path(tempfile.mkdtemp(prefix="trdnav-instructions-"))
+    url = f"sqlite:///{folder / 'cds.db'}"
+    migrate.upgrade(url)
+    store = Store(url)
+    clinic = accounts.add_clinic(store, "Bench Clinic")
+    store.dispose()
+    key = ec.generate_private_key(ec.SECP384R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    jwks = {"keys": [{**jwk, "kid": "bench", "alg": "ES384", "use": "sig"}]}
+    os.environ["TRDNAV_TIMEZONE"] = "UTC"
+    os.environ["TRDNAV_DATABASE_URL"] = url
+    os.environ["TRDNAV_CDS_CLIENTS"] = json.dumps({ISS: {"clinic": str(clinic.id), "jwks": jwks}})
+
+    from trdnav.api.app import create_app_from_env
+    from trdnav.cds.body import read_call
+    from trdnav.cds.discovery import prefetch_templates
+    from trdnav.cds.prefetch import gather
+    from trdnav.cds.service import CallContext, parse_request, serve
+    from trdnav.clinic.actor import Actor
+    from trdnav.core.assessment import assess
+    from trdnav.fhir.imports import import_resources
+
+    state = create_app_from_env().state.trdnav
+    service = "trdnav-patient-view"
+    audience = f"http://127.0.0.1:8000/cds-services/{service}"
+    prefetch = typical_prefetch(date.today())
+    now = int(time.time())
+    bodies, tokens = [], []
+    for n in range(prepared + 1):
+        body = {
+            "hook": "patient-view",
+            "hookInstance": str(uuid.uuid4()),
+            "context": {"userId": "Practitioner/1", "patientId": "bench-patient"},
+            "prefetch": varied(prefetch, "patients", n),
+        }
+        bodies.append(json.dumps(body).encode())
+        claims = {"iss": ISS, "aud": audience, "iat": now, "exp": now + 3600}
+        claims["jti"] = str(uuid.uuid4())
+        tokens.append(jwt.encode(claims, key, algorithm="ES384", headers={"kid": "bench"}))
+    templates = prefetch_templates(state.codes)
+
+    def context() -> CallContext:
+        return CallContext(
+            state.settings,
+            state.store,
+            state.kb,
+            state.codes,
+            state.today(),
+            "http://127.0.0.1:8000/",
+            state.cds_decisions,
+        )
+
+    def actor(caller: Any) -> Actor:
+        return Actor(
+            clinic_id=caller.clinic_id,
+            role="cds",
+            email=f"cds:{caller.iss}",
+            remote_addr=None,
+            request_id=None,
+        )
+
+    def whole(n: int) -> Callable[[], Any]:
+        return lambda: serve(
+            context(), state.cds_keys, tokens[n], [audience], actor, service, bodies[n]
+        )
+
+    def requests() -> list[Any]:
+        return [parse_request(service, read_call(b).value) for b in bodies]
+
+    def imported(request: Any) -> Any:
+        resources = gather(request, templates, False)
+        return import_resources(resources, state.kb, state.codes, state.today())
+
+    work: list[Callable[[], Any]]
+    if part == "call":
+        work = [whole(n) for n in range(len(bodies))]
+    elif part == "import":
+        work = [lambda r=r: imported(r) for r in requests()]
+    else:
+        histories = [imported(r).patients[0].history for r in requests()]
+        days = state.settings.adequate_trial_days
+        work = [lambda h=h: assess(h, state.kb, adequate_trial_days=days) for h in histories]
+    work[-1]()  # the first call warms what is made once (caches, compiled statements)
+    for task in work[:calls]:
+        task()
+
+
+def _count(part: str, calls: int, prepared: int) -> subprocess.Popen[str]:
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--callgrind-out-file=/dev/null",
+        sys.executable,
+        __file__,
+        "--child",
+        part,
+        str(calls),
+        str(prepared),
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    return subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+def _collected(process: subprocess.Popen[str]) -> int:
+    _, err = process.communicate()
+    found = _COLLECTED.search(err)
+    if process.returncode != 0 or found is None:
+        sys.exit(f"valgrind failed ({process.returncode}):\n{err[-2000:]}")
+    return int(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--part", choices=[*PARTS, "all"], default="all")
+    parser.add_argument("--calls", type=int, default=10, help="calls of the smaller run")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        part, calls, prepared = args.child
+        _child(part, int(calls), int(prepared))
+        return
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not installed (Debian: apt-get install valgrind)")
+    few, many = args.calls, 3 * args.calls
+    print("| part | instructions per call (millions) | calls counted |")
+    print("|---|---|---|")
+    for part in PARTS if args.part == "all" else (args.part,):
+        runs = [_count(part, few, many), _count(part, many, many)]
+        small, large = (_collected(run) for run in runs)
+        per_call = (large - small) / (many - few)
+        print(f"| {part} | {per_call / 1e6:.2f} | {many - few} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
