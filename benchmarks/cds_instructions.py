@@ -15,6 +15,9 @@ left out. The parts:
 * ``call``: the whole call as the route serves it (the JWT verified, the body parsed, the data
   gathered, read and assessed, the cards made and stored with the audit record in SQLite);
 * ``import``: gathering the prefetch's resources and reading them into the patient's history;
+* ``gather``: only gathering them (a list of the resources and where each was found);
+* ``read``: gathering them and reading each (:meth:`~trdnav.fhir.imports.Router.add`), but
+  not making the history of what was read (``import`` less ``read`` is that);
 * ``assess``: the core's assessment of that history.
 
 Under Valgrind a call takes some 50 times as long, so a part takes a minute or two (the two
@@ -38,7 +41,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-PARTS = ("call", "import", "assess")
+PARTS = ("call", "import", "gather", "read", "assess")
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
@@ -72,7 +75,7 @@ def _child(part: str, calls: int, prepared: int) -> None:
     from trdnav.cds.service import CallContext, parse_request, serve
     from trdnav.clinic.actor import Actor
     from trdnav.core.assessment import assess
-    from trdnav.fhir.imports import import_resources
+    from trdnav.fhir.imports import Router, import_resources
 
     state = create_app_from_env().state.trdnav
     service = "trdnav-patient-view"
@@ -125,11 +128,21 @@ def _child(part: str, calls: int, prepared: int) -> None:
         resources = gather(request, templates, False)
         return import_resources(resources, state.kb, state.codes, state.today())
 
+    def read(request: Any) -> Router:
+        router = Router(state.codes, state.kb, state.today())
+        for item in gather(request, templates, False):
+            router.add(item)
+        return router
+
     work: list[Callable[[], Any]]
     if part == "call":
         work = [whole(n) for n in range(len(bodies))]
     elif part == "import":
         work = [lambda r=r: imported(r) for r in requests()]
+    elif part == "gather":
+        work = [lambda r=r: gather(r, templates, False) for r in requests()]
+    elif part == "read":
+        work = [lambda r=r: read(r) for r in requests()]
     else:
         histories = [imported(r).patients[0].history for r in requests()]
         days = state.settings.adequate_trial_days
