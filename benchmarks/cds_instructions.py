@@ -46,7 +46,16 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 def _child(part: str, calls: int, prepared: int) -> None:
-    """Prepare ``prepared`` calls, then do ``part`` for the first ``calls`` of them."""
+    """Prepare ``prepared`` calls, then do ``part`` for the first ``calls`` of them, with the
+    database in a folder of its own that is removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="trdnav-instructions-"))
+    try:
+        _work(part, calls, prepared, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _work(part: str, calls: int, prepared: int, folder: Path) -> None:
     import jwt
     from cds_patient_view import ISS, typical_prefetch, varied
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -55,7 +64,6 @@ def _child(part: str, calls: int, prepared: int) -> None:
     from trdnav.store import migrate
     from trdnav.store.database import Store
 
-    folder = Path(tempfile.mkdtemp(prefix="trdnav-instructions-"))
     url = f"sqlite:///{folder / 'cds.db'}"
     migrate.upgrade(url)
     store = Store(url)
@@ -147,9 +155,10 @@ def _child(part: str, calls: int, prepared: int) -> None:
         histories = [imported(r).patients[0].history for r in requests()]
         days = state.settings.adequate_trial_days
         work = [lambda h=h: assess(h, state.kb, adequate_trial_days=days) for h in histories]
-    work[-1]()  # the first call warms what is made once (caches, compiled statements)
+    work[-1]()  # the last call, never counted, warms what is made once (caches, statements)
     for task in work[:calls]:
         task()
+    state.store.dispose()
 
 
 def _count(part: str, calls: int, prepared: int) -> subprocess.Popen[str]:
