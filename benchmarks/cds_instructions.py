@@ -35,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -56,25 +55,20 @@ def _child(part: str, calls: int, prepared: int) -> None:
 
 
 def _work(part: str, calls: int, prepared: int, folder: Path) -> None:
-    import jwt
-    from cds_patient_view import ISS, typical_prefetch, varied
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from cds_patient_view import (
+        ISS,
+        bench_database,
+        call_body,
+        call_token,
+        client_key,
+        typical_prefetch,
+    )
 
-    from trdnav.clinic import accounts
-    from trdnav.store import migrate
-    from trdnav.store.database import Store
-
-    url = f"sqlite:///{folder / 'cds.db'}"
-    migrate.upgrade(url)
-    store = Store(url)
-    clinic = accounts.add_clinic(store, "Bench Clinic")
-    store.dispose()
-    key = ec.generate_private_key(ec.SECP384R1())
-    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
-    jwks = {"keys": [{**jwk, "kid": "bench", "alg": "ES384", "use": "sig"}]}
+    url, clinic_id = bench_database(folder)
+    key, jwks = client_key()
     os.environ["TRDNAV_TIMEZONE"] = "UTC"
     os.environ["TRDNAV_DATABASE_URL"] = url
-    os.environ["TRDNAV_CDS_CLIENTS"] = json.dumps({ISS: {"clinic": str(clinic.id), "jwks": jwks}})
+    os.environ["TRDNAV_CDS_CLIENTS"] = json.dumps({ISS: {"clinic": str(clinic_id), "jwks": jwks}})
 
     from trdnav.api.app import create_app_from_env
     from trdnav.cds.body import read_call
@@ -90,18 +84,8 @@ def _work(part: str, calls: int, prepared: int, folder: Path) -> None:
     audience = f"http://127.0.0.1:8000/cds-services/{service}"
     prefetch = typical_prefetch(date.today())
     now = int(time.time())
-    bodies, tokens = [], []
-    for n in range(prepared + 1):
-        body = {
-            "hook": "patient-view",
-            "hookInstance": str(uuid.uuid4()),
-            "context": {"userId": "Practitioner/1", "patientId": "bench-patient"},
-            "prefetch": varied(prefetch, "patients", n),
-        }
-        bodies.append(json.dumps(body).encode())
-        claims = {"iss": ISS, "aud": audience, "iat": now, "exp": now + 3600}
-        claims["jti"] = str(uuid.uuid4())
-        tokens.append(jwt.encode(claims, key, algorithm="ES384", headers={"kid": "bench"}))
+    bodies = [call_body(prefetch, "patients", n) for n in range(prepared + 1)]
+    tokens = [call_token(key, audience, now) for _ in bodies]
     templates = prefetch_templates(state.codes)
 
     def context() -> CallContext:

@@ -224,6 +224,41 @@ def varied(prefetch: dict[str, Any], vary: str, n: int) -> dict[str, Any]:
     return out
 
 
+def bench_database(folder: Path) -> tuple[str, int]:
+    """A migrated SQLite database in ``folder`` holding the benchmark's clinic: its URL and the
+    clinic's id."""
+    url = f"sqlite:///{folder / 'cds.db'}"
+    migrate.upgrade(url)
+    store = Store(url)
+    clinic = accounts.add_clinic(store, "Bench Clinic")
+    store.dispose()
+    return url, clinic.id
+
+
+def client_key() -> tuple[ec.EllipticCurvePrivateKey, dict[str, Any]]:
+    """The CDS client's ES384 signing key and its JWKS (key id ``bench``)."""
+    key = ec.generate_private_key(ec.SECP384R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    return key, {"keys": [{**jwk, "kid": "bench", "alg": "ES384", "use": "sig"}]}
+
+
+def call_body(prefetch: dict[str, Any], vary: str, n: int) -> bytes:
+    """The JSON body of call ``n`` (its prefetch :func:`varied`)."""
+    body = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/1", "patientId": "bench-patient"},
+        "prefetch": varied(prefetch, vary, n),
+    }
+    return json.dumps(body).encode()
+
+
+def call_token(key: ec.EllipticCurvePrivateKey, audience: str, now: int) -> str:
+    """A JWT for one call (its own ``jti``), valid for an hour from ``now``."""
+    claims = {"iss": ISS, "aud": audience, "iat": now, "exp": now + 3600, "jti": str(uuid.uuid4())}
+    return jwt.encode(claims, key, algorithm="ES384", headers={"kid": "bench"})
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -385,20 +420,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="trdnav-cds-"))
-    url = f"sqlite:///{folder / 'cds.db'}"
-    migrate.upgrade(url)
-    store = Store(url)
-    clinic = accounts.add_clinic(store, "Bench Clinic")
-    store.dispose()
-    key = ec.generate_private_key(ec.SECP384R1())
-    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
-    jwks = {"keys": [{**jwk, "kid": "bench", "alg": "ES384", "use": "sig"}]}
+    url, clinic_id = bench_database(folder)
+    key, jwks = client_key()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "TRDNAV_TIMEZONE": "UTC",
-        "TRDNAV_CDS_CLIENTS": json.dumps({ISS: {"clinic": str(clinic.id), "jwks": jwks}}),
+        "TRDNAV_CDS_CLIENTS": json.dumps({ISS: {"clinic": str(clinic_id), "jwks": jwks}}),
     }
     server = subprocess.Popen(
         [
@@ -436,16 +465,8 @@ def main() -> None:
             tokens: list[str] = []
             now = int(time.time())
             for _ in range(n):
-                body = {
-                    "hook": "patient-view",
-                    "hookInstance": str(uuid.uuid4()),
-                    "context": {"userId": "Practitioner/1", "patientId": "bench-patient"},
-                    "prefetch": varied(prefetch, args.vary, next(serial)),
-                }
-                bodies.append(json.dumps(body).encode())
-                jti = str(uuid.uuid4())
-                claims = {"iss": ISS, "aud": aud, "iat": now, "exp": now + 3600, "jti": jti}
-                tokens.append(jwt.encode(claims, key, algorithm="ES384", headers={"kid": "bench"}))
+                bodies.append(call_body(prefetch, args.vary, next(serial)))
+                tokens.append(call_token(key, aud, now))
             return bodies, tokens
 
         path = "/cds-services/trdnav-patient-view"
