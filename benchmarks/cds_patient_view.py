@@ -18,10 +18,11 @@ since the machine may be shared. ``--vary`` sets what changes between calls: by 
 search Bundle comes with a new ``id`` and ``meta``, as a FHIR server answers (the same chart
 opened again, which trdnav may answer from the cards it decided before, see
 ``cds_cache_size``); ``--vary patients`` changes the patient's data in every call, so every
-call is decided anew. Each run also gives the machine's speed just before it (``machine ms``:
-a fixed workload's CPU time alone / beside a busy CPU, from ``machine_speed.py``; lower is
-faster), since the same calls cost up to 1.7 times the CPU when the machine's two CPUs slow
-each other down. Prints Markdown rows for docs/performance.md.
+call is decided anew. Each run also gives the machine's speed just before it and just after
+it (``machine ms``: a fixed workload's CPU time alone / beside a busy CPU, from
+``machine_speed.py``; lower is faster), since the same calls cost up to 1.7 times the CPU when
+the machine's two CPUs slow each other down, and the speed can change within a run. Prints
+Markdown rows for docs/performance.md.
 """
 
 from __future__ import annotations
@@ -488,7 +489,8 @@ def main() -> None:
             result = uvloop.run(run(prepared_calls, "127.0.0.1", port, rate))
             cpu = cpu_seconds(server.pid) - cpu_before
             result["client_cpu"] = time.process_time() - client_before
-            rows.append((rate, total, result, cpu, os.getloadavg()[0], speed))
+            load = os.getloadavg()[0]
+            rows.append((rate, total, result, cpu, load, (*speed, *machine_speed())))
         print(
             f"prefetch: {sum(counts.values())} resources ({counts['medicationRequests']} "
             f"medication records, {counts['observations']} observations, "
@@ -497,7 +499,7 @@ def main() -> None:
         )
         print(
             "| rate | calls | server p50 ms | server p99 ms | client p50 ms | client p99 ms "
-            "| calls/s | server CPU ms/call | errors | load average | machine ms |"
+            "| calls/s | server CPU ms/call | errors | load average | machine ms before; after |"
         )
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         for rate, total, r, cpu, load, speed in rows:
@@ -505,7 +507,7 @@ def main() -> None:
                 f"| {rate}/s | {total} | {r['server_p50']:.1f} | {r['server_p99']:.1f} "
                 f"| {r['client_p50']:.1f} | {r['client_p99']:.1f} | {r['rps']:.0f} "
                 f"| {cpu * 1000 / total:.1f} | {r['errors']:.0f} | {load:.1f} "
-                f"| {speed[0]:.0f} / {speed[1]:.0f} |"
+                f"| {speed[0]:.0f} / {speed[1]:.0f}; {speed[2]:.0f} / {speed[3]:.0f} |"
             )
         for rate, total, r, *_ in rows:
             print(f"load generator at {rate}/s: {r['client_cpu'] * 1000 / total:.2f} ms CPU/call")
