@@ -143,8 +143,8 @@ class KeySets:
         needs nothing from the network: the client's JWKS is inline or a file, or a URL
         fetched less than ``KEYS_TTL`` seconds ago that holds the key (or was fetched less
         than ``REFETCH_AFTER`` seconds ago, so that an unknown key is not fetched again)."""
-        source = client.jwks.strip() if isinstance(client.jwks, str) else ""
-        if not source.startswith(("https://", "http://")):
+        source = _jwks_url(client)
+        if source is None:
             return True
         with self._lock:
             cached = self._cache.get(source)
@@ -166,7 +166,7 @@ class KeySets:
             except ValueError as exc:
                 raise NotAuthenticated(f"the client's JWKS is not valid JSON ({exc})") from None
             return self._inline(source, data)
-        if not source.startswith(("https://", "http://")):
+        if _jwks_url(client) is None:
             return self._file(source)
         with self._lock:
             cached = self._cache.get(source)
@@ -179,6 +179,14 @@ class KeySets:
         with self._lock:
             self._cache[source] = (self._clock(), keys)
         return keys
+
+
+def _jwks_url(client: CdsClient) -> str | None:
+    """The URL the client's JWKS is fetched from; None when it is inline or a file."""
+    if isinstance(client.jwks, dict):
+        return None
+    source = client.jwks.strip()
+    return source if source.startswith(("https://", "http://")) else None
 
 
 def _key_set(data: Any) -> jwt.PyJWKSet:
