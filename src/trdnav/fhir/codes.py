@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -28,6 +29,9 @@ from trdnav.fhir.code_files import (
 )
 from trdnav.measures.records import Coding
 from trdnav.measures.terminology import ValueSet
+
+if TYPE_CHECKING:
+    from trdnav.fhir.mapping import Term, TermKey
 
 __all__ = ["CodeMatcher", "FhirCodes", "NameIndex"]
 
@@ -95,6 +99,8 @@ class FhirCodes:
         self.systems = {name: s.url for name, s in codes.systems.items()}
         self.aliases = {alias: s.url for s in codes.systems.values() for alias in s.aliases}
         """Other URIs of a code system -> its canonical URI."""
+        self.terms: dict[TermKey, Term] = {}
+        """CodeableConcepts read (:func:`trdnav.fhir.mapping.read_term`), by text and codings."""
         self.local = codes.local
         self.bindings = {k: frozenset(v) for k, v in codes.required_bindings.items()}
         self.other_versions = dict(codes.other_versions)

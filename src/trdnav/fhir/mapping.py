@@ -78,37 +78,52 @@ class Term:
         return "(no code or text)"
 
 
-def _term(value: dict[str, Any], aliases: dict[str, str]) -> Term | None:
+TERMS_KEPT = 4096
+"""Terms kept by :func:`read_term`: a chart repeats its codes, and so do charts."""
+TermKey = tuple[str | None, tuple[tuple[str, str, str | None], ...]]
+
+
+def _term(value: dict[str, Any], aliases: dict[str, str], kept: dict[TermKey, Term]) -> Term | None:
     """A CodeableConcept as a term, when it is well formed (its codings as
     :meth:`ElementReader.concept` reads them, its text a string): read in one pass. None when
-    something in it is not, for :func:`read_term` to read it element by element and say what."""
+    something in it is not, for :func:`read_term` to read it element by element and say what.
+    A Term is immutable, so one is made once for each text and codings and kept in ``kept``."""
     listed = value.get("coding")
     raw = value.get("text")
     if (listed is not None and type(listed) is not list) or (
         raw is not None and type(raw) is not str
     ):
         return None
-    codings = []
-    displays = []
+    found = []
     for coding in listed or ():
         if type(coding) is not dict:
             return None
         system, code = coding.get("system"), coding.get("code")
         if type(system) is str and type(code) is str and system and code:
             display = coding.get("display")
-            if not isinstance(display, str):
-                display = None
-            elif display:
-                displays.append(display)
-            codings.append(Coding(aliases.get(system, system), code, display))
+            found.append((system, code, display if isinstance(display, str) else None))
         elif (system is not None and (type(system) is not str or not system)) or (
             code is not None and (type(code) is not str or not code)
         ):
             return None
+    key = (raw, tuple(found))
+    term = kept.get(key)
+    if term is None:
+        term = _make_term(key, aliases)
+        if len(kept) >= TERMS_KEPT:
+            kept.clear()
+        kept[key] = term
+    return term
+
+
+def _make_term(key: TermKey, aliases: dict[str, str]) -> Term:
+    raw, found = key
+    codings = tuple(Coding(aliases.get(s, s), c, d) for s, c, d in found)
+    displays = tuple(d for _, _, d in found if d)
     text = raw.strip() if raw is not None else None
     if text:
-        return Term(tuple(codings), (text, *displays), text)
-    return Term(tuple(codings), tuple(displays))
+        return Term(codings, (text, *displays), text)
+    return Term(codings, displays)
 
 
 def read_term(ctx: Context, reader: ElementReader, value: Any, path: str) -> Term:
@@ -116,7 +131,7 @@ def read_term(ctx: Context, reader: ElementReader, value: Any, path: str) -> Ter
         return _NOTHING
     aliases = ctx.codes.aliases
     if type(value) is dict:
-        term = _term(value, aliases)
+        term = _term(value, aliases, ctx.codes.terms)
         if term is not None:
             return term
     codings = tuple(
