@@ -12,6 +12,8 @@ patient.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -59,14 +61,11 @@ class FhirHistory:
 
 
 class Sequence:
-    """Numbers resources in the order they are read (shared by the intakes of one input)."""
+    """Numbers resources in the order they are read (shared by the intakes of one input):
+    ``next()`` gives 1, 2, ..."""
 
     def __init__(self) -> None:
-        self._next = 0
-
-    def next(self) -> int:
-        self._next += 1
-        return self._next
+        self.next: Callable[[], int] = itertools.count(1).__next__
 
 
 @dataclass

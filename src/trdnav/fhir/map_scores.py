@@ -38,7 +38,7 @@ TOTAL_ONLY = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class ScoreObservation:
     source: Source
     keys: tuple[str, ...]
@@ -140,7 +140,7 @@ def read_observation(
     span = reader.timing(res, "effective")
     observation = ScoreObservation(
         source=src,
-        keys=tuple(k for k in (src.ref, full_url) if k),
+        keys=(src.ref, full_url) if full_url else (src.ref,),
         instrument=instrument,
         part=part,
         item=item,

@@ -168,7 +168,6 @@ def _supply(r: ElementReader, res: dict[str, Any]) -> Supply:
     repeat = _object(timing.get("repeat"))
     dose_rate = _single(r, dosage, "doseAndRate") if dosage else {}
     dispense = r.mapping(res, "dispenseRequest", "dispenseRequest") or {}
-    path = "dosageInstruction[0].timing.repeat"
     dose = r.quantity(dose_rate, "doseQuantity", "dosageInstruction[0].doseAndRate[0].dose")
     dose_range = r.mapping(dose_rate, "doseRange", "dosageInstruction[0].doseAndRate[0].dose")
     if dose is None and dose_range is not None:
@@ -178,20 +177,20 @@ def _supply(r: ElementReader, res: dict[str, Any]) -> Supply:
     )
     quantity = r.quantity(dispense, "quantity", "dispenseRequest.quantity")
     validity = r.period(dispense, "validityPeriod", "dispenseRequest.validityPeriod")
-    frequency = r.number(repeat, "frequencyMax", f"{path}.frequencyMax")
+    frequency = r.number(repeat, "frequencyMax", "dosageInstruction[0].timing.repeat.frequencyMax")
     if frequency is None:
-        frequency = r.number(repeat, "frequency", f"{path}.frequency")
+        frequency = r.number(repeat, "frequency", "dosageInstruction[0].timing.repeat.frequency")
     period_unit = repeat.get("periodUnit")
     times = repeat.get("timeOfDay")
     refills = r.number(dispense, "numberOfRepeatsAllowed", "dispenseRequest.numberOfRepeatsAllowed")
     return Supply(
-        bounds=r.period(repeat, "boundsPeriod", f"{path}.boundsPeriod"),
+        bounds=r.period(repeat, "boundsPeriod", "dosageInstruction[0].timing.repeat.boundsPeriod"),
         validity_start=validity.start if validity else None,
         expected_supply_days=_in_days(supply_days),
         quantity=quantity[0] if quantity else None,
         dose=dose[0] if dose else None,
         frequency=int(frequency) if frequency is not None else None,
-        period=r.number(repeat, "period", f"{path}.period"),
+        period=r.number(repeat, "period", "dosageInstruction[0].timing.repeat.period"),
         period_unit=period_unit if isinstance(period_unit, str) else None,
         times_of_day=len(times) if isinstance(times, list) else 0,
         refills=int(refills or 0),
