@@ -106,12 +106,12 @@ def problems_from_errors(errors: Iterable[Mapping[str, Any]], prefix: Loc = ()) 
 
 def _misspelt_fields(data: Mapping[str, Any], model: type[BaseModel], loc: Loc) -> list[Problem]:
     """Unknown keys that are close to a known field: probably typos, which could hide data."""
-    known = list(model.model_fields)
+    fields = model.model_fields
     problems = []
     for key in data:
-        if key in model.model_fields:
+        if key in fields:
             continue
-        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.8)
+        close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.8)
         if close:
             problems.append(
                 Problem(

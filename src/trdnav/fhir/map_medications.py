@@ -21,7 +21,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -375,18 +375,14 @@ def _merge_renewals(found: list[Trial], gap_days: int) -> list[Trial]:
             and (last.drug, last.daily_dose) == (trial.drug, trial.daily_dose)
             and (last.end is None or trial.start <= last.end + timedelta(days=gap_days))
         ):
-            end = None if last.end is None or trial.end is None else max(last.end, trial.end)
-            recorded = trial.response_recorded or last.response_recorded
-            response = trial.response if trial.response_recorded else last.response
-            merged[-1] = replace(
-                last,
-                sources=[*last.sources, *trial.sources],
-                end=end,
-                response=response,
-                ongoing=last.ongoing or trial.ongoing,
-                dose_optimized=last.dose_optimized or trial.dose_optimized,
-                response_recorded=recorded,
-            )
+            # ``last`` is a Trial made by :func:`trials` for this merge alone: it is extended
+            last.sources = [*last.sources, *trial.sources]
+            last.end = None if last.end is None or trial.end is None else max(last.end, trial.end)
+            if trial.response_recorded:
+                last.response = trial.response
+            last.response_recorded = trial.response_recorded or last.response_recorded
+            last.ongoing = last.ongoing or trial.ongoing
+            last.dose_optimized = last.dose_optimized or trial.dose_optimized
         else:
             merged.append(trial)
     return sorted([*statements, *merged], key=lambda t: t.sources[0].seq)
