@@ -43,6 +43,12 @@ def days(span: Span | None) -> tuple[str, str] | None:
         ({"quantity": 30, "dose": 1}, None),  # no doses per day: nothing to divide by
         ({}, None),
         ({"expected_supply_days": 0}, None),
+        # more days than any date can hold, or not a number of days: no period (not a crash)
+        ({"expected_supply_days": 1e300}, None),
+        ({"expected_supply_days": 30, "refills": 10**12}, None),
+        ({"expected_supply_days": float("inf")}, None),
+        ({"expected_supply_days": float("nan")}, None),
+        ({"quantity": 1e308, "dose": 1e-300, "times_of_day": 1}, None),
     ],
 )
 def test_days_supplied_from_the_authored_day(supply, expected):

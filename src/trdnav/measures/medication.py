@@ -14,7 +14,8 @@ CumulativeMedicationDuration, used by CMS2 for antidepressant follow-up.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+from datetime import date, timedelta
 
 from trdnav.measures.records import MedicationRequest, Supply
 from trdnav.measures.timing import Moment, Span
@@ -67,9 +68,11 @@ def request_period(request: MedicationRequest) -> Span | None:
         return None
     days = supply_days(supply)
     if days is not None:
-        offset = int(days - 1)  # truncated towards zero, as CQL adds a decimal quantity
-        if offset < 0:
+        if not math.isfinite(days):
             return None
+        offset = int(days - 1)  # truncated towards zero, as CQL adds a decimal quantity
+        if not 0 <= offset <= (date.max - start).days:
+            return None  # no days, or more than any date can hold (a bad supply or refills)
         return Span(Moment(start), Moment(start + timedelta(days=offset)))
     if supply.bounds is not None and supply.bounds.end is not None:
         end = supply.bounds.end.day
