@@ -160,6 +160,18 @@ def test_a_medication_requests_dates_and_supply_are_checked(chart, import_chart)
     assert not [p for p in found if "entry[0]" in p]
 
 
+@pytest.mark.parametrize("sequence", [[1], {"n": 1}, "1", 1.5, True])
+def test_a_dosage_sequence_must_be_an_integer(chart, import_chart, sequence):
+    chart.condition("F33.1", onset="2024-01-10")
+    chart.statement("sertraline", 100, "2024-01-15", "2024-04-15", rxnorm="36437")
+    bundle = chart.bundle()
+    bundle["entry"][-1]["resource"]["dosage"][0]["sequence"] = sequence
+    found = problems(import_chart, bundle, validate=False)
+    [(path, expected)] = found.items()
+    assert path.endswith("dosage[0].sequence")
+    assert expected == "an integer (Dosage.sequence)"
+
+
 @pytest.mark.parametrize("unit", [{"code": "d"}, ["d"], 7, "fortnight"])
 def test_a_dose_periods_unit_must_be_a_unit_of_time(chart, import_chart, unit):
     chart.condition("F33.1", onset="2024-01-10")

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from trdnav.fhir.elements import ElementReader
 from trdnav.fhir.mapping import Context, Source, Term, day_of, read_term
-from trdnav.fhir.resources import medication_request_record
+from trdnav.fhir.resources import in_days, medication_request_record
 from trdnav.measures.medication import DAYS_PER_UNIT, request_period
+from trdnav.measures.records import MedicationRequest, Supply
 
 __all__ = ["MedicationState", "PendingTrial", "Trial", "read_medication", "trials"]
 
@@ -100,7 +101,11 @@ def _dose(
         if not isinstance(dosage, dict):
             reader.bad(where, dosage, "a Dosage object")
             return None, "unreadable dosage"
-        sequences.add(dosage.get("sequence"))
+        sequence = dosage.get("sequence")
+        if sequence is not None and type(sequence) is not int:
+            reader.bad(f"{where}.sequence", sequence, "an integer (Dosage.sequence)")
+            return None, "unreadable dosage"
+        sequences.add(sequence)
         rates = reader.array(dosage, "doseAndRate", f"{where}.doseAndRate")
         quantity = None
         for j, rate in enumerate(rates):
@@ -179,8 +184,17 @@ def _response(ctx: Context, reader: ElementReader, res: dict[str, Any]) -> str |
 
 
 def read_medication(
-    ctx: Context, state: MedicationState, res: dict[str, Any], src: Source, kind: Kind
+    ctx: Context,
+    state: MedicationState,
+    res: dict[str, Any],
+    src: Source,
+    kind: Kind,
+    *,
+    plain_orders: bool = True,
 ) -> None:
+    """Read a MedicationStatement or MedicationRequest into ``state``. A MedicationRequest of
+    the plain shape most orders have is read the short way (:func:`_plain_order`) unless
+    ``plain_orders`` is false; either way gives the same trial, report and problems."""
     rules = getattr(ctx.codes.medications_file.statuses, kind)
     reader = ctx.reader(src.where)
     problems = len(reader.problems)
@@ -238,20 +252,15 @@ def read_medication(
         elif not ongoing and start and end is None:
             when = f"status {status} but no end date (effectivePeriod.end)"
     else:
-        dosages = reader.array(res, "dosageInstruction", "dosageInstruction")
-        daily, why = _dose(ctx, reader, dosages, "dosageInstruction")
-        # Its status, intent, medication and doNotPerform are read above: when none of them
-        # (nor anything else so far) was bad, the record reads only its dates and supply.
-        clean = len(reader.problems) == problems and status and intent
-        read = (status, intent) if clean and status and intent else None
-        before = len(reader.problems)
-        record = medication_request_record(reader, res, src.ref.split("/", 1)[-1], read=read)
-        if read is None:
-            # the full reading meets again the elements read above: name each problem once
-            named = {(p.path, p.expected) for p in reader.problems[:before]}
-            reader.problems[before:] = [
-                p for p in reader.problems[before:] if (p.path, p.expected) not in named
-            ]
+        rid = src.ref.split("/", 1)[-1]
+        clean = plain_orders and len(reader.problems) == problems
+        plain = _plain_order(ctx, res) if clean else None
+        if plain is not None and status and intent:
+            daily, why = plain[0], None
+            authored = reader.moment(res, "authoredOn", "authoredOn")
+            record = MedicationRequest(rid, status, intent, (), authored, supply=plain[1])
+        else:
+            record, daily, why = _read_order(ctx, reader, res, rid, status, intent, problems)
         period = request_period(record)
         start = day_of(period.start) if period else None
         end = day_of(period.end) if period else None
@@ -278,6 +287,106 @@ def read_medication(
             dose_optimized=optimized,
         )
     )
+
+
+def _read_order(
+    ctx: Context,
+    reader: ElementReader,
+    res: dict[str, Any],
+    rid: str,
+    status: str | None,
+    intent: str | None,
+    problems: int,
+) -> tuple[MedicationRequest, float | None, str | None]:
+    """A MedicationRequest's record (for its period), daily dose and why it has none, each
+    element read and each problem named."""
+    dosages = reader.array(res, "dosageInstruction", "dosageInstruction")
+    daily, why = _dose(ctx, reader, dosages, "dosageInstruction")
+    # Its status, intent, medication and doNotPerform are read already: when none of them
+    # (nor anything else so far) was bad, the record reads only its dates and supply.
+    clean = len(reader.problems) == problems and status and intent
+    read = (status, intent) if clean and status and intent else None
+    before = len(reader.problems)
+    record = medication_request_record(reader, res, rid, read=read)
+    if read is None:
+        # the full reading meets again the elements read above: name each problem once
+        named = {(p.path, p.expected) for p in reader.problems[:before]}
+        reader.problems[before:] = [
+            p for p in reader.problems[before:] if (p.path, p.expected) not in named
+        ]
+    return record, daily, why
+
+
+_DOSAGE_KEYS = frozenset({"timing", "doseAndRate", "text", "patientInstruction", "route"})
+_REPEAT_KEYS = frozenset({"frequency", "period", "periodUnit"})
+_DISPENSE_READ = frozenset({"validityPeriod", "numberOfRepeatsAllowed", "quantity"})
+
+
+def _number(value: Any) -> TypeGuard[int | float]:
+    """A JSON number (not a boolean) of a sensible size."""
+    return (type(value) is int or type(value) is float) and -1e15 < value < 1e15
+
+
+def _plain_order(ctx: Context, res: dict[str, Any]) -> tuple[float, Supply] | None:
+    """The daily dose and supply of a MedicationRequest of the plain shape most orders have,
+    or None for any other shape (read then element by element, each problem named): one
+    dosage instruction of one dose quantity in a mass unit, taken ``frequency`` times per
+    ``period periodUnit``; a dispense request, if any, of an expected supply duration and
+    nothing else the supply reads. Dose and supply are what :func:`_dose` and
+    :func:`~trdnav.fhir.resources.medication_request_record` read from such an order."""
+    dosages = res.get("dosageInstruction")
+    if type(dosages) is not list or len(dosages) != 1:
+        return None
+    dosage = dosages[0]
+    if type(dosage) is not dict or not _DOSAGE_KEYS.issuperset(dosage):
+        return None
+    timing, rates = dosage.get("timing"), dosage.get("doseAndRate")
+    if type(timing) is not dict or timing.keys() != {"repeat"}:
+        return None
+    repeat = timing["repeat"]
+    if type(repeat) is not dict or not _REPEAT_KEYS.issuperset(repeat):
+        return None
+    frequency, period = repeat.get("frequency"), repeat.get("period")
+    unit = repeat.get("periodUnit")
+    if type(frequency) is not int or not 0 < frequency < 1e6:
+        return None
+    if type(unit) is not str or unit not in DAYS_PER_UNIT:
+        return None
+    if not _number(period) or period <= 0:
+        return None
+    if type(rates) is not list or len(rates) != 1 or type(rates[0]) is not dict:
+        return None
+    if rates[0].keys() != {"doseQuantity"} or type(rates[0]["doseQuantity"]) is not dict:
+        return None
+    quantity = rates[0]["doseQuantity"]
+    value, dose_unit = quantity.get("value"), quantity.get("code") or quantity.get("unit")
+    if not _number(value) or value <= 0 or type(dose_unit) is not str:
+        return None
+    factor = ctx.codes.mg_factor(dose_unit)
+    if factor is None:
+        return None
+    dispense = res.get("dispenseRequest", {})
+    if type(dispense) is not dict or not _DISPENSE_READ.isdisjoint(dispense):
+        return None
+    supply_days = None
+    if "expectedSupplyDuration" in dispense:
+        duration = dispense["expectedSupplyDuration"]
+        days = duration.get("value") if type(duration) is dict else None
+        if not _number(days):
+            return None
+        days_unit = duration.get("code") or duration.get("unit")
+        supply_days = in_days((float(days), days_unit if isinstance(days_unit, str) else ""))
+    daily = float(value) * factor * (frequency / (float(period) * DAYS_PER_UNIT[unit]))
+    if not daily > 0:
+        return None
+    supply = Supply(
+        expected_supply_days=supply_days,
+        dose=float(value),
+        frequency=frequency,
+        period=float(period),
+        period_unit=unit,
+    )
+    return daily, supply
 
 
 def _identify(ctx: Context, term: Term) -> tuple[str | None, str | None]:

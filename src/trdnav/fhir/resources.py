@@ -36,7 +36,13 @@ from trdnav.measures.records import (
     Supply,
 )
 
-__all__ = ["NOT_DONE_REASON", "Located", "medication_request_record", "patient_records"]
+__all__ = [
+    "NOT_DONE_REASON",
+    "Located",
+    "in_days",
+    "medication_request_record",
+    "patient_records",
+]
 
 NOT_DONE_REASON = "http://hl7.org/fhir/us/qicore/StructureDefinition/qicore-notDoneReason"
 """The QI-Core extension holding why an observation was not done."""
@@ -186,7 +192,7 @@ def _supply(r: ElementReader, res: dict[str, Any]) -> Supply:
     return Supply(
         bounds=r.period(repeat, "boundsPeriod", "dosageInstruction[0].timing.repeat.boundsPeriod"),
         validity_start=validity.start if validity else None,
-        expected_supply_days=_in_days(supply_days),
+        expected_supply_days=in_days(supply_days),
         quantity=quantity[0] if quantity else None,
         dose=dose[0] if dose else None,
         frequency=int(frequency) if frequency is not None else None,
@@ -197,7 +203,7 @@ def _supply(r: ElementReader, res: dict[str, Any]) -> Supply:
     )
 
 
-def _in_days(quantity: tuple[float, str] | None) -> float | None:
+def in_days(quantity: tuple[float, str] | None) -> float | None:
     if quantity is None or quantity[1] not in DAYS_PER_UNIT:
         return None
     return quantity[0] * DAYS_PER_UNIT[quantity[1]]
