@@ -70,6 +70,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.add_middleware(KeptAssessments)
     app.add_middleware(RequestIds)
 
+    # The CDS routes first: an EHR's calls come often, and each request is matched against
+    # the routes in order.
+    app.include_router(cds.router)
     for router in (
         auth.router,
         courses.router,
@@ -81,7 +84,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         app.include_router(router)
     app.include_router(fhir.router)
     app.include_router(measures.router)
-    app.include_router(cds.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
