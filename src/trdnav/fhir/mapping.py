@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import Problem
@@ -22,9 +22,9 @@ from trdnav.measures.timing import Moment
 __all__ = ["Context", "Source", "Term", "day_of", "read_term"]
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
-    """A resource as the report and error messages name it."""
+class Source(NamedTuple):
+    """A resource as the report and error messages name it (a named tuple: one is made for
+    every resource read)."""
 
     ref: str
     where: str

@@ -10,7 +10,7 @@ resources it ignores.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["EXAMPLES", "ImportReport", "Missing", "ReportItem"]
 
@@ -18,9 +18,9 @@ EXAMPLES = 20
 """References kept per group of ignored resources (the count is always exact)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ReportItem:
-    """One resource (or element) and what happened to it."""
+class ReportItem(NamedTuple):
+    """One resource (or element) and what happened to it (a named tuple: one is made for
+    every resource mapped)."""
 
     resource: str
     where: str

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from trdnav.errors import InputError, Problem
 from trdnav.fhir.elements import ElementReader
@@ -62,12 +61,12 @@ READ_TYPES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Located:
+class Located(NamedTuple):
     """A resource and where it was found (for error messages): ``file: entry[3].resource``.
 
     ``full_url`` is the entry's ``fullUrl`` in a Bundle; ``group`` names the file (a resource
-    whose reference names no Patient of the input belongs to the only Patient of its group)."""
+    whose reference names no Patient of the input belongs to the only Patient of its group).
+    A named tuple: one is made for every resource read, and a tuple is quick to make."""
 
     resource: Any
     where: str
