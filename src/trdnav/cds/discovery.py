@@ -8,6 +8,7 @@ QuestionnaireResponses. A key the client does not fill is fetched from its FHIR 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,13 @@ def _observation_codes(codes: FhirCodes) -> list[str]:
 
 def prefetch_templates(codes: FhirCodes) -> dict[str, str]:
     """Prefetch key -> FHIR query template."""
+    return dict(_templates(codes))
+
+
+@functools.lru_cache(maxsize=8)
+def _templates(codes: FhirCodes) -> dict[str, str]:
+    """The templates of a set of codes, made once (every call needs them; callers get a
+    copy)."""
     observations = ",".join(_observation_codes(codes))
     return {
         "patient": f"Patient/{PATIENT}",
