@@ -32,6 +32,8 @@ __all__ = ["ScoreState", "Scored", "measurements", "read_observation", "read_res
 FINAL = frozenset({"final", "amended", "corrected"})
 DONE = frozenset({"completed", "amended"})
 _WHOLE = re.compile(r"\s*\d+\s*")
+_SMALL = 2**31
+"""Integers below this size are exact as floats (the readers read numbers as floats)."""
 TOTAL_ONLY = (
     "a rating-scale total without item scores; trdnav needs the items (the suicide item and "
     "the scoring), so it is not used"
@@ -71,16 +73,21 @@ class ScoreState:
 
 
 def _score(ctx: Context, reader: ElementReader, obj: dict[str, Any], path: str) -> int | None:
-    """An answer's score from ``value[x]`` (``None`` when it has none or it is not a score)."""
+    """An answer's score from ``value[x]`` (``None`` when it has none or it is not a score).
+    ``path`` leads to the element holding the answer: ``""`` (the resource), or
+    ``"component[2]."``."""
+    value = obj.get("valueInteger")
+    if type(value) is int and -_SMALL < value < _SMALL:
+        return value  # the usual answer, read as the loop below reads it
     for key in ("valueInteger", "valueDecimal"):
         if key in obj:
-            number = reader.number(obj, key, f"{path}.{key}")
+            number = reader.number(obj, key, path + key)
             if number is not None and number == int(number):
                 return int(number)
-            reader.bad(f"{path}.{key}", obj[key], "a whole-number score")
+            reader.bad(path + key, obj[key], "a whole-number score")
             return None
     if "valueQuantity" in obj:
-        quantity = reader.quantity(obj, "valueQuantity", f"{path}.valueQuantity")
+        quantity = reader.quantity(obj, "valueQuantity", path + "valueQuantity")
         if quantity is not None and quantity[0] == int(quantity[0]):
             return int(quantity[0])
         return None
@@ -90,7 +97,7 @@ def _score(ctx: Context, reader: ElementReader, obj: dict[str, Any], path: str) 
     for key in ("valueCodeableConcept", "valueCoding"):
         if key in obj:
             value = obj[key] if key == "valueCodeableConcept" else {"coding": [obj[key]]}
-            term = read_term(ctx, reader, value, f"{path}.{key}")
+            term = read_term(ctx, reader, value, path + key)
             for coding in term.codings:
                 if (coding.system, coding.code) in ctx.codes.answers:
                     return ctx.codes.answers[(coding.system, coding.code)]
@@ -155,7 +162,7 @@ def read_observation(
         part_of = _instrument_of(ctx, term)
         if part_of is None or part_of[0] != instrument:
             continue
-        value = _score(ctx, reader, component, f"component[{i}]")
+        value = _score(ctx, reader, component, f"component[{i}].")
         if part_of[1] == "item" and value is not None:
             observation.items[part_of[2]] = value
     for i, member in enumerate(reader.array(res, "hasMember", "hasMember")):
@@ -203,7 +210,7 @@ def read_response(ctx: Context, state: ScoreState, res: dict[str, Any], src: Sou
             continue
         answers = item.get("answer")
         if isinstance(answers, list) and answers and isinstance(answers[0], dict):
-            value = _score(ctx, reader, answers[0], f"item[linkId={link}].answer[0]")
+            value = _score(ctx, reader, answers[0], f"item[linkId={link}].answer[0].")
             if value is not None:
                 scores[found[2]] = value
     if instrument is None:
