@@ -12,8 +12,12 @@ package), serving ``--calls`` and then three times as many calls of the typical 
 by the difference in calls, is the count per call, with the start-up and the calls' preparation
 left out. The parts:
 
+* ``app``: the whole call through the ASGI application, in process (routing, middleware, the
+  route, the JSON response; not the HTTP server's parsing);
 * ``call``: the whole call as the route serves it (the JWT verified, the body parsed, the data
   gathered, read and assessed, the cards made and stored with the audit record in SQLite);
+* ``verify``: only the JWT's verification (its ES384 signature, claims and client);
+* ``body``: only parsing the 55 KB body (with the text of its prefetch, for the kept answers);
 * ``import``: gathering the prefetch's resources and reading them into the patient's history;
 * ``gather``: only gathering them (a list of the resources and where each was found);
 * ``read``: gathering them and reading each (:meth:`~trdnav.fhir.imports.Router.add`), but
@@ -27,6 +31,7 @@ runs of a part run side by side). Prints Markdown rows for docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import re
@@ -39,8 +44,9 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-PARTS = ("call", "import", "gather", "read", "assess")
+PARTS = ("app", "call", "verify", "body", "import", "gather", "read", "assess")
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
@@ -71,6 +77,7 @@ def _work(part: str, calls: int, prepared: int, folder: Path) -> None:
     os.environ["TRDNAV_CDS_CLIENTS"] = json.dumps({ISS: {"clinic": str(clinic_id), "jwks": jwks}})
 
     from trdnav.api.app import create_app_from_env
+    from trdnav.cds.auth import verify
     from trdnav.cds.body import read_call
     from trdnav.cds.discovery import prefetch_templates
     from trdnav.cds.prefetch import gather
@@ -79,7 +86,8 @@ def _work(part: str, calls: int, prepared: int, folder: Path) -> None:
     from trdnav.core.assessment import assess
     from trdnav.fhir.imports import Router, import_resources
 
-    state = create_app_from_env().state.trdnav
+    app = create_app_from_env()
+    state = app.state.trdnav
     service = "trdnav-patient-view"
     audience = f"http://127.0.0.1:8000/cds-services/{service}"
     prefetch = typical_prefetch(date.today())
@@ -127,8 +135,21 @@ def _work(part: str, calls: int, prepared: int, folder: Path) -> None:
         return router
 
     work: list[Callable[[], Any]]
-    if part == "call":
+    if part == "app":
+        loop = asyncio.new_event_loop()
+        work = [
+            lambda n=n: _app_call(loop, app, audience, tokens[n], bodies[n])
+            for n in range(len(bodies))
+        ]
+    elif part == "call":
         work = [whole(n) for n in range(len(bodies))]
+    elif part == "verify":
+        work = [
+            lambda t=t: verify(t, [audience], state.settings, state.store, state.cds_keys)
+            for t in tokens
+        ]
+    elif part == "body":
+        work = [lambda b=b: read_call(b) for b in bodies]
     elif part == "import":
         work = [lambda r=r: imported(r) for r in requests()]
     elif part == "gather":
@@ -143,6 +164,49 @@ def _work(part: str, calls: int, prepared: int, folder: Path) -> None:
     for task in work[:calls]:
         task()
     state.store.dispose()
+
+
+def _app_call(
+    loop: asyncio.AbstractEventLoop, app: Any, audience: str, token: str, body: bytes
+) -> None:
+    """One call through the ASGI application, as the HTTP server hands it over."""
+    url = urlsplit(audience)
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": url.scheme,
+        "path": url.path,
+        "raw_path": url.path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "server": (url.hostname, url.port),
+        "client": ("127.0.0.1", 50000),
+        "headers": [
+            (b"host", url.netloc.encode()),
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "state": {},
+    }
+    sent: list[dict[str, Any]] = []
+    given = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal given
+        if given:  # asked again only if the response waits for a disconnect
+            await asyncio.Event().wait()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    loop.run_until_complete(app(scope, receive, send))
+    if sent[0].get("status") != 200:
+        raise RuntimeError(f"the call was answered {sent[0].get('status')}: {sent[1:]}")
 
 
 def _count(part: str, calls: int, prepared: int) -> subprocess.Popen[str]:
