@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeGuard
 from trdnav.fhir.elements import ElementReader
 from trdnav.fhir.mapping import Context, Source, Term, day_of, read_term
 from trdnav.fhir.resources import in_days, medication_request_record
-from trdnav.measures.medication import DAYS_PER_UNIT, request_period
+from trdnav.measures.medication import DAYS_PER_UNIT, doses_per_day, request_period
 from trdnav.measures.records import MedicationRequest, Supply
 
 __all__ = ["MedicationState", "PendingTrial", "Trial", "read_medication", "trials"]
@@ -376,9 +376,6 @@ def _plain_order(ctx: Context, res: dict[str, Any]) -> tuple[float, Supply] | No
             return None
         days_unit = duration.get("code") or duration.get("unit")
         supply_days = in_days((float(days), days_unit if isinstance(days_unit, str) else ""))
-    daily = float(value) * factor * (frequency / (float(period) * DAYS_PER_UNIT[unit]))
-    if not daily > 0:
-        return None
     supply = Supply(
         expected_supply_days=supply_days,
         dose=float(value),
@@ -386,6 +383,10 @@ def _plain_order(ctx: Context, res: dict[str, Any]) -> tuple[float, Supply] | No
         period=float(period),
         period_unit=unit,
     )
+    per_day = doses_per_day(supply)
+    daily = float(value) * factor * per_day if per_day else 0.0
+    if not daily > 0:
+        return None
     return daily, supply
 
 
