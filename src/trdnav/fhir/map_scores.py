@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from trdnav.fhir.elements import ElementReader
-from trdnav.fhir.mapping import Context, Source, Term, read_term
+from trdnav.fhir.elements import ElementReader, read_moment
+from trdnav.fhir.mapping import Context, Source, Term, plain_term, read_term
 from trdnav.measures.timing import Moment
 
 __all__ = ["ScoreState", "Scored", "measurements", "read_observation", "read_response"]
@@ -113,9 +113,34 @@ def _instrument_of(ctx: Context, term: Term) -> tuple[str, str, int] | None:
     return None
 
 
+_VALUES = (
+    "valueInteger",
+    "valueDecimal",
+    "valueQuantity",
+    "valueString",
+    "valueCodeableConcept",
+    "valueCoding",
+)
+"""The ``value[x]`` elements :func:`_score` reads."""
+
+
 def read_observation(
-    ctx: Context, state: ScoreState, res: dict[str, Any], src: Source, full_url: str | None
+    ctx: Context,
+    state: ScoreState,
+    res: dict[str, Any],
+    src: Source,
+    full_url: str | None,
+    *,
+    plain: bool = True,
 ) -> None:
+    """Read an Observation into ``state``. One of the plain shape most have is read the short
+    way (:func:`_plain_observation`) unless ``plain`` is false; either way gives the same
+    observation, report and problems."""
+    if plain:
+        observation = _plain_observation(ctx, res, src, full_url)
+        if observation is not None:
+            state.observations.append(observation)
+            return
     codes = ctx.codes
     reader = ctx.reader(src.where)
     status = reader.string(res, "status", "status", required=True)
@@ -172,6 +197,56 @@ def read_observation(
         else:
             reader.bad(f"hasMember[{i}].reference", ref, "a reference to an Observation")
     state.observations.append(observation)
+
+
+def _plain_observation(
+    ctx: Context, res: dict[str, Any], src: Source, full_url: str | None
+) -> ScoreObservation | None:
+    """An Observation of the plain shape, read in one pass; None for any other shape (read
+    then element by element, each problem named). The plain shape: a final, amended or
+    corrected result of a code of an instrument, dated by a valid ``effectiveDateTime``, with
+    a small ``valueInteger`` or no value, no ``component``, and members (if any) each given
+    by a reference. It is what :func:`read_observation` reads from such an Observation."""
+    status, code = res.get("status"), res.get("code")
+    if type(status) is not str or status not in FINAL or type(code) is not dict:
+        return None
+    if "component" in res:
+        return None
+    term = plain_term(ctx, code)
+    found = _instrument_of(ctx, term) if term is not None else None
+    when = res.get("effectiveDateTime")
+    if found is None or type(when) is not str:
+        return None
+    try:
+        moment = read_moment(when)
+    except ValueError:
+        return None
+    value = res.get("valueInteger")
+    if not (type(value) is int and -_SMALL < value < _SMALL):
+        if any(key in res for key in _VALUES):
+            return None
+        value = None
+    members: list[str] = []
+    listed = res.get("hasMember")
+    if listed is not None:
+        if type(listed) is not list:
+            return None
+        for member in listed:
+            ref = member.get("reference") if type(member) is dict else None
+            if type(ref) is not str:
+                return None
+            members.append(ref)
+    instrument, part, item = found
+    return ScoreObservation(
+        source=src,
+        keys=(src.ref, full_url) if full_url else (src.ref,),
+        instrument=instrument,
+        part=part,
+        item=item,
+        moment=moment,
+        value=value,
+        members=members,
+    )
 
 
 def _walk(items: Any) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from trdnav.fhir.report import ImportReport
 from trdnav.measures.records import Coding
 from trdnav.measures.timing import Moment
 
-__all__ = ["Context", "Source", "Term", "day_of", "read_term"]
+__all__ = ["Context", "Source", "Term", "day_of", "plain_term", "read_term"]
 
 
 class Source(NamedTuple):
@@ -124,6 +124,12 @@ def _make_term(key: TermKey, aliases: dict[str, str]) -> Term:
     if text:
         return Term(codings, (text, *displays), text)
     return Term(codings, displays)
+
+
+def plain_term(ctx: Context, value: dict[str, Any]) -> Term | None:
+    """A well-formed CodeableConcept as :func:`read_term` reads it, in one pass; None when
+    something in it is not well formed (for ``read_term`` to say what)."""
+    return _term(value, ctx.codes.aliases, ctx.codes.terms)
 
 
 def read_term(ctx: Context, reader: ElementReader, value: Any, path: str) -> Term:
