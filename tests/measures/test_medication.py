@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from trdnav.measures.medication import doses_per_day, request_period, supply_days
+from trdnav.measures.medication import doses_per_day, request_days, request_period, supply_days
 from trdnav.measures.records import MedicationRequest, Supply
 from trdnav.measures.timing import Moment, Span
 
@@ -52,7 +52,15 @@ def days(span: Span | None) -> tuple[str, str] | None:
     ],
 )
 def test_days_supplied_from_the_authored_day(supply, expected):
-    assert days(request_period(order(**supply))) == expected
+    request = order(**supply)
+    assert days(request_period(request)) == expected
+    assert plain_days(request) == expected
+
+
+def plain_days(request: MedicationRequest) -> tuple[str, str] | None:
+    """The order's first and last day as ``request_days`` gives them (no Span)."""
+    found = request_days(request)
+    return None if found is None else (str(found[0]), str(found[1]))
 
 
 def test_bounds_start_first_and_their_end_without_a_supply():
@@ -62,6 +70,10 @@ def test_bounds_start_first_and_their_end_without_a_supply():
         "2026-07-05",
     )
     assert days(request_period(order(bounds=bounds))) == ("2026-07-01", "2026-07-10")
+    assert plain_days(order(bounds=bounds)) == ("2026-07-01", "2026-07-10")
+    ended_before = Span(Moment(date(2026, 7, 1)), Moment(date(2026, 6, 30)))
+    assert request_period(order(bounds=ended_before)) is None
+    assert request_days(order(bounds=ended_before)) is None
 
 
 def test_validity_period_starts_it_when_nothing_else_does():

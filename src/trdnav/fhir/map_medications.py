@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeGuard
 from trdnav.fhir.elements import ElementReader
 from trdnav.fhir.mapping import Context, Source, Term, day_of, read_term
 from trdnav.fhir.resources import in_days, medication_request_record
-from trdnav.measures.medication import DAYS_PER_UNIT, doses_per_day, request_period
+from trdnav.measures.medication import DAYS_PER_UNIT, doses_per_day, request_days
 from trdnav.measures.records import MedicationRequest, Supply
 
 __all__ = ["MedicationState", "PendingTrial", "Trial", "read_medication", "trials"]
@@ -261,13 +261,12 @@ def read_medication(
             record = MedicationRequest(rid, status, intent, (), authored, supply=plain[1])
         else:
             record, daily, why = _read_order(ctx, reader, res, rid, status, intent, problems)
-        period = request_period(record)
-        start = day_of(period.start) if period else None
-        end = day_of(period.end) if period else None
+        days = request_days(record)
+        start, end = days if days is not None else (None, None)
         if start is None and record.authored_on is not None:
             start = record.authored_on.day
         when = None if start else "no start date (bounds or authoredOn)"
-        if start and period is None and not ongoing:
+        if start and days is None and not ongoing:
             when = f"status {status} but no end: no boundsPeriod end, supply duration or quantity"
     role, optimized = _extensions(ctx, reader, res)
     state.pending.append(

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from trdnav.measures.records import MedicationRequest, Supply
 from trdnav.measures.timing import Moment, Span
 
-__all__ = ["DAYS_PER_UNIT", "doses_per_day", "request_period", "supply_days"]
+__all__ = ["DAYS_PER_UNIT", "doses_per_day", "request_days", "request_period", "supply_days"]
 
 DAYS_PER_UNIT: dict[str, float] = {
     **dict.fromkeys(("s", "second", "seconds"), 1 / 86400),
@@ -54,8 +54,8 @@ def supply_days(supply: Supply) -> float | None:
     return days * (1 + supply.refills)
 
 
-def request_period(request: MedicationRequest) -> Span | None:
-    """The days the order covers, or None."""
+def request_days(request: MedicationRequest) -> tuple[date, date] | None:
+    """The first and last day the order covers (:func:`request_period`), or None."""
     supply = request.supply
     start = None
     if supply.bounds is not None and supply.bounds.start is not None:
@@ -73,8 +73,14 @@ def request_period(request: MedicationRequest) -> Span | None:
         offset = int(days - 1)  # truncated towards zero, as CQL adds a decimal quantity
         if not 0 <= offset <= (date.max - start).days:
             return None  # no days, or more than any date can hold (a bad supply or refills)
-        return Span(Moment(start), Moment(start + timedelta(days=offset)))
+        return start, start + timedelta(days=offset)
     if supply.bounds is not None and supply.bounds.end is not None:
         end = supply.bounds.end.day
-        return Span(Moment(start), Moment(end)) if end >= start else None
+        return (start, end) if end >= start else None
     return None
+
+
+def request_period(request: MedicationRequest) -> Span | None:
+    """The days the order covers, or None."""
+    days = request_days(request)
+    return None if days is None else Span(Moment(days[0]), Moment(days[1]))
