@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -15,6 +15,14 @@ Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def _private(self, name: str) -> Any:
+        """The value of private attribute ``name``, read from pydantic's store of them. Reading
+        ``self._name`` finds it too, through pydantic's ``__getattr__``, which takes some
+        microseconds: too slow for the lookups every assessment makes dozens of times."""
+        private = self.__pydantic_private__
+        assert private is not None, "a model with private attributes"
+        return private[name]
 
 
 class Cited(Model):

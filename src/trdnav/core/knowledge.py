@@ -286,8 +286,9 @@ class Treatment(Model):
 
     def regulatory_status(self, on: dt.date) -> RegulatoryStatus:
         """Status on a date: that of the latest event in effect, else the earliest event's."""
-        status = self._timeline[0][1]
-        for effective, event_status in self._timeline:
+        timeline: list[tuple[dt.date, RegulatoryStatus]] = self._private("_timeline")
+        status = timeline[0][1]
+        for effective, event_status in timeline:
             if effective <= on:
                 status = event_status
         return status
@@ -336,17 +337,17 @@ class KnowledgeBase(Model):
     def find_drug(self, name: str) -> Drug | None:
         if name in self.drugs:
             return self.drugs[name]
-        drug_id = self._drug_index.get(normalise_name(name))
+        drug_id = self._private("_drug_index").get(normalise_name(name))
         return self.drugs[drug_id] if drug_id else None
 
     def find_condition(self, name: str) -> Condition | None:
-        cond_id = self._condition_index.get(normalise_name(name))
+        cond_id = self._private("_condition_index").get(normalise_name(name))
         return self.conditions[cond_id] if cond_id else None
 
     def find_instrument(self, name: str) -> Instrument | None:
         if name in self.instruments:
             return self.instruments[name]
-        inst_id = self._instrument_index.get(normalise_name(name))
+        inst_id = self._private("_instrument_index").get(normalise_name(name))
         return self.instruments[inst_id] if inst_id else None
 
     def close_drug_names(self, name: str, n: int = 3) -> list[str]:
@@ -366,7 +367,7 @@ class KnowledgeBase(Model):
 
     def params(self, rule_id: str, schema: type[P]) -> P:
         """The validated parameters of a rule."""
-        value = self._params[rule_id]
+        value = self._private("_params")[rule_id]
         if not isinstance(value, schema):
             raise TypeError(f"rule {rule_id} parameters are {type(value).__name__}")
         return value
