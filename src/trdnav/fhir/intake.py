@@ -107,18 +107,18 @@ class PatientIntake:
         self.added += 1
         if self.first_where is None:
             self.first_where = item.where
-        if kind == "Patient":
+        if kind == "Observation":  # the most common first
+            read_observation(ctx, self.scores, res, src, item.full_url)
+        elif kind in ("MedicationRequest", "MedicationStatement"):
+            read_medication(ctx, self.medications, res, src, kind)
+        elif kind == "Patient":
             self.patients.append(self._demographics(res, src))
         elif kind == "Condition":
             read_condition(ctx, self.conditions, res, src)
         elif kind == "AllergyIntolerance":
             read_allergy(ctx, self.conditions, res, src)
-        elif kind in ("MedicationStatement", "MedicationRequest"):
-            read_medication(ctx, self.medications, res, src, kind)
         elif kind == "Procedure":
             read_procedure(ctx, self.procedures, res, src)
-        elif kind == "Observation":
-            read_observation(ctx, self.scores, res, src, item.full_url)
         elif kind == "QuestionnaireResponse":
             read_response(ctx, self.scores, res, src)
         else:
@@ -261,13 +261,9 @@ class PatientIntake:
             counts[section] += 1
             doc[section].append(course.document())
             provenance[path] = [s.ref for s in course.sources]
+            text = f"{course.kind}, {course.sessions} session(s) from {course.start.isoformat()}"
             for s in course.sources:
-                report.map(
-                    s.ref,
-                    s.where,
-                    path,
-                    f"{course.kind}, {course.sessions} session(s) from {course.start.isoformat()}",
-                )
+                report.map(s.ref, s.where, path, text)
             if not course.psychotherapy and not course.counted and course.kind in ("ECT", "TMS"):
                 report.lack(
                     f"{path}.sessions",
@@ -285,8 +281,9 @@ class PatientIntake:
             path = f"measurements[{index}]"
             doc["measurements"].append(scored.document())
             provenance[path] = [s.ref for s in scored.sources]
+            text = f"{scored.instrument} on {scored.day.isoformat()}"
             for s in scored.sources:
-                report.map(s.ref, s.where, path, f"{scored.instrument} on {scored.day.isoformat()}")
+                report.map(s.ref, s.where, path, text)
         try:
             history = parse_history(doc, ctx.kb)
         except InputError as exc:
