@@ -14,6 +14,7 @@ from trdnav.fhir.mapping import Context, Source
 from trdnav.fhir.report import ImportReport
 
 from .conftest import RXNORM
+from .odd_elements import give_odd_values
 
 SERTRALINE = "36437"
 
@@ -133,23 +134,7 @@ def _orders(draw: st.DrawFn) -> dict[str, Any]:
     res["dispenseRequest"] = draw(
         st.sampled_from([{"expectedSupplyDuration": supply}, {}, {"numberOfRepeatsAllowed": 2}])
     )
-    for _ in range(draw(st.integers(0, 3))):
-        *parents, last = draw(st.sampled_from(_PLACES))
-        value = draw(_ODD)
-        holder: Any = res
-        for step in parents:
-            holder = holder[step] if _holds(holder, step) else None
-        if isinstance(holder, dict) and value is None:
-            holder.pop(last, None)
-        elif isinstance(holder, dict) or (isinstance(holder, list) and _holds(holder, last)):
-            holder[last] = value
-    return res
-
-
-def _holds(holder: Any, step: Any) -> bool:
-    if isinstance(holder, dict):
-        return step in holder
-    return isinstance(holder, list) and isinstance(step, int) and step < len(holder)
+    return give_odd_values(draw, res, _PLACES, _ODD)
 
 
 @settings(max_examples=400, deadline=None)
