@@ -106,6 +106,7 @@ _PLACES = [
     ("valueQuantity",),
     ("valueString",),
     ("valueCodeableConcept",),
+    ("valueCoding",),
     ("component",),
     ("hasMember",),
     ("hasMember", 0),

@@ -76,9 +76,9 @@ def _score(ctx: Context, reader: ElementReader, obj: dict[str, Any], path: str) 
     """An answer's score from ``value[x]`` (``None`` when it has none or it is not a score).
     ``path`` leads to the element holding the answer: ``""`` (the resource), or
     ``"component[2]."``."""
-    value = obj.get("valueInteger")
-    if type(value) is int and -_SMALL < value < _SMALL:
-        return value  # the usual answer, read as the loop below reads it
+    usual = _usual_answer(obj)
+    if usual is not None:
+        return usual
     for key in ("valueInteger", "valueDecimal"):
         if key in obj:
             number = reader.number(obj, key, path + key)
@@ -103,6 +103,13 @@ def _score(ctx: Context, reader: ElementReader, obj: dict[str, Any], path: str) 
                     return ctx.codes.answers[(coding.system, coding.code)]
             return None
     return None
+
+
+def _usual_answer(obj: dict[str, Any]) -> int | None:
+    """The usual answer, a small whole ``valueInteger``, as :func:`_score` reads it; None for
+    anything else (which :func:`_score` reads element by element)."""
+    value = obj.get("valueInteger")
+    return value if type(value) is int and -_SMALL < value < _SMALL else None
 
 
 def _instrument_of(ctx: Context, term: Term) -> tuple[str, str, int] | None:
@@ -221,11 +228,9 @@ def _plain_observation(
         moment = read_moment(when)
     except ValueError:
         return None
-    value = res.get("valueInteger")
-    if not (type(value) is int and -_SMALL < value < _SMALL):
-        if any(key in res for key in _VALUES):
-            return None
-        value = None
+    value = _usual_answer(res)
+    if value is None and any(key in res for key in _VALUES):
+        return None
     members: list[str] = []
     listed = res.get("hasMember")
     if listed is not None:

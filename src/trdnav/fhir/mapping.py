@@ -137,7 +137,7 @@ def read_term(ctx: Context, reader: ElementReader, value: Any, path: str) -> Ter
         return _NOTHING
     aliases = ctx.codes.aliases
     if type(value) is dict:
-        term = _term(value, aliases, ctx.codes.terms)
+        term = plain_term(ctx, value)
         if term is not None:
             return term
     codings = tuple(
