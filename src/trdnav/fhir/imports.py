@@ -143,16 +143,12 @@ class Router:
         if kind == "Medication":
             self._medication(item)
             return None
-        subject = res.get("subject")
-        ref = subject.get("reference") if type(subject) is dict else None
-        if type(ref) is not str:  # the usual subject read at once; anything else in full
-            ref = _subject(res)
+        ref = _subject(res)
         if ref is not None:
             owner = self._keys.get(ref)
             if owner is None:
                 owner = self._keys[ref] = owner_key(ref)
-            intake = self.intakes.get(owner)
-            (intake or self._intake(owner)).add(item)
+            self._intake(owner).add(item)
             return owner
         if kind in PATIENT_DATA:
             self._intake("").add(item)
