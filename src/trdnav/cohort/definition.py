@@ -61,8 +61,9 @@ class Definition(Steps):
     # --- 7. episode results --------------------------------------------------------------
 
     def episode_results(self) -> ir.Table:
-        """One row per episode: :data:`EPISODE_COLUMNS` (kept, when the runner keeps steps)."""
-        return self._once("episode_results", self._episode_results)
+        """One row per episode: :data:`EPISODE_COLUMNS`. Not kept: the runner computes it
+        once and gives it back to :meth:`person_results` (:meth:`Runner.keep_result`)."""
+        return self._once("episode_results", self._episode_results, keep=False)
 
     def _episode_results(self) -> ir.Table:
         f = self.failures()
@@ -187,9 +188,10 @@ class Definition(Steps):
 
     # --- 8. person results --------------------------------------------------------------
 
-    def person_results(self) -> ir.Table:
-        """One row per person, in no particular order (the runner sorts the rows)."""
-        e = self.episode_results()
+    def person_results(self, episodes: ir.Table | None = None) -> ir.Table:
+        """One row per person, in no particular order (the runner sorts the rows), from
+        ``episodes``, the episode results as the runner kept them (else computed again)."""
+        e = self.episode_results() if episodes is None else episodes
         pick = e.group_by("person_id").agg(
             episodes=e.count(),
             first_trd=ibis.ifelse(e.trd, e.episode, ibis.null("int64")).min(),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from trdnav.cohort.runner import Runner
 from trdnav.errors import InputError, Problem
@@ -52,6 +53,13 @@ class DuckDBRunner(Runner):
         if path is None:
             return None
         return self.con.read_parquet(path, table_name=f"omop_{table}")
+
+    def keep_result(self, expr: ir.Table) -> tuple[pa.Table, ir.Table]:
+        """The rows are fetched as they are computed and read again where they are, in
+        memory (DuckDB scans Arrow data in place): a temporary table would copy them once
+        more."""
+        data = self.execute(expr)
+        return data, self.memtable(data)
 
     def materialize(self, table: ir.Table) -> ir.Table:
         self._kept += 1

@@ -54,6 +54,12 @@ class Runner(ABC):
     def execute(self, expr: ir.Table) -> pa.Table:
         return expr.to_pyarrow()
 
+    def keep_result(self, expr: ir.Table) -> tuple[pa.Table, ir.Table]:
+        """A result wanted both in memory and by a later step: its rows, and a table of
+        this backend holding them (kept by the engine, then fetched)."""
+        kept = self.materialize(expr)
+        return self.execute(kept), kept
+
     def memtable(self, data: pa.Table) -> ir.Table:
         return ibis.memtable(data)
 
@@ -181,13 +187,13 @@ def run_cohort(
     tell("checking the data")
     findings.extend(run_checks(data_checks(tables, definition), runner.execute))
     tell("episodes, trials and staging")
-    episodes = runner.execute(definition.episode_results())
+    episodes, kept = runner.keep_result(definition.episode_results())
     tell("person results")
     # The episodes are sorted while the engine computes the persons.
     with ThreadPoolExecutor(1) as pool:
         by_episode = [("person_id", "ascending"), ("episode", "ascending")]
         sorted_episodes = pool.submit(sort_rows, episodes, by_episode)
-        persons = runner.execute(definition.person_results())
+        persons = runner.execute(definition.person_results(kept))
         episodes = sorted_episodes.result()
     persons = sort_rows(persons, [("person_id", "ascending")])
     tell("done")
