@@ -3,6 +3,7 @@ the client's FHIR server, 412 when data cannot be had, and the spec's examples."
 
 import json
 import re
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -265,3 +266,27 @@ def test_server_timing_gives_the_time_in_the_handler_and_the_time_waited_before_
         body = cds.request(prefetch=cds.prefetch())
         timing = cds.call("trdnav-patient-view", body, headers={"X-Request-Start": junk})
         assert timing.headers["Server-Timing"].startswith("app;dur="), junk
+
+
+def test_a_call_closes_its_connection_so_that_the_next_goes_to_a_free_process(cds):
+    """The server closes the connection after a call's answer (the next call is a new
+    connection, which any worker process may take); discovery keeps its connection."""
+    url = httpx.URL(cds.service_url("trdnav-patient-view"))
+    body = json.dumps(cds.request(prefetch=cds.prefetch())).encode()
+    head = (
+        f"POST {url.path} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
+        f"Authorization: Bearer {cds.token(str(url))}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    received = b""
+    with socket.create_connection((url.host, url.port), timeout=30) as sock:
+        sock.sendall(head.encode() + body)
+        while chunk := sock.recv(1 << 16):  # until the server closes (a timeout otherwise)
+            received += chunk
+    status, _, rest = received.partition(b"\r\n")
+    headers, _, answer = rest.partition(b"\r\n\r\n")
+    assert status == b"HTTP/1.1 200 OK"
+    assert b"connection: close" in headers.lower().split(b"\r\n")
+    assert len(json.loads(answer)["cards"]) >= 3
+    with httpx.Client(base_url=cds.url, timeout=30) as client:
+        assert "close" not in client.get("/cds-services").headers.get("connection", "")

@@ -88,6 +88,15 @@ whose client's keys must be fetched) may take at once in each process: with the 
 lock, more of them only take turns (a thread holding the database's write lock among them then
 waits its turn too), so the calls past these wait here instead."""
 
+CLOSE_AFTER_CALL = {"Connection": "close"}
+"""The headers of a call's answer: the connection is closed after it, so that the client's
+next call is a new connection, taken by whichever server process is free first, rather than
+one queued behind the calls of the process that holds the connection (with several worker
+processes, a kept connection stays with one of them however busy it is; calls compute for
+milliseconds, so queueing there, not the new connection, is what costs). Gunicorn's
+synchronous workers close their connections for the same reason. Behind a proxy that keeps
+its connections to the client open, the client keeps its connection (see docs/performance.md)."""
+
 
 def _audiences(request: Request, state: StateDep) -> list[str]:
     called = str(request.url).split("?", 1)[0]
@@ -174,7 +183,7 @@ async def call(service_id: str, request: Request) -> JSONResponse:
     if isinstance(answer, Deferred):
         answer = await run_in_threadpool(_resume, request, service_id, answer)
     # The cards are JSON of the Response model already: sent as they are.
-    return JSONResponse(answer)
+    return JSONResponse(answer, headers=CLOSE_AFTER_CALL)
 
 
 def _limiter(request: Request) -> anyio.CapacityLimiter:
