@@ -22,7 +22,8 @@ call is decided anew. Each run also gives the machine's speed just before it and
 it (``machine ms``: a fixed workload's CPU time alone / beside a busy CPU, from
 ``machine_speed.py``; lower is faster), since the same calls cost up to 1.7 times the CPU when
 the machine's two CPUs slow each other down, and the speed can change within a run. Prints
-Markdown rows for docs/performance.md.
+Markdown rows for docs/performance.md, then the server's time split into the wait before the
+handler and the time in it (p50, p90, p99 of each).
 """
 
 from __future__ import annotations
@@ -360,9 +361,11 @@ def prepared(host: str, port: int, path: str, body: bytes, token: str) -> tuple[
 
 async def run(
     requests: list[tuple[bytes, bytes]], host: str, port: int, rate: int
-) -> dict[str, float]:
+) -> dict[str, Any]:
     client_ms: list[float] = []
     server_ms: list[float] = []
+    queue_ms: list[float] = []
+    handler_ms: list[float] = []
     failures: Counter[str] = Counter()
     http = Http(host, port)
     loop = asyncio.get_running_loop()
@@ -382,7 +385,10 @@ async def run(
             failures[f"{status}: {body[:200].decode('utf-8', 'replace')}"] += 1
             return
         # the time waited in the server before the handler (queue) and in the handler (app)
-        server_ms.append(sum(float(part.split("dur=")[1]) for part in timing.split(",")))
+        parts = {p.split(";")[0].strip(): float(p.split("dur=")[1]) for p in timing.split(",")}
+        server_ms.append(sum(parts.values()))
+        queue_ms.append(parts.get("queue", 0.0))
+        handler_ms.append(parts["app"])
 
     began = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(len(requests))))
@@ -391,6 +397,8 @@ async def run(
     nan = [float("nan")] * 99
     s = statistics.quantiles(server_ms, n=100) if len(server_ms) > 1 else nan
     c = statistics.quantiles(client_ms, n=100) if len(client_ms) > 1 else nan
+    q = statistics.quantiles(queue_ms, n=100) if len(queue_ms) > 1 else nan
+    h = statistics.quantiles(handler_ms, n=100) if len(handler_ms) > 1 else nan
     for reason, count in failures.most_common():
         print(f"failed ({count}): {reason}", file=sys.stderr)
     return {
@@ -398,6 +406,8 @@ async def run(
         "server_p99": s[98],
         "client_p50": c[49],
         "client_p99": c[98],
+        "queue": (q[49], q[89], q[98]),
+        "handler": (h[49], h[89], h[98]),
         "rps": len(client_ms) / elapsed,
         "errors": float(sum(failures.values())),
         "elapsed": elapsed,
@@ -511,6 +521,12 @@ def main() -> None:
             )
         for rate, total, r, *_ in rows:
             print(f"load generator at {rate}/s: {r['client_cpu'] * 1000 / total:.2f} ms CPU/call")
+            print(
+                f"at {rate}/s, server ms p50 / p90 / p99: waiting before the handler "
+                + " / ".join(f"{v:.1f}" for v in r["queue"])
+                + "; in the handler "
+                + " / ".join(f"{v:.1f}" for v in r["handler"])
+            )
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
