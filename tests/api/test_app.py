@@ -22,7 +22,7 @@ def test_a_settled_process_freezes_what_it_has_loaded_and_collects_less_often(tm
 
         gc.callbacks.append(count)
         try:
-            for _ in range(GC_YOUNG_THRESHOLD):
+            for _ in range(2 * GC_YOUNG_THRESHOLD):
                 cycle: list[object] = []
                 cycle.append(cycle)
         finally:

@@ -281,7 +281,7 @@ def test_a_call_closes_its_connection_so_that_the_next_goes_to_a_free_process(cd
     received = b""
     with socket.create_connection((url.host, url.port), timeout=30) as sock:
         sock.sendall(head.encode() + body)
-        while chunk := sock.recv(1 << 16):  # until the server closes (a timeout otherwise)
+        while chunk := sock.recv(1 << 16):  # until the server closes the connection
             received += chunk
     status, _, rest = received.partition(b"\r\n")
     headers, _, answer = rest.partition(b"\r\n\r\n")
