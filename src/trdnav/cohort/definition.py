@@ -188,10 +188,10 @@ class Definition(Steps):
 
     # --- 8. person results --------------------------------------------------------------
 
-    def person_results(self, episodes: ir.Table | None = None) -> ir.Table:
+    def person_results(self, episodes: ir.Table) -> ir.Table:
         """One row per person, in no particular order (the runner sorts the rows), from
-        ``episodes``, the episode results as the runner kept them (else computed again)."""
-        e = self.episode_results() if episodes is None else episodes
+        ``episodes``, the :meth:`episode_results` as the runner kept them."""
+        e = episodes
         pick = e.group_by("person_id").agg(
             episodes=e.count(),
             first_trd=ibis.ifelse(e.trd, e.episode, ibis.null("int64")).min(),
