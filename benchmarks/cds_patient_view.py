@@ -359,11 +359,15 @@ def prepared(host: str, port: int, path: str, body: bytes, token: str) -> tuple[
     return head.encode("ascii"), b"\r\n" + body
 
 
+def _percentiles(values: list[float]) -> list[float]:
+    """The 1st to 99th percentiles of ``values`` (not a number each when there are too few)."""
+    return statistics.quantiles(values, n=100) if len(values) > 1 else [float("nan")] * 99
+
+
 async def run(
     requests: list[tuple[bytes, bytes]], host: str, port: int, rate: int
 ) -> dict[str, Any]:
     client_ms: list[float] = []
-    server_ms: list[float] = []
     queue_ms: list[float] = []
     handler_ms: list[float] = []
     failures: Counter[str] = Counter()
@@ -384,7 +388,6 @@ async def run(
             return
         # the time waited in the server before the handler (queue) and in the handler (app)
         parts = {p.split(";")[0].strip(): float(p.split("dur=")[1]) for p in timing.split(",")}
-        server_ms.append(sum(parts.values()))
         queue_ms.append(parts.get("queue", 0.0))
         handler_ms.append(parts["app"])
 
@@ -405,11 +408,8 @@ async def run(
     await send_all()
     elapsed = time.perf_counter() - began
     http.close()
-    nan = [float("nan")] * 99
-    s = statistics.quantiles(server_ms, n=100) if len(server_ms) > 1 else nan
-    c = statistics.quantiles(client_ms, n=100) if len(client_ms) > 1 else nan
-    q = statistics.quantiles(queue_ms, n=100) if len(queue_ms) > 1 else nan
-    h = statistics.quantiles(handler_ms, n=100) if len(handler_ms) > 1 else nan
+    s = _percentiles([q + h for q, h in zip(queue_ms, handler_ms, strict=True)])
+    c, q, h = _percentiles(client_ms), _percentiles(queue_ms), _percentiles(handler_ms)
     for reason, count in failures.most_common():
         print(f"failed ({count}): {reason}", file=sys.stderr)
     return {
