@@ -23,7 +23,7 @@ import json
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ class ProfiledRunner(DuckDBRunner):
         self.queries: list[tuple[str, float, Path]] = []
         self.con.con.execute("PRAGMA enable_profiling = 'json'")
 
-    def _profiled(self, run: Any, expr: ir.Table) -> Any:
+    def _profiled(self, run: Callable[[ir.Table], Any], expr: ir.Table) -> Any:
         path = self.out / f"{len(self.queries) + 1:02d}.json"
         self.con.con.execute(f"PRAGMA profile_output = '{path}'")
         start = time.perf_counter()
@@ -88,8 +88,6 @@ def main() -> None:
         start = time.perf_counter()
         result = run_cohort(runner, kb, ck, step=lambda stage: setattr(runner, "stage", stage))
         seconds = time.perf_counter() - start
-        # DuckDB writes a query's profile when the connection's next statement starts.
-        runner.con.con.execute("PRAGMA disable_profiling")
         runner.close()
         by_kind: defaultdict[str, float] = defaultdict(float)
         print(f"{'query':>5}  {'stage':<30} {'wall s':>7} {'operator CPU s':>15}  largest")
