@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/cohort.py duckdb --data /tmp/omop-1000000
     .venv/bin/python benchmarks/cohort.py spark --data /tmp/omop-100000
     .venv/bin/python benchmarks/cohort.py core --data /tmp/omop-1000000 --sample 10000
+    .venv/bin/python benchmarks/cohort.py ratio --data /tmp/omop-1000000 --sample 3000 --pairs 3
 
 Each measurement runs in a fresh process and prints one JSON line: persons, seconds of the
 run (reading the Parquet data to the per-person results in memory; not interpreter start-up
@@ -16,6 +17,10 @@ workload's CPU milliseconds alone and beside a busy CPU, in that order; lower is
 (with the search for the TRD date), for the first ``--sample`` persons; its rate is
 extrapolated to the whole data set. It is given with and without the reading of the sample
 (a filter over the whole data set, which a full run would share among all persons).
+``ratio`` alternates ``core`` and ``duckdb`` (each in its own process, the machine's speed
+taken before each) for ``--pairs`` pairs, printing each run's line, then a line with the
+ratio of DuckDB's persons per second to the core's without its reading, per pair and for
+the medians: the machine's speed drifts over minutes, so a pair is the fair comparison.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -155,14 +161,53 @@ def core(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _measured(mode: str, options: list[str]) -> dict[str, Any]:
+    """One measurement in a fresh process, so its peak memory is its own; the machine's
+    speed is taken here, just before the run, so as not to count in its figures."""
+    command = [sys.executable, __file__, mode, *options, "--child"]
+    if mode != "generate":
+        speed = machine_speed()
+        command += ["--machine-ms", f"{speed[0]:.0f},{speed[1]:.0f}"]
+    done = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True)
+    if done.returncode:
+        sys.exit(done.returncode)
+    line = done.stdout.strip().splitlines()[-1]
+    print(line, flush=True)
+    result: dict[str, Any] = json.loads(line)
+    return result
+
+
+def ratio(args: argparse.Namespace) -> dict[str, Any]:
+    """DuckDB against the core in ``args.pairs`` alternated pairs of runs."""
+    data = ["--data", args.data, "--memory-limit", args.memory_limit]
+    if args.threads:
+        data += ["--threads", str(args.threads)]
+    pairs = []
+    for _ in range(args.pairs):
+        core_run = _measured("core", [*data, "--sample", str(args.sample)])
+        duck_run = _measured("duckdb", data)
+        pairs.append((core_run, duck_run))
+    core_rates = [c["persons_per_second_without_reading"] for c, _ in pairs]
+    duck_rates = [d["persons_per_second"] for _, d in pairs]
+    return {
+        "ratio": "duckdb persons/s over core persons/s without reading",
+        "pairs": [round(d / c, 1) for c, d in zip(core_rates, duck_rates, strict=True)],
+        "median_ratio": round(statistics.median(duck_rates) / statistics.median(core_rates), 1),
+        "duckdb_seconds": [d["seconds"] for _, d in pairs],
+        "core_persons_per_second": core_rates,
+        "machine_ms": [[c["machine_ms"], d["machine_ms"]] for c, d in pairs],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["generate", "duckdb", "spark", "core"])
+    parser.add_argument("mode", choices=["generate", "duckdb", "spark", "core", "ratio"])
     parser.add_argument("--data", help="folder of OMOP Parquet tables")
     parser.add_argument("--persons", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", help="folder to generate into")
     parser.add_argument("--sample", type=int, default=10_000)
+    parser.add_argument("--pairs", type=int, default=3, help="ratio: alternated pairs of runs")
     parser.add_argument("--memory-limit", default="3GB", help="DuckDB memory_limit")
     parser.add_argument("--threads", type=int, default=None, help="DuckDB threads")
     parser.add_argument("--spark-master", default="local[2]")
@@ -170,13 +215,12 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--machine-ms", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not args.child:  # a fresh process per measurement, so its peak memory is its own
-        # the machine's speed is taken here, before the run, so as not to count in its figures
-        speed = machine_speed() if args.mode != "generate" else None
-        machine = ["--machine-ms", f"{speed[0]:.0f},{speed[1]:.0f}"] if speed else []
-        command = [sys.executable, __file__, *sys.argv[1:], "--child", *machine]
-        done = subprocess.run(command, check=False)
-        sys.exit(done.returncode)
+    if args.mode == "ratio":  # each run is a measurement of its own, in its own process
+        print(json.dumps(ratio(args)), flush=True)
+        return
+    if not args.child:
+        _measured(args.mode, sys.argv[2:])
+        return
     measure = {"generate": generate, "duckdb": _engine, "spark": _engine, "core": core}
     print(json.dumps(measure[args.mode](args)), flush=True)
 
