@@ -161,11 +161,12 @@ def core(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _measured(mode: str, options: list[str]) -> dict[str, Any]:
-    """One measurement in a fresh process, so its peak memory is its own; the machine's
-    speed is taken here, just before the run, so as not to count in its figures."""
-    command = [sys.executable, __file__, mode, *options, "--child"]
-    if mode != "generate":
+def _measured(arguments: list[str], *, timed: bool = True) -> dict[str, Any]:
+    """One measurement (this script's ``arguments``) in a fresh process, so its peak memory
+    is its own; with ``timed``, the machine's speed is taken here, just before the run, so
+    as not to count in its figures."""
+    command = [sys.executable, __file__, *arguments, "--child"]
+    if timed:
         speed = machine_speed()
         command += ["--machine-ms", f"{speed[0]:.0f},{speed[1]:.0f}"]
     done = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True)
@@ -184,8 +185,8 @@ def ratio(args: argparse.Namespace) -> dict[str, Any]:
         data += ["--threads", str(args.threads)]
     pairs = []
     for _ in range(args.pairs):
-        core_run = _measured("core", [*data, "--sample", str(args.sample)])
-        duck_run = _measured("duckdb", data)
+        core_run = _measured(["core", *data, "--sample", str(args.sample)])
+        duck_run = _measured(["duckdb", *data])
         pairs.append((core_run, duck_run))
     core_rates = [c["persons_per_second_without_reading"] for c, _ in pairs]
     duck_rates = [d["persons_per_second"] for _, d in pairs]
@@ -219,7 +220,7 @@ def main() -> None:
         print(json.dumps(ratio(args)), flush=True)
         return
     if not args.child:
-        _measured(args.mode, sys.argv[2:])
+        _measured(sys.argv[1:], timed=args.mode != "generate")
         return
     measure = {"generate": generate, "duckdb": _engine, "spark": _engine, "core": core}
     print(json.dumps(measure[args.mode](args)), flush=True)
