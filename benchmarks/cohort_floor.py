@@ -8,9 +8,10 @@ records of unknown persons), orders each person's exposures of each drug (treatm
 merge exposures in order of their start), orders each person's MDD records (episodes) and
 joins the PHQ-9 totals to the episodes. Each pass is written here in plain DuckDB SQL over
 the Parquet files, with the run's DuckDB settings, and timed on its own (the time from
-submitting the query to its one-row answer); the sum is what no plan can go below on this
-data and machine. It leaves out everything smaller: trials, failures, lines, outcomes, the
-per-person results and their conversion to Arrow.
+submitting the query to its one-row answer). Each pass reads its tables, as the phenotype's
+queries do; a plan that shared one reading among them could save at most the first pass's
+time, so no plan goes below the sum less that. It leaves out everything smaller: trials,
+failures, lines, outcomes, the per-person results and their conversion to Arrow.
 
 Two passes are simplified: all exposures are ordered per drug concept, where the definition
 orders those of antidepressants and augmentation agents (82% of them in the generated data)
