@@ -15,8 +15,9 @@ failures, lines, outcomes, the per-person results and their conversion to Arrow.
 
 Two passes are simplified: all exposures are ordered per drug concept, where the definition
 orders those of antidepressants and augmentation agents (82% of them in the generated data)
-per ingredient after a concept lookup; and each PHQ-9 total joins one range per person (first
-MDD record to a fixed date) rather than its episode. The machine's speed is taken before the
+per ingredient after a concept lookup; and every measurement (in the generated data nearly
+all are PHQ-9 totals) joins one range per person (first MDD record to a fixed date) rather
+than its episode. The machine's speed is taken before the
 passes (``machine_speed.py``).
 """
 
