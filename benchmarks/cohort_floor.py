@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 from machine_speed import speed as machine_speed
 
-from trdnav.cohort.duckdb_runner import parquet_path
+from trdnav.cohort.duckdb_runner import DuckDBRunner, parquet_path
 
 
 def passes(data: Path) -> dict[str, str]:
@@ -86,25 +86,26 @@ def passes(data: Path) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", required=True, help="folder of OMOP Parquet tables")
-    parser.add_argument("--threads", type=int, default=2, help="DuckDB threads")
+    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads")
     parser.add_argument("--memory-limit", default="3GB", help="DuckDB memory_limit")
     args = parser.parse_args()
     speed = machine_speed()
-    con = duckdb.connect()
-    con.execute(f"SET threads = {int(args.threads)}")
-    con.execute(f"SET memory_limit = '{args.memory_limit}'")
-    con.execute("SET preserve_insertion_order = false")
+    # the cohort runner's own connection, so the passes run with the run's settings
+    runner = DuckDBRunner(Path(args.data), memory_limit=args.memory_limit, threads=args.threads)
+    con: duckdb.DuckDBPyConnection = runner.con.con
     seconds = {}
     for name, sql in passes(Path(args.data)).items():
         start = time.perf_counter()
         con.execute(sql).fetchall()
         seconds[name] = round(time.perf_counter() - start, 2)
         print(f"{seconds[name]:6.2f} s  {name}", flush=True)
+    threads = con.execute("SELECT current_setting('threads')").fetchone()
+    runner.close()
     total = round(sum(seconds.values()), 2)
     print(
         json.dumps(
             {
-                "threads": args.threads,
+                "threads": threads[0] if threads else None,
                 "seconds": seconds,
                 "total_seconds": total,
                 "machine_ms": [round(ms) for ms in speed],
