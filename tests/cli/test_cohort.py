@@ -138,3 +138,46 @@ def test_postgres_engine_gives_the_duckdb_results(synthetic, default_run, tmp_pa
     )
     assert result.returncode == 0, result.stderr
     assert pq.read_table(duck).equals(pq.read_table(pg))
+
+
+def test_output_paths_are_checked_before_the_run(synthetic, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    cases = [
+        (["--out", str(tmp_path / "a-file" / "r.parquet")], "error: --out: got"),
+        (
+            ["--out", str(tmp_path / "r.parquet"), "--episodes", str(tmp_path / "r.parquet")],
+            "error: --episodes: got",
+        ),
+        (
+            ["--out", str(tmp_path / "r.parquet"), "--report", str(tmp_path / "r.parquet")],
+            "expected a file other than --out's",
+        ),
+        (["--out", str(tmp_path)], "expected a file path, not a folder"),
+    ]
+    for args, message in cases:
+        result = cli("cohort", "run", "--data", str(synthetic), *args)
+        assert result.returncode == 2, args
+        assert message in result.stderr
+        assert "persons" not in result.stderr  # refused before running
+        assert "Traceback" not in result.stderr
+    assert {p.name for p in tmp_path.iterdir()} == {"a-file"}
+
+
+def test_synth_replaces_its_own_output_and_refuses_other_folders(tmp_path):
+    out = tmp_path / "omop"
+    assert cli("synth", "omop", "--persons", "30", "--out", str(out)).returncode == 0
+    (out / "drug_exposure" / "part-09999.parquet").write_bytes(
+        (out / "drug_exposure" / "part-00000.parquet").read_bytes()
+    )
+    again = cli("synth", "omop", "--persons", "20", "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    assert pq.read_table(out / "person").num_rows == 20
+    assert [p.name for p in (out / "drug_exposure").iterdir()] == ["part-00000.parquet"]
+    (out / "notes.txt").write_text("mine")
+    refused = cli("synth", "omop", "--persons", "10", "--out", str(out))
+    assert refused.returncode == 2
+    assert "it holds notes.txt" in refused.stderr
+    assert (out / "notes.txt").read_text() == "mine"
+    assert pq.read_table(out / "person").num_rows == 20
+    assert {p.name for p in tmp_path.iterdir()} == {"omop"}
+

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from trdnav.cohort.concepts import load_cohort_knowledge
 from trdnav.errors import InputError, Problem
+from trdnav.files import Writer, check_output_files, write_files
 from trdnav.service import knowledge_for
 from trdnav.settings import load_settings
 
@@ -156,6 +157,11 @@ def cohort_run(
             when = date.fromisoformat(as_of)
         except ValueError:
             raise InputError([Problem("--as-of", as_of, "a date as YYYY-MM-DD")]) from None
+    page = report or out.with_suffix(".html")
+    outputs = {"--out": out, "--report": page, "--report (its .json)": page.with_suffix(".json")}
+    if episodes is not None:
+        outputs["--episodes"] = episodes
+    check_output_files(outputs)
     kb = knowledge_for(settings)
     ck = load_cohort_knowledge(kb)
     console = _stderr()
@@ -187,14 +193,22 @@ def cohort_run(
         finally:
             runner.close()
         progress.update(task, description=f"{engine}: writing results")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(result.persons, out)
-        if episodes:
-            pq.write_table(result.episodes, episodes)
         figures = summary(result)
-        page = report or out.with_suffix(".html")
-        page.write_text(to_html(result, figures), encoding="utf-8")
-        page.with_suffix(".json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
+        html, figures_json = to_html(result, figures), json.dumps(figures, indent=2)
+        writers: list[tuple[str, Path, Writer]] = [
+            ("--out", out, lambda path: pq.write_table(result.persons, path)),
+            ("--report", page, lambda path: path.write_text(html, encoding="utf-8")),
+            (
+                "--report (its .json)",
+                page.with_suffix(".json"),
+                lambda path: path.write_text(figures_json, encoding="utf-8"),
+            ),
+        ]
+        if episodes is not None:
+            writers.append(
+                ("--episodes", episodes, lambda path: pq.write_table(result.episodes, path))
+            )
+        write_files(writers)
         progress.update(task, completed=len(stages) + 1)
     seconds = time.perf_counter() - started
     console.print(

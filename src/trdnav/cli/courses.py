@@ -19,6 +19,7 @@ from trdnav.clinic.calendars import ClinicCalendar
 from trdnav.clinic.patients import get_patient
 from trdnav.core.scheduling import assign_measurements, plan
 from trdnav.errors import InputError, Problem
+from trdnav.files import check_output_files, write_files
 from trdnav.service import knowledge_for
 from trdnav.store.database import Store
 
@@ -279,10 +280,11 @@ def export_command(
     config: ConfigOption = None,
 ) -> None:
     """Export a course to iCalendar."""
+    check_output_files({"--out": out})
     settings = _settings(config, database_url)
     store = Store(_url(settings))
     data = courses.course_calendar(
         store, _actor(store, clinic), knowledge_for(settings), patient, course
     )
-    out.write_bytes(data)
+    write_files([("--out", out, lambda path: path.write_bytes(data))])
     Console().print(f"wrote {out}")

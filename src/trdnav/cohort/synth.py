@@ -18,7 +18,6 @@ the same data.
 from __future__ import annotations
 
 import random
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +29,7 @@ import pyarrow.parquet as pq
 
 from trdnav.cohort.concepts import CohortKnowledge
 from trdnav.cohort.omop import MICROGRAM, MILLIGRAM, SCHEMAS
+from trdnav.files import new_folder
 
 __all__ = ["LOCAL_CONCEPT_BASE", "SynthConfig", "generate", "vocabulary_tables"]
 
@@ -393,6 +393,16 @@ class _Person:
             self.episode(pid, ended + rng.randint(420, 700), obs_end)
 
 
+def _generated_entry(entry: Path) -> bool:
+    """Whether ``entry`` of an output folder is one :func:`generate` writes: an OMOP table
+    as ``<name>.parquet`` or as a folder ``<name>/`` of Parquet files."""
+    if entry.is_file() and entry.suffix == ".parquet":
+        return entry.stem in SCHEMAS
+    if entry.is_dir() and not entry.is_symlink() and entry.name in SCHEMAS:
+        return all(part.is_file() and part.suffix == ".parquet" for part in entry.iterdir())
+    return False
+
+
 def generate(
     config: SynthConfig,
     ck: CohortKnowledge,
@@ -400,12 +410,21 @@ def generate(
     *,
     progress: Callable[[int], Any] | None = None,
 ) -> dict[str, int]:
-    """Write ``config.persons`` synthetic persons to ``out`` (replaced if it exists);
-    returns the number of rows per table. ``progress(n)`` is called after each chunk."""
+    """Write ``config.persons`` synthetic persons to ``out``; returns the number of rows per
+    table. ``progress(n)`` is called after each chunk. ``out`` must be new, empty or hold
+    an earlier output (which is replaced): a folder holding anything else is refused. The
+    tables are written beside it and replace its contents only when all are written."""
+    with new_folder("--out", out, _generated_entry) as folder:
+        return _write(config, ck, folder, progress)
+
+
+def _write(
+    config: SynthConfig,
+    ck: CohortKnowledge,
+    out: Path,
+    progress: Callable[[int], Any] | None,
+) -> dict[str, int]:
     vocab = _vocabulary(ck)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
     counts: dict[str, int] = dict.fromkeys(SCHEMAS, 0)
     for name, table in vocabulary_tables(ck).items():
         pq.write_table(table, out / f"{name}.parquet")
