@@ -36,3 +36,22 @@ def test_bad_values_name_the_setting(tmp_path):
     unknown.write_text("adequate_days = 3\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"settings\.adequate_days"):
         load_settings(config_file=unknown, environ={})
+
+
+def test_a_database_url_must_name_a_known_database_and_secrets_are_not_echoed():
+    with pytest.raises(InputError) as info:
+        load_settings(
+            environ={
+                "TRDNAV_DATABASE_URL": "mysql://ann:s3cret@host/db",
+                "TRDNAV_SECRET_KEY": "too-short-secret",
+            }
+        )
+    found = {p.path: p for p in info.value.problems}
+    assert found["settings.database_url"].value == "mysql://ann:***@host/db"
+    assert found["settings.database_url"].expected == "a sqlite:/// or postgresql:// URL"
+    assert found["settings.secret_key"].value == "***"
+    assert found["settings.secret_key"].expected == "a secret of at least 32 characters"
+    assert "s3cret" not in str(info.value)
+    assert "too-short-secret" not in str(info.value)
+    for url in ("sqlite:///x.db", "postgresql://h/db", "postgresql+psycopg://h/db"):
+        assert load_settings(environ={"TRDNAV_DATABASE_URL": url}).database_url == url

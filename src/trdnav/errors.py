@@ -26,6 +26,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "Conflict",
@@ -42,6 +43,7 @@ __all__ = [
     "TrdnavError",
     "UnknownName",
     "format_path",
+    "hide_password",
 ]
 
 
@@ -55,6 +57,20 @@ def format_path(loc: Iterable[str | int]) -> str:
         else:
             out += f".{part}" if out else part
     return out or "(document)"
+
+
+def hide_password(url: str) -> str:
+    """``url`` as an error may show it: a password in it replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{name}:***@{host}"))
 
 
 def _render_value(value: Any) -> str:

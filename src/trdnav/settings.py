@@ -8,8 +8,10 @@ command line. ``docs/settings.md`` is generated from this table and a test keeps
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from pydantic import (
 )
 
 from trdnav.core.intake import problems_from_validation_error
-from trdnav.errors import InputError, Problem
+from trdnav.errors import InputError, Problem, hide_password
 
 __all__ = ["SETTINGS", "CdsClient", "SettingSpec", "Settings", "load_settings", "settings_markdown"]
 
@@ -186,6 +188,9 @@ def _json_object(value: Any) -> Any:
     return value
 
 
+SECRET_MIN_LENGTH = 32
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -193,7 +198,7 @@ class Settings(BaseModel):
     era_gap_days: int | None = Field(default=None, ge=0, le=365)
     knowledge_dir: Path | None = None
     database_url: str | None = None
-    secret_key: SecretStr | None = Field(default=None, min_length=32)
+    secret_key: SecretStr | None = Field(default=None, min_length=SECRET_MIN_LENGTH)
     token_minutes: int = Field(default=480, ge=1, le=60 * 24 * 30)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
@@ -209,6 +214,13 @@ class Settings(BaseModel):
         default_factory=dict
     )
     cds_allow_http_loopback: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError("expected a sqlite:/// or postgresql:// URL")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -259,7 +271,18 @@ def load_settings(
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
-        raise InputError(problems_from_validation_error(exc, ("settings",))) from None
+        problems = problems_from_validation_error(exc, ("settings",))
+        raise InputError([_shown(problem) for problem in problems]) from None
+
+
+def _shown(problem: Problem) -> Problem:
+    """``problem`` as an error may show it: no secret key, no password of a database."""
+    if problem.path == "settings.secret_key":
+        expected = f"a secret of at least {SECRET_MIN_LENGTH} characters"
+        return dataclasses.replace(problem, value="***", expected=expected)
+    if problem.path == "settings.database_url" and isinstance(problem.value, str):
+        return dataclasses.replace(problem, value=hide_password(problem.value))
+    return problem
 
 
 def settings_markdown() -> str:

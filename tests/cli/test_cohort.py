@@ -181,3 +181,17 @@ def test_synth_replaces_its_own_output_and_refuses_other_folders(tmp_path):
     assert pq.read_table(out / "person").num_rows == 20
     assert {p.name for p in tmp_path.iterdir()} == {"omop"}
 
+
+def test_an_unreachable_database_is_named_without_its_password(synthetic, tmp_path):
+    url = "postgresql://ann:s3cret@127.0.0.1:1/omop"
+    runs = {
+        "--to": cli("cohort", "load", "--data", str(synthetic), "--to", url),
+        "--data": cli(
+            "cohort", "run", "--engine", "postgres", "--data", url, "--out", str(tmp_path / "x")
+        ),
+    }
+    for option, result in runs.items():
+        assert result.returncode == 2
+        assert f'error: {option}: got "postgresql://ann:***@127.0.0.1:1/omop"' in result.stderr
+        assert "expected a reachable PostgreSQL database" in result.stderr
+        assert "s3cret" not in result.stderr

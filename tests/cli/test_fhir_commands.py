@@ -144,3 +144,24 @@ def test_import_fhir_bundles_and_bulk_files_with_a_report(tmp_path):
     assert ids == sorted([history.id, other.id])
     lines = [line for p in folder.glob("*.ndjson") for line in p.read_text("utf-8").splitlines()]
     assert stored == len(exported) + len([line for line in lines if line.strip()])
+
+
+def test_an_unwritable_report_is_refused_before_anything_is_imported(tmp_path):
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert run("db", "upgrade", db=db).returncode == 0
+    assert run("clinic", "add", "North", db=db).returncode == 0
+    bundle_path = tmp_path / "one.json"
+    exported = export_history(example("refractory-recurrent"), KB, CODES).resources
+    bundle_path.write_text(json.dumps(bundle(exported)), "utf-8")
+    (tmp_path / "a-file").write_text("x")
+    report = tmp_path / "a-file" / "report.json"
+    result = run("import", bundle_path, "--clinic", "North", "--report", report, db=db)
+    assert result.returncode == 2
+    assert result.stderr.startswith('error: --report: got "')
+    assert "a-file is a file)" in result.stderr
+    assert "imported" not in result.stdout
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        stored = conn.scalar(select(func.count()).select_from(Patient))
+    engine.dispose()
+    assert stored == 0

@@ -192,3 +192,26 @@ def test_serve_logs_each_request_unless_the_access_log_is_off(tmp_path, db, sett
     output = log.read_text()
     assert "Application startup complete" in output
     assert ('"GET /knowledge HTTP/1.1" 200' in output) == (setting is None)
+
+
+def test_a_database_that_cannot_be_used_is_an_input_error(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    cases = [
+        (f"sqlite:///{tmp_path / 'a-file' / 'x.db'}", "expected a database that can be opened"),
+        ("postgresql+psycopg://ann:s3cret@127.0.0.1:1/x", "postgresql+psycopg://ann:***@127.0.0.1"),
+        ("mysql://ann:s3cret@127.0.0.1/x", "expected a sqlite:/// or postgresql:// URL"),
+    ]
+    for url, message in cases:
+        for args in (["db", "upgrade"], ["clinic", "list"]):
+            result = run(*args, db=url)
+            assert result.returncode == 2, (args, url)
+            assert message in result.stderr
+            assert "s3cret" not in result.stderr
+            assert "Traceback" not in result.stderr
+            assert "internal error" not in result.stderr
+
+
+def test_serve_refuses_a_port_out_of_range():
+    result = run("serve", "--port", "70000")
+    assert result.returncode == 2
+    assert "--port" in result.stderr

@@ -15,12 +15,13 @@ from sqlalchemy import select
 from trdnav.clinic import accounts, demo, patients
 from trdnav.clinic.actor import Actor
 from trdnav.clinic.fhir import import_fhir_bulk, import_fhir_patient
-from trdnav.errors import InputError, Problem
+from trdnav.errors import InputError, Problem, hide_password
 from trdnav.fhir.imports import is_fhir
+from trdnav.files import check_output_files, write_files
 from trdnav.service import fhir_codes_for, knowledge_for, read_json_document
 from trdnav.settings import Settings, load_settings
 from trdnav.store import migrate
-from trdnav.store.database import Store, default_database_url
+from trdnav.store.database import Store, default_database_url, unusable
 from trdnav.store.tables import Clinic
 
 __all__ = ["clinic_app", "db_app", "import_command", "serve_command", "user_app"]
@@ -53,7 +54,16 @@ def _settings(config: Path | None, database_url: str | None) -> Settings:
 
 
 def _url(settings: Settings) -> str:
-    return settings.database_url or default_database_url()
+    return _usable(settings.database_url or default_database_url())
+
+
+def _usable(url: str) -> str:
+    """``url``, once a connection to it succeeded (else the reason, as an input error)."""
+    reason = unusable(url)
+    if reason is not None:
+        expected = f"a database that can be opened ({reason})"
+        raise InputError([Problem("--database-url", hide_password(url), expected)])
+    return url
 
 
 def _out() -> Console:
@@ -237,6 +247,8 @@ def import_command(
     """Store patient histories, each JSON file in one transaction (NDJSON files: one for all).
 
     For FHIR input, data that is missing or ambiguous is listed under each patient."""
+    if report is not None:
+        check_output_files({"--report": report})
     settings = _settings(config, database_url)
     store = Store(_url(settings))
     kb = knowledge_for(settings)
@@ -294,9 +306,8 @@ def import_command(
         except InputError as exc:
             failed += list(exc.problems)
     if report is not None:
-        report.write_text(
-            json.dumps(reports, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        text = json.dumps(reports, indent=2, ensure_ascii=False) + "\n"
+        write_files([("--report", report, lambda path: path.write_text(text, encoding="utf-8"))])
     if failed:
         raise InputError(failed)
 
@@ -309,8 +320,8 @@ def _imported(out: Console, name: str, patient_id: str, notes: list[str]) -> Non
 
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     demo_data: Annotated[
         bool,
         typer.Option("--demo", help="Use a demo database with a demo clinic, users and patients."),
@@ -329,7 +340,7 @@ def serve_command(
     url = settings.database_url
     if demo_data and url is None:
         url = default_database_url().replace("trdnav.db", "trdnav-demo.db")
-    url = url or default_database_url()
+    url = _usable(url or default_database_url())
     if migrate_first or demo_data:
         migrate.upgrade(url)
     elif migrate.current(url) != migrate.head():

@@ -18,19 +18,27 @@ import pyarrow as pa
 
 from trdnav.cohort.omop import SCHEMAS
 from trdnav.cohort.runner import Runner
-from trdnav.errors import InputError, Problem
+from trdnav.errors import InputError, Problem, hide_password
 
 __all__ = ["PostgresRunner", "conninfo", "load_parquet"]
 
 _SQL_TYPES = {"int64": "bigint", "float64": "double precision", "string": "text", "date": "date"}
 
 
-def conninfo(url: str) -> str:
-    """A libpq URL from ``postgresql://`` or SQLAlchemy's ``postgresql+psycopg://``."""
+def conninfo(url: str, option: str = "--data") -> str:
+    """A libpq URL from ``postgresql://`` or SQLAlchemy's ``postgresql+psycopg://``
+    (``option``: where the URL came from, for the error when it is neither)."""
     scheme, _, rest = url.partition("://")
     if not rest or not scheme.startswith(("postgres", "postgresql")):
-        raise InputError([Problem("--data", url, "a postgresql:// URL")])
+        raise InputError([Problem(option, hide_password(url), "a postgresql:// URL")])
     return "postgresql://" + rest
+
+
+def _unreachable(option: str, url: str, exc: Exception) -> InputError:
+    reason = " ".join(str(exc).split())
+    return InputError(
+        [Problem(option, hide_password(url), f"a reachable PostgreSQL database ({reason})")]
+    )
 
 
 def _connect_args(url: str) -> dict[str, Any]:
@@ -52,9 +60,7 @@ class PostgresRunner(Runner):
         try:
             self.con = ibis.postgres.connect(**_connect_args(url))
         except Exception as exc:  # connection errors are the user's input problem
-            raise InputError(
-                [Problem("--data", url, f"a reachable PostgreSQL database ({exc})")]
-            ) from None
+            raise _unreachable("--data", url, exc) from None
         self.present = set(self.con.list_tables(database=schema))
         self._kept = 0
 
@@ -80,13 +86,19 @@ def _copy_value(value: Any) -> Any:
 
 
 def load_parquet(folder: Path, url: str, *, schema: str = "public") -> dict[str, int]:
-    """Copy the OMOP Parquet tables of ``folder`` into ``schema`` (tables replaced);
-    returns the rows per table."""
+    """Copy the OMOP Parquet tables of ``folder`` into ``schema`` (tables replaced), in one
+    transaction: the schema's tables change only when all were copied. Returns the rows per
+    table."""
     from trdnav.cohort.core_runner import read_tables
 
+    target = conninfo(url, "--to")
     tables = read_tables(folder)
     counts = {}
-    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+    try:
+        conn = psycopg.connect(target)
+    except psycopg.OperationalError as exc:
+        raise _unreachable("--to", url, exc) from None
+    with conn:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         for name, table in tables.items():
             columns = SCHEMAS[name]

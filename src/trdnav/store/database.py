@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Store", "default_database_url", "make_engine"]
+__all__ = ["Store", "default_database_url", "make_engine", "unusable"]
 
 
 def default_database_url() -> str:
@@ -58,6 +58,24 @@ def make_engine(url: str, *, autocheckpoint: bool = True) -> Engine:
         event.listen(engine, "connect", partial(_sqlite_pragmas, autocheckpoint=autocheckpoint))
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def unusable(url: str) -> str | None:
+    """Why the database at ``url`` cannot be used (it cannot be opened or connected to),
+    or None when a connection succeeds."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, ImportError, OSError) as exc:
+        return " ".join(str(exc).split())
+    try:
+        with engine.connect():
+            return None
+    except DBAPIError as exc:
+        return " ".join(str(exc.orig).split())
+    finally:
+        engine.dispose()
 
 
 class Store:
