@@ -107,32 +107,16 @@ def test_plan_record_show_export(tmp_path):
         ).stdout
     )
     assert shown["delivered"] == 1
+
+    def export(out: Path):
+        args = ["course", "export", "example-stage-2", str(course["id"]), "--clinic", "1"]
+        return run(*args, "--out", str(out), db=db)
+
     out = tmp_path / "course.ics"
-    exported = run(
-        "course",
-        "export",
-        "example-stage-2",
-        str(course["id"]),
-        "--clinic",
-        "1",
-        "--out",
-        str(out),
-        db=db,
-    )
-    assert exported.returncode == 0
+    assert export(out).returncode == 0
     events = icalendar.Calendar.from_ical(out.read_bytes()).walk("VEVENT")
     assert len(events) == 6
-    into_folder = run(
-        "course",
-        "export",
-        "example-stage-2",
-        str(course["id"]),
-        "--clinic",
-        "1",
-        "--out",
-        str(tmp_path),
-        db=db,
-    )
+    into_folder = export(tmp_path)
     assert into_folder.returncode == 2
     assert into_folder.stderr.startswith('error: --out: got "')
     assert "expected a file path, not a folder" in into_folder.stderr
