@@ -86,6 +86,12 @@ def test_cohort_run_writes_results_and_a_report(default_run):
     assert figures["persons"] == 400
     assert figures["trd"] == persons.column("trd").to_pylist().count(True)
     assert any(f["check"] == "dates_out_of_order" for f in figures["findings"])
+    bands = list(figures["msm_band"])
+    ordered = [b for b in ("mild", "moderate", "severe", "None") if b in bands]
+    assert bands == ordered
+    assert len(ordered) >= 3
+    days = sorted(d for d in persons.column("days_to_trd").to_pylist() if d is not None)
+    assert figures["median_days_to_trd"] == days[len(days) // 2]
 
 
 def test_settings_change_the_run(synthetic, default_run, tmp_path):

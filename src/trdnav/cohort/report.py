@@ -33,6 +33,17 @@ def _counts(column: pa.ChunkedArray) -> dict[Any, int]:
     return {row["values"]: row["counts"] for row in pc.value_counts(column).to_pylist()}
 
 
+def _band_order(run: CohortRun) -> Any:
+    """Maudsley bands in the knowledge base's order (mild first), then any other label,
+    then persons whose severity is not coded (no band)."""
+    labels = [step.label for step in run.params.msm.bands] if run.params else []
+    return lambda band: (
+        band is None,
+        labels.index(band) if band in labels else len(labels),
+        str(band),
+    )
+
+
 def summary(run: CohortRun) -> dict[str, Any]:
     """The report's figures as plain data (also written next to the HTML as JSON)."""
     p = run.persons
@@ -48,6 +59,7 @@ def summary(run: CohortRun) -> dict[str, Any]:
     sequences = _counts(joined.filter(pc.not_equal(joined, "")))
     top = sorted(sequences.items(), key=lambda kv: (-kv[1], kv[0]))[:12]
     days = p.filter(trd)["days_to_trd"].to_pylist()
+    known = sorted(d for d in days if d is not None)
     bins: dict[str, int] = {}
     for lo in range(0, 1080, 90):
         label = f"{lo}-{lo + 89}"
@@ -67,12 +79,10 @@ def summary(run: CohortRun) -> dict[str, Any]:
         "with_episode": _count(p, depressed),
         "trd": _count(p, trd),
         "thase_rush": {str(k): v for k, v in sorted(stages.items(), key=lambda kv: kv[0])},
-        "msm_band": {str(k): v for k, v in bands.items()},
+        "msm_band": {str(k): bands[k] for k in sorted(bands, key=_band_order(run))},
         "sequences": [{"sequence": s, "persons": c} for s, c in top],
         "days_to_trd": bins,
-        "median_days_to_trd": sorted(d for d in days if d is not None)[len(days) // 2]
-        if days
-        else None,
+        "median_days_to_trd": known[len(known) // 2] if known else None,
         "remission_by_line": by_line,
         "remission_12m": {
             "yes": r12.get(True, 0),
