@@ -111,6 +111,10 @@ def test_settings_change_the_run(synthetic, default_run, tmp_path):
         (["--as-of", "2025-13-01"], 'error: --as-of: got "2025-13-01"; expected a date'),
         (["--engine", "postgres"], "expected a postgresql:// URL"),
         (["--era-gap-days", "-1"], "error: settings.era_gap_days"),
+        (
+            ["--engine", "postgres", "--data", "postgresql://u@127.0.0.1:1/x", "--schema", 'a"b'],
+            'error: --schema: got "a\\"b"; expected a schema name of letters',
+        ),
     ],
 )
 def test_invalid_input_is_one_line_and_exit_2(synthetic, tmp_path, args, message):

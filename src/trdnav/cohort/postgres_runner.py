@@ -7,6 +7,7 @@ and for trying the engine on a local server.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -20,7 +21,7 @@ from trdnav.cohort.omop import SCHEMAS
 from trdnav.cohort.runner import Runner
 from trdnav.errors import InputError, Problem, hide_password
 
-__all__ = ["PostgresRunner", "conninfo", "load_parquet"]
+__all__ = ["PostgresRunner", "checked_schema", "conninfo", "load_parquet"]
 
 _SQL_TYPES = {"int64": "bigint", "float64": "double precision", "string": "text", "date": "date"}
 
@@ -32,6 +33,15 @@ def conninfo(url: str, option: str = "--data") -> str:
     if not rest or not scheme.startswith(("postgres", "postgresql")):
         raise InputError([Problem(option, hide_password(url), "a postgresql:// URL")])
     return "postgresql://" + rest
+
+
+def checked_schema(schema: str) -> str:
+    """``schema`` when it is a plain SQL name (letters, digits, ``_``; not a digit first),
+    which is all the OMOP conventions use; anything else is refused rather than quoted."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
+        expected = "a schema name of letters, digits and _ (not starting with a digit)"
+        raise InputError([Problem("--schema", schema, expected)])
+    return schema
 
 
 def _unreachable(option: str, url: str, exc: Exception) -> InputError:
@@ -56,7 +66,7 @@ class PostgresRunner(Runner):
     name = "postgres"
 
     def __init__(self, url: str, *, schema: str = "public") -> None:
-        self.schema = schema
+        self.schema = checked_schema(schema)
         try:
             self.con = ibis.postgres.connect(**_connect_args(url))
         except Exception as exc:  # connection errors are the user's input problem
@@ -92,6 +102,7 @@ def load_parquet(folder: Path, url: str, *, schema: str = "public") -> dict[str,
     from trdnav.cohort.core_runner import read_tables
 
     target = conninfo(url, "--to")
+    schema = checked_schema(schema)
     tables = read_tables(folder)
     counts = {}
     try:
