@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -215,3 +216,14 @@ def test_serve_refuses_a_port_out_of_range():
     result = run("serve", "--port", "70000")
     assert result.returncode == 2
     assert "--port" in result.stderr
+
+
+def test_serve_names_an_unmigrated_database_without_its_password(fresh_postgres_url):
+    result = run("serve", "--no-migrate", db=fresh_postgres_url)
+    password = urlsplit(fresh_postgres_url).password
+    assert password
+    assert result.returncode == 2
+    assert 'error: database: got "postgresql+psycopg://' in result.stderr
+    assert ":***@" in result.stderr
+    assert "expected a schema at the latest revision" in result.stderr
+    assert f":{password}@" not in result.stderr + result.stdout

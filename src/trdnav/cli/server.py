@@ -345,7 +345,13 @@ def serve_command(
         migrate.upgrade(url)
     elif migrate.current(url) != migrate.head():
         raise InputError(
-            [Problem("database", url, "a schema at the latest revision; run `trdnav db upgrade`")]
+            [
+                Problem(
+                    "database",
+                    hide_password(url),
+                    "a schema at the latest revision; run `trdnav db upgrade`",
+                )
+            ]
         )
     out = _out()
     if demo_data:
@@ -355,7 +361,7 @@ def serve_command(
         out.print("[bold]trdnav demo[/bold] (not a medical device)")
         out.print(f"  sign in as {login.email} with password: {login.password}")
         out.print("  (clinician@demo.trdnav.org and viewer@demo.trdnav.org have the same password)")
-    out.print(f"  database: {url}")
+    out.print(f"  database: {hide_password(url)}")
     out.print(f"  web app: http://{host}:{port}/app")
     out.print(f"  API: http://{host}:{port}/  OpenAPI docs: http://{host}:{port}/docs")
     os.environ["TRDNAV_DATABASE_URL"] = url
