@@ -160,3 +160,24 @@ def test_a_folder_holding_anything_else_is_refused_and_left_alone(tmp_path_facto
             (folder / "table-new").write_text("new")
         assert _entries(out) == {"table-new"}
     assert _entries(out.parent) == {"out"}
+
+
+def test_links_are_written_through(tmp_path):
+    real, elsewhere = tmp_path / "real", tmp_path / "elsewhere"
+    real.mkdir()
+    elsewhere.mkdir()
+    (real / "report.html").write_text("old")
+    link = elsewhere / "report.html"
+    link.symlink_to(real / "report.html")
+    write_files([("--report", link, _text("new"))])
+    assert link.is_symlink()
+    assert (real / "report.html").read_text() == "new"
+    folder_link = elsewhere / "omop"
+    (real / "omop").mkdir()
+    folder_link.symlink_to(real / "omop")
+    with new_folder("--out", folder_link, _owned) as folder:
+        (folder / "table-a").write_text("a")
+    assert folder_link.is_symlink()
+    assert _entries(real / "omop") == {"table-a"}
+    assert _entries(real) == {"report.html", "omop"}
+    assert _entries(elsewhere) == {"report.html", "omop"}

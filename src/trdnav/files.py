@@ -93,7 +93,8 @@ def write_files(outputs: Sequence[tuple[str, Path, Writer]]) -> None:
     check_output_files({option: path for option, path, _ in outputs})
     written: list[tuple[Path, Path]] = []
     try:
-        for option, path, writer in outputs:
+        for option, given, writer in outputs:
+            path = given.resolve()  # through a link, as opening the file would write
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.partial-")
@@ -104,7 +105,7 @@ def write_files(outputs: Sequence[tuple[str, Path, Writer]]) -> None:
             except OSError as exc:
                 reason = exc.strerror or str(exc)
                 raise InputError(
-                    [Problem(option, str(path), f"a file that can be written ({reason})")]
+                    [Problem(option, str(given), f"a file that can be written ({reason})")]
                 ) from None
         for temporary, path in written:
             os.replace(temporary, path)
@@ -132,6 +133,7 @@ def new_folder(option: str, out: Path, owned: Callable[[Path], bool]) -> Iterato
     reason = _probe(folder) if folder.is_dir() else f"{folder} is a file"
     if reason is not None:
         raise InputError([Problem(option, str(out), f"{expected} ({reason})")])
+    out = out.resolve()  # the temporary folder goes beside the real one, on its file system
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     try:
