@@ -112,6 +112,10 @@ def test_settings_change_the_run(synthetic, default_run, tmp_path):
         (["--engine", "postgres"], "expected a postgresql:// URL"),
         (["--era-gap-days", "-1"], "error: settings.era_gap_days"),
         (
+            ["--engine", "spark", "--spark-master", "bogus://x"],
+            'error: --spark-master: got "bogus://x"; expected local, local[*], local[N]',
+        ),
+        (
             ["--engine", "postgres", "--data", "postgresql://u@127.0.0.1:1/x", "--schema", 'a"b'],
             'error: --schema: got "a\\"b"; expected a schema name of letters',
         ),

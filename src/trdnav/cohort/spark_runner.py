@@ -6,6 +6,7 @@ Spark needs Java 17; when ``JAVA_HOME`` is unset it is set from the ``java`` on 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,23 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int = 8) -> A
     )
 
 
+_MASTER = re.compile(r"local(\[(\*|\d+)(,\d+)?\])?|(spark|k8s)://\S+|yarn")
+_MASTER_EXPECTED = "local, local[*], local[N], spark://host:port, k8s://..., or yarn"
+
+
+def _session_for(master: str) -> Any:
+    """A session on ``master``, or an input error naming it: a master Spark does not
+    accept, or one it could not start on (the reason is Spark's first line)."""
+    if not _MASTER.fullmatch(master):
+        raise InputError([Problem("--spark-master", master, _MASTER_EXPECTED)])
+    try:
+        return spark_session(master)
+    except Exception as exc:  # Spark's start-up errors are about the master or Java
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        expected = f"a Spark master that starts, with Java 17 installed ({reason})"
+        raise InputError([Problem("--spark-master", master, expected)]) from None
+
+
 class SparkRunner(Runner):
     name = "spark"
 
@@ -54,7 +72,7 @@ class SparkRunner(Runner):
         if not folder.is_dir():
             raise InputError([Problem("--data", str(folder), "a folder of OMOP Parquet files")])
         self.folder = folder
-        self.session = session or spark_session(master)
+        self.session = session or _session_for(master)
         self.con = ibis.pyspark.connect(self.session)
         self._kept: list[Any] = []
         self._tables = 0
