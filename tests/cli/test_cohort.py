@@ -2,10 +2,13 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -209,3 +212,55 @@ def test_an_unreachable_database_is_named_without_its_password(synthetic, tmp_pa
         assert f'error: {option}: got "postgresql://ann:***@127.0.0.1:1/omop"' in result.stderr
         assert "expected a reachable PostgreSQL database" in result.stderr
         assert "s3cret" not in result.stderr
+
+
+def _copy_with(synthetic: Path, folder: Path, name: str, table) -> Path:
+    """The synthetic data in ``folder``, with table ``name`` replaced by ``table``."""
+    shutil.copytree(synthetic, folder)
+    target = folder / name
+    if target.is_dir():
+        shutil.rmtree(target)
+    else:
+        target.unlink()
+    if table is not None:
+        pq.write_table(table, folder / f"{name}.parquet")
+    return folder
+
+
+def test_columns_of_other_types_are_converted_or_refused(synthetic, default_run, tmp_path):
+    periods = pq.read_table(synthetic / "observation_period")
+    narrower = periods.cast(
+        pa.schema(
+            [
+                pa.field(f.name, pa.int32() if f.name.endswith("_id") else pa.timestamp("s"))
+                for f in periods.schema
+            ]
+        )
+    )
+    converted = _copy_with(synthetic, tmp_path / "narrow", "observation_period", narrower)
+    out = tmp_path / "narrow.parquet"
+    result = cli("cohort", "run", "--data", str(converted), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert pq.read_table(out).equals(pq.read_table(default_run[1]))
+
+    persons = pq.read_table(synthetic / "person")
+    as_text = persons.set_column(0, "person_id", pc.cast(persons["person_id"], pa.string()))
+    refused = _copy_with(synthetic, tmp_path / "text", "person", as_text)
+    result = cli("cohort", "run", "--data", str(refused), "--out", str(tmp_path / "t.parquet"))
+    assert result.returncode == 2
+    assert (
+        'error: person.person_id: got "a column of string"; expected a column of integers'
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_a_file_that_is_not_parquet_is_named(synthetic, tmp_path):
+    folder = _copy_with(synthetic, tmp_path / "broken", "measurement", None)
+    (folder / "measurement.parquet").write_text("not parquet")
+    result = cli("cohort", "run", "--data", str(folder), "--out", str(tmp_path / "x.parquet"))
+    assert result.returncode == 2
+    assert 'error: --data: got "' in result.stderr
+    assert "measurement.parquet" in result.stderr
+    assert "expected Parquet files" in result.stderr
+    assert "internal error" not in result.stderr

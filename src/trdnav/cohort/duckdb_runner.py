@@ -8,6 +8,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -52,7 +53,11 @@ class DuckDBRunner(Runner):
         path = parquet_path(self.folder, table)
         if path is None:
             return None
-        return self.con.read_parquet(path, table_name=f"omop_{table}")
+        try:
+            return self.con.read_parquet(path, table_name=f"omop_{table}")
+        except duckdb.Error as exc:
+            reason = str(exc).strip().splitlines()[0].removeprefix("Invalid Input Error: ")
+            raise InputError([Problem("--data", path, f"Parquet files ({reason})")]) from None
 
     def keep_result(self, expr: ir.Table) -> tuple[pa.Table, ir.Table]:
         """The rows are fetched as they are computed and read again where they are, in

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -85,8 +86,18 @@ class Runner(ABC):
                 out[name] = self.memtable(empty)
                 continue
             columns: dict[str, ir.Value] = {}
+            wrong: list[Problem] = []
             for column, dtype in schema.items():
                 if column in table.columns:
+                    given = table[column].type()
+                    if not _castable(given, dtype):
+                        wrong.append(
+                            Problem(
+                                f"{name}.{column}",
+                                f"a column of {given}",
+                                f"a column of {_TYPE_NAMES[dtype]} (OMOP CDM v5.4)",
+                            )
+                        )
                     columns[column] = table[column].cast(dtype)
                 else:
                     findings.append(
@@ -99,6 +110,8 @@ class Runner(ABC):
                         )
                     )
                     columns[column] = ibis.null(dtype)
+            if wrong:
+                raise InputError(wrong)
             out[name] = table.select(**columns)
         return out, findings
 
@@ -122,6 +135,25 @@ class Runner(ABC):
         rows = self.execute(maxima[0].union(*maxima[1:])).column("latest").to_pylist()
         days = [date.fromisoformat(str(value)[:10]) for value in rows if value is not None]
         return max(days, default=EPOCH)
+
+
+_TYPE_NAMES = {"int64": "integers", "float64": "numbers", "string": "text", "date": "dates"}
+
+
+def _castable(given: dt.DataType, expected: str) -> bool:
+    """Whether a column of type ``given`` converts without loss to the OMOP type
+    ``expected``: integers to integers, any number to numbers, dates and timestamps to
+    dates, text and integers to text; an all-null column to anything. Other columns (dates
+    as text, numbers as text) are refused rather than converted value by value."""
+    if given.is_null():
+        return True
+    if expected == "int64":
+        return bool(given.is_integer())
+    if expected == "float64":
+        return bool(given.is_numeric())
+    if expected == "date":
+        return bool(given.is_date() or given.is_timestamp())
+    return bool(given.is_string() or given.is_integer())
 
 
 @dataclass
