@@ -18,6 +18,7 @@ from typing import Any
 import platformdirs
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["Store", "default_database_url", "make_engine", "unusable"]
@@ -63,8 +64,6 @@ def make_engine(url: str, *, autocheckpoint: bool = True) -> Engine:
 def unusable(url: str) -> str | None:
     """Why the database at ``url`` cannot be used (it cannot be opened or connected to),
     or None when a connection succeeds."""
-    from sqlalchemy.exc import ArgumentError, DBAPIError
-
     try:
         engine = make_engine(url)
     except (ArgumentError, ImportError, OSError) as exc:
