@@ -119,6 +119,7 @@ def test_an_earlier_output_is_replaced_whole(tmp_path):
     assert (out / "table-a").read_text() == "old a"
     assert _entries(out) == {"table-a", "table-old"}
     with new_folder("--out", out, _owned) as folder:
+        assert folder.parent == out.resolve()  # so the parent need not be writable
         (folder / "table-a").write_text("new a")
     assert _entries(out) == {"table-a"}
     assert (out / "table-a").read_text() == "new a"
@@ -181,3 +182,14 @@ def test_links_are_written_through(tmp_path):
     assert _entries(real / "omop") == {"table-a"}
     assert _entries(real) == {"report.html", "omop"}
     assert _entries(elsewhere) == {"report.html", "omop"}
+
+
+def test_what_a_killed_run_left_inside_the_folder_is_cleared(tmp_path):
+    out = tmp_path / "out"
+    (out / ".out.partial-abc123").mkdir(parents=True)
+    (out / ".out.partial-abc123" / "table-a").write_text("half")
+    (out / "table-a").write_text("old")
+    with new_folder("--out", out, _owned) as folder:
+        (folder / "table-a").write_text("new")
+    assert _entries(out) == {"table-a"}
+    assert (out / "table-a").read_text() == "new"

@@ -117,30 +117,40 @@ def write_files(outputs: Sequence[tuple[str, Path, Writer]]) -> None:
 
 @contextlib.contextmanager
 def new_folder(option: str, out: Path, owned: Callable[[Path], bool]) -> Iterator[Path]:
-    """A temporary folder beside ``out`` to write into; when the block ends without an
-    error its entries replace ``out``'s. ``out`` must be new, empty, or hold only entries
-    for which ``owned`` is true (what an earlier run of the same command wrote): anything
-    else is refused before the block runs, and nothing in it is touched."""
+    """A temporary folder to write into (inside ``out`` when it exists, else beside it);
+    when the block ends without an error its entries replace ``out``'s. ``out`` must be
+    new, empty, or hold only entries for which ``owned`` is true (what an earlier run of
+    the same command wrote): anything else is refused before the block runs, and nothing
+    in it is touched."""
     expected = "a new or empty folder, or one holding only what this command writes"
+    given = out
     if out.exists() and not out.is_dir():
-        raise InputError([Problem(option, str(out), f"{expected} (it is a file)")])
+        raise InputError([Problem(option, str(given), f"{expected} (it is a file)")])
+    out = out.resolve()  # through a link, to the real folder and its file system
+    prefix = f".{out.name}.partial-"
+
+    def ours(entry: Path) -> bool:  # what the command writes, or a killed run left behind
+        return entry.name.startswith(prefix) or owned(entry)
+
     if out.is_dir():
-        strangers = sorted(entry.name for entry in out.iterdir() if not owned(entry))
+        strangers = sorted(entry.name for entry in out.iterdir() if not ours(entry))
         if strangers:
             shown = ", ".join(strangers[:3]) + (", ..." if len(strangers) > 3 else "")
-            raise InputError([Problem(option, str(out), f"{expected} (it holds {shown})")])
-    folder = _nearest_existing(out.parent)
+            raise InputError([Problem(option, str(given), f"{expected} (it holds {shown})")])
+    # The temporary folder goes inside the folder when it exists (its parent need not be
+    # writable), else beside where it will be.
+    folder = out if out.is_dir() else _nearest_existing(out.parent)
     reason = _probe(folder) if folder.is_dir() else f"{folder} is a file"
     if reason is not None:
-        raise InputError([Problem(option, str(out), f"{expected} ({reason})")])
-    out = out.resolve()  # the temporary folder goes beside the real one, on its file system
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+        raise InputError([Problem(option, str(given), f"{expected} ({reason})")])
+    base = out if out.is_dir() else out.parent
+    base.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=base, prefix=prefix))
     try:
         yield temporary
         out.mkdir(exist_ok=True)
         for entry in out.iterdir():
-            if not owned(entry):
+            if entry == temporary or not ours(entry):
                 continue
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
