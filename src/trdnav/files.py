@@ -54,16 +54,24 @@ def _file_mode() -> int:
     return 0o666 & ~umask
 
 
+def _unwritable(folder: Path) -> str | None:
+    """Why ``folder`` (created with its parents where missing) could not hold a new file,
+    judged at its nearest existing ancestor; None when it could."""
+    existing = _nearest_existing(folder)
+    if not existing.is_dir():
+        return f"{existing} is a file"
+    reason = _probe(existing)
+    return None if reason is None else f"{existing}: {reason}"
+
+
 def _file_problem(option: str, path: Path) -> Problem | None:
-    expected = "a file path in a folder that can be written to"
     if path.is_dir():
         return Problem(option, str(path), "a file path, not a folder")
-    folder = _nearest_existing(path.parent)
-    if not folder.is_dir():
-        return Problem(option, str(path), f"{expected} ({folder} is a file)")
-    reason = _probe(folder)
+    reason = _unwritable(path.parent)
     if reason is not None:
-        return Problem(option, str(path), f"{expected} ({folder}: {reason})")
+        return Problem(
+            option, str(path), f"a file path in a folder that can be written to ({reason})"
+        )
     return None
 
 
@@ -90,6 +98,8 @@ def write_files(outputs: Sequence[tuple[str, Path, Writer]]) -> None:
     a temporary one beside the path; the temporary files replace the paths once every
     writer has finished. A file system error becomes an :class:`InputError` naming the
     option, and leaves every path as it was."""
+    # Checked again (the caller checked before its work): a path may have become a folder
+    # since, which replacing would fail on after other outputs were replaced.
     check_output_files({option: path for option, path, _ in outputs})
     written: list[tuple[Path, Path]] = []
     try:
@@ -139,11 +149,10 @@ def new_folder(option: str, out: Path, owned: Callable[[Path], bool]) -> Iterato
             raise InputError([Problem(option, str(given), f"{expected} (it holds {shown})")])
     # The temporary folder goes inside the folder when it exists (its parent need not be
     # writable), else beside where it will be.
-    folder = out if out.is_dir() else _nearest_existing(out.parent)
-    reason = _probe(folder) if folder.is_dir() else f"{folder} is a file"
+    base = out if out.is_dir() else out.parent
+    reason = _unwritable(base)
     if reason is not None:
         raise InputError([Problem(option, str(given), f"{expected} ({reason})")])
-    base = out if out.is_dir() else out.parent
     base.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(dir=base, prefix=prefix))
     try:

@@ -158,10 +158,10 @@ def cohort_run(
         except ValueError:
             raise InputError([Problem("--as-of", as_of, "a date as YYYY-MM-DD")]) from None
     page = report or out.with_suffix(".html")
-    outputs = {"--out": out, "--report": page, "--report (its .json)": page.with_suffix(".json")}
+    targets = {"--out": out, "--report": page, "--report (its .json)": page.with_suffix(".json")}
     if episodes is not None:
-        outputs["--episodes"] = episodes
-    check_output_files(outputs)
+        targets["--episodes"] = episodes
+    check_output_files(targets)
     kb = knowledge_for(settings)
     ck = load_cohort_knowledge(kb)
     console = _stderr()
@@ -195,20 +195,13 @@ def cohort_run(
         progress.update(task, description=f"{engine}: writing results")
         figures = summary(result)
         html, figures_json = to_html(result, figures), json.dumps(figures, indent=2)
-        writers: list[tuple[str, Path, Writer]] = [
-            ("--out", out, lambda path: pq.write_table(result.persons, path)),
-            ("--report", page, lambda path: path.write_text(html, encoding="utf-8")),
-            (
-                "--report (its .json)",
-                page.with_suffix(".json"),
-                lambda path: path.write_text(figures_json, encoding="utf-8"),
-            ),
-        ]
-        if episodes is not None:
-            writers.append(
-                ("--episodes", episodes, lambda path: pq.write_table(result.episodes, path))
-            )
-        write_files(writers)
+        writers: dict[str, Writer] = {
+            "--out": lambda path: pq.write_table(result.persons, path),
+            "--report": lambda path: path.write_text(html, encoding="utf-8"),
+            "--report (its .json)": lambda path: path.write_text(figures_json, encoding="utf-8"),
+            "--episodes": lambda path: pq.write_table(result.episodes, path),
+        }
+        write_files([(option, path, writers[option]) for option, path in targets.items()])
         progress.update(task, completed=len(stages) + 1)
     seconds = time.perf_counter() - started
     console.print(
