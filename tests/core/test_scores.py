@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 
 def m(instrument, date, items):
@@ -86,3 +88,31 @@ def test_one_alert_names_every_flagged_instrument(run, history):
 def test_measurement_after_as_of_is_ignored(run, history):
     doc = history(measurements=[phq("2024-05-01", [1] * 9), phq("2025-06-02", [3] * 9)])
     assert run(doc).scores[0].total == 9
+
+
+def test_a_positive_suicide_item_on_the_latest_day_alerts_whatever_the_order(run, history):
+    flagged = [0] * 8 + [2]
+    for order in ([flagged, [0] * 9], [[0] * 9, flagged]):
+        doc = history(measurements=[phq("2024-06-01", items) for items in order])
+        assert [a.code for a in run(doc).alerts] == ["suicidal_ideation"]
+
+
+# run and history build new objects on each call: nothing carries over between examples.
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    days=st.lists(st.sampled_from(["2024-02-01", "2024-03-01", "2024-04-01"]), min_size=1),
+    data=st.data(),
+)
+def test_scores_do_not_depend_on_the_order_measurements_are_given_in(run, history, days, data):
+    measurements = [
+        phq(day, data.draw(st.lists(st.integers(0, 3), min_size=9, max_size=9))) for day in days
+    ]
+    shuffled = data.draw(st.permutations(measurements))
+    first, second = run(history(measurements=measurements)), run(history(measurements=shuffled))
+    assert first.model_dump(mode="json") == second.model_dump(mode="json")
+    outcome = first.outcome["PHQ-9"]
+    totals = {day: [sum(m["items"]) for m in measurements if m["date"] == day] for day in days}
+    assert outcome.baseline.total == min(totals[min(days)])
+    assert outcome.latest.total == max(totals[max(days)])

@@ -595,7 +595,6 @@ class Steps:
             )
             m = m.filter(valid).select(
                 "person_id",
-                "measurement_id",
                 "measurement_date",
                 day=day_number(m.measurement_date),
                 total=m.value_as_number.floor().cast("int64"),
@@ -627,7 +626,6 @@ class Steps:
         persons = self.persons()
         m = m.join(persons, m.person_id == persons.person_id).select(
             m.person_id,
-            m.measurement_id,
             day=day_number(m.measurement_date),
             total=m.value_as_number.floor().cast("int64"),
             as_of_day=persons.as_of_day,
@@ -644,8 +642,8 @@ class Steps:
                 e.total >= self.p.phq9_index_min_total, e.measurement_date, ibis.null("date")
             ).min(),
         )
-        # The baseline is the first total (by day, then measurement id), the latest the last:
-        # only the totals of the first and the last day are read again.
+        # As in the core, the baseline is the lowest total of the first day and the latest
+        # the highest of the last day: only the totals of those two days are read again.
         ends = e.join(
             g,
             [
@@ -653,10 +651,10 @@ class Steps:
                 e.episode == g.episode,
                 (e.day == g.first_day) | (e.day == g.last_day),
             ],
-        ).select(e.person_id, e.episode, e.measurement_id, e.total, e.day, g.first_day, g.last_day)
+        ).select(e.person_id, e.episode, e.total, e.day, g.first_day, g.last_day)
         ends = ends.group_by(["person_id", "episode"]).agg(
-            phq9_baseline=ends.total.argmin(ends.measurement_id, where=ends.day == ends.first_day),
-            phq9_latest=ends.total.argmax(ends.measurement_id, where=ends.day == ends.last_day),
+            phq9_baseline=ends.total.min(where=ends.day == ends.first_day),
+            phq9_latest=ends.total.max(where=ends.day == ends.last_day),
         )
         o = g.join(ends, [g.person_id == ends.person_id, g.episode == ends.episode]).select(
             g.person_id,
@@ -686,12 +684,12 @@ class Steps:
                 m.day >= due.due_day - w_days,
                 m.day <= due.due_day + w_days,
             ],
-        ).select(due.person_id, due.episode, m.day, m.measurement_id, m.total)
+        ).select(due.person_id, due.episode, m.day, m.total)
+        # The last total of the window: of several on its last day, the highest.
         f = f.mutate(
             last=ibis.row_number().over(
                 ibis.window(
-                    group_by=[f.person_id, f.episode],
-                    order_by=[f.day.desc(), f.measurement_id.desc()],
+                    group_by=[f.person_id, f.episode], order_by=[f.day.desc(), f.total.desc()]
                 )
             )
         )

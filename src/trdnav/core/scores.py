@@ -4,8 +4,12 @@
 * ``outcome``: baseline = first measurement of the instrument in the episode, latest =
   last; response when latest <= 50 % of baseline (``null`` with a single measurement);
   remission when the latest total meets the instrument's remission threshold.
-* Alert ``suicidal_ideation`` when the latest measurement of any instrument has its
-  suicide item at or above the instrument's alert value.
+* Alert ``suicidal_ideation`` when a measurement on the latest day of any instrument has
+  its suicide item at or above the instrument's alert value.
+
+Nothing depends on the order measurements are given in: those of one day are ordered by
+total (then items), so of several on the first day the baseline is the lowest and of
+several on the last day the latest is the highest, the cautious reading of both.
 """
 
 from __future__ import annotations
@@ -76,13 +80,15 @@ def _line(m: Measurement, kb: KnowledgeBase) -> ScoreLine:
 
 def score_episode(history: PatientHistory, kb: KnowledgeBase) -> EpisodeScores:
     fraction = kb.params("outcome.response", ResponseParams).max_fraction_of_baseline
-    in_episode = sorted(
-        (m for m in history.measurements if history.in_episode(m.date)), key=lambda m: m.date
-    )
     series: dict[str, list[ScoreLine]] = {key: [] for key in kb.instruments}
-    for m in in_episode:
-        series[m.instrument].append(_line(m, kb))
-    series = {key: lines for key, lines in series.items() if lines}
+    for m in history.measurements:
+        if history.in_episode(m.date):
+            series[m.instrument].append(_line(m, kb))
+    series = {
+        key: sorted(lines, key=lambda line: (line.date, line.total, line.items))
+        for key, lines in series.items()
+        if lines
+    }
 
     latest: list[ScoreLine] = []
     outcome: dict[str, Outcome] = {}
@@ -100,7 +106,12 @@ def score_episode(history: PatientHistory, kb: KnowledgeBase) -> EpisodeScores:
             latest=last,
             measurements=len(lines),
         )
-        value = instruments.suicide_item_value(inst, last.items)
+        # Every measurement of the latest day counts: their order within the day is unknown.
+        value = max(
+            instruments.suicide_item_value(inst, line.items)
+            for line in lines
+            if line.date == last.date
+        )
         if value >= inst.suicide_item.alert_at:
             flagged.append(
                 f"{inst.id} item {inst.suicide_item.item} = {value} on {last.date.isoformat()}"
