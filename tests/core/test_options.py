@@ -63,6 +63,11 @@ def test_a_new_patient(run, history):
         (1, ["cochlear_implant"], "contraindicated"),
         (1, ["ferromagnetic_head_implant", "seizure_disorder"], "contraindicated"),
         (0, ["implanted_brain_stimulator"], "contraindicated"),
+        (1, ["implanted_vagus_nerve_stimulator"], "contraindicated"),
+        (1, ["family_history_of_epilepsy"], "caution"),
+        (1, ["seizure_threshold_lowering_medication"], "caution"),
+        (1, ["raised_intracranial_pressure"], "caution"),
+        (1, ["cardiac_pacemaker_or_defibrillator"], "caution"),
     ],
 )
 def test_tms(run, history, trial, n_failed, conditions, verdict):
@@ -85,6 +90,11 @@ def test_tms(run, history, trial, n_failed, conditions, verdict):
         (0, {}, True, [], "eligible"),
         (2, {}, False, ["recent_myocardial_infarction"], "caution"),
         (1, {}, False, ["raised_intracranial_pressure"], "not_yet"),
+        (2, {}, False, ["aneurysmal_vascular_disease"], "caution"),
+        (2, {}, False, ["arteriovenous_malformation"], "caution"),
+        (2, {}, False, ["recent_stroke"], "caution"),
+        (2, {}, False, ["severe_lung_disease"], "caution"),
+        (2, {}, False, ["high_anaesthetic_risk"], "caution"),
     ],
 )
 def test_ect(run, history, trial, n_failed, episode, si, conditions, verdict):
@@ -187,8 +197,8 @@ def ect_course(response="none", sessions=8):
         (4, 0, "2025-06-01", True, "1980-01-15", "eligible"),
         (3, 1, "2025-06-01", True, "1980-01-15", "eligible"),
         (3, 0, "2025-06-01", True, "1980-01-15", "not_yet"),
-        (4, 0, "2026-01-01", False, "1980-01-15", "not_yet"),  # 24 months
-        (4, 0, "2026-02-01", False, "1980-01-15", "eligible"),  # 25 months
+        (4, 0, "2025-12-31", False, "1980-01-15", "not_yet"),  # 23 months
+        (4, 0, "2026-01-01", False, "1980-01-15", "eligible"),  # 24 months: 2 years
         (4, 0, "2025-06-01", True, "2007-06-02", "not_yet"),  # 17
     ],
 )
@@ -260,3 +270,51 @@ def test_caution_on_a_not_yet_option_is_listed_but_does_not_change_it(run, histo
     assert o.verdict == "not_yet"
     assert o.cautions == ["seizure_disorder"]
     assert o.reasons[0].startswith("Caution if it becomes an option")
+
+
+@pytest.mark.parametrize(
+    ("procedure", "finding"),
+    [("VNS", "Implanted vagus nerve stimulator"), ("DBS", "Implanted brain stimulator")],
+)
+def test_an_implant_on_record_contraindicates_tms_without_being_listed(
+    run, history, trial, procedure, finding
+):
+    implant = {"type": procedure, "start": "2024-03-04", "sessions": 0, "response": "unknown"}
+    a = run(history(medication_trials=failed_trials(trial, 1), procedures=[implant]))
+    o = option(a, "tms")
+    assert o.verdict == "contraindicated"
+    assert o.reasons[0].startswith(
+        f"Contraindicated: {finding} ({procedure} on record from 2024-03-04)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("birth", "as_of", "verdict", "reason"),
+    [
+        ("2007-06-02", "2025-06-01", "eligible", "Age 17: cleared for adolescents from 15"),
+        ("2010-06-01", "2025-06-01", "eligible", "Age 15: cleared for adolescents from 15"),
+        ("2010-06-02", "2025-06-01", "not_yet", "Age 14: TMS is cleared for adults"),
+        ("2007-06-02", "2024-03-21", "not_yet", "Age 16: TMS is cleared for adults"),
+        ("2006-03-21", "2024-03-21", "eligible", "Adult (age 18)."),
+    ],
+)
+def test_tms_is_for_adults_and_from_its_clearance_for_adolescents_from_15(
+    run, history, trial, birth, as_of, verdict, reason
+):
+    doc = history(
+        as_of=as_of,
+        patient={"birth_date": birth},
+        episode={"onset": "2023-01-01"},
+        medication_trials=[trial("sertraline", 100, "2023-02-01", "2023-05-01")],
+    )
+    o = option(run(doc), "tms")
+    assert (o.verdict, o.reasons[0][: len(reason)]) == (verdict, reason)
+
+
+def test_uncontrolled_hypertension_is_a_caution_for_esketamine(run, history, trial):
+    doc = history(
+        conditions=["uncontrolled_hypertension"], medication_trials=failed_trials(trial, 2)
+    )
+    o = option(run(doc), "esketamine")
+    assert o.verdict == "caution"
+    assert o.cautions == ["uncontrolled_hypertension"]

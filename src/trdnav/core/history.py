@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -59,7 +59,8 @@ def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-PROCEDURE_TYPES: tuple[str, ...] = ("ECT", "TMS", "VNS", "DBS", "ketamine", "esketamine")
+ProcedureName = Literal["ECT", "TMS", "VNS", "DBS", "ketamine", "esketamine"]
+PROCEDURE_TYPES: tuple[str, ...] = get_args(ProcedureName)
 _PROCEDURE_SPELLING = {p.lower(): p for p in PROCEDURE_TYPES}
 
 
@@ -78,10 +79,7 @@ Response = Annotated[
     BeforeValidator(_lower),
 ]
 Role = Annotated[Literal["antidepressant", "augmentation"], BeforeValidator(_lower)]
-ProcedureType = Annotated[
-    Literal["ECT", "TMS", "VNS", "DBS", "ketamine", "esketamine"],
-    BeforeValidator(_procedure_type),
-]
+ProcedureType = Annotated[ProcedureName, BeforeValidator(_procedure_type)]
 
 
 class Record(BaseModel):

@@ -32,6 +32,7 @@ from pydantic import (
 from trdnav.core.course_templates import CourseTemplate, ParameterSpec
 from trdnav.core.dates import PARTIAL_DATE_PATTERN, partial_date_start
 from trdnav.core.facts import Cited, Confidence, Id, Model, Text
+from trdnav.core.history import ProcedureName
 from trdnav.core.rule_params import RULE_PARAMETERS
 
 __all__ = [
@@ -125,6 +126,11 @@ class Condition(Model):
     derived_from: str | None = Field(
         default=None,
         description="set for findings computed from the history rather than listed in conditions",
+    )
+    implied_by_procedures: list[ProcedureName] = Field(
+        default_factory=list,
+        description="procedure types whose record in the history means the finding applies "
+        "(an implant stays after its procedure); the finding can also be listed directly",
     )
 
 

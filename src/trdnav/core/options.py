@@ -107,16 +107,35 @@ def _medication_change(ctx: Context) -> Basis:
 
 
 def _tms(ctx: Context) -> Basis:
-    need = ctx.kb.params("option.tms.eligibility", TmsEligibilityParams).min_failed_adequate_trials
-    n = ctx.facts.failed_adequate_trials
-    basis = {"failed_adequate_trials": n, "required": need}
-    if n >= need:
-        return Basis(
-            "eligible", [f"{n} failed adequate antidepressant trial(s); TMS needs {need}."], basis
+    p = ctx.kb.params("option.tms.eligibility", TmsEligibilityParams)
+    event = ctx.kb.treatments["tms"].regulatory_event(p.adolescent_event)
+    n, age = ctx.facts.failed_adequate_trials, ctx.facts.age_years
+    need = p.min_failed_adequate_trials
+    adolescent_cleared = ctx.history.as_of >= event.effective
+    basis = {
+        "failed_adequate_trials": n,
+        "required": need,
+        "age_years": age,
+        "adolescent_clearance": event.effective.isoformat(),
+    }
+    if age >= p.adult_age_years:
+        age_ok, age_reason = True, f"Adult (age {age})."
+    elif age >= p.adolescent_min_age_years and adolescent_cleared:
+        age_ok, age_reason = (
+            True,
+            f"Age {age}: cleared for adolescents from {p.adolescent_min_age_years} as an add-on "
+            f"to antidepressant medication (from {event.effective.isoformat()}).",
         )
-    return Basis(
-        "not_yet", [f"{n} failed adequate antidepressant trial(s); TMS needs {need}."], basis
-    )
+    else:
+        age_ok, age_reason = (
+            False,
+            f"Age {age}: TMS is cleared for adults ({p.adult_age_years} or older), and for "
+            f"adolescents from {p.adolescent_min_age_years} as an add-on to medication from "
+            f"{event.effective.isoformat()}.",
+        )
+    trials = f"{n} failed adequate antidepressant trial(s); TMS needs {need}."
+    verdict: BaseVerdict = "eligible" if age_ok and n >= need else "not_yet"
+    return Basis(verdict, [age_reason, trials], basis)
 
 
 def _ect(ctx: Context) -> Basis:
@@ -163,7 +182,11 @@ def _esketamine(ctx: Context) -> Basis:
     if trd:
         reasons.append(ctx.trd_phrase() + ".")
     if si:
-        reasons.append(f"A {SI_PHRASE} (indication: depression with acute suicidal ideation).")
+        reasons.append(
+            f"A {SI_PHRASE}: esketamine is also approved for depression with acute suicidal "
+            "ideation or behaviour, which is the clinician's judgement (the alert is a "
+            "screening answer, not that diagnosis)."
+        )
     if not (trd or si):
         reasons.append(ctx.trd_phrase() + f"; no {SI_PHRASE}.")
     verdict: BaseVerdict = "eligible" if age >= min_age and (trd or si) else "not_yet"
@@ -182,7 +205,7 @@ def _esketamine(ctx: Context) -> Basis:
             if trd
             else "monotherapy is approved only for TRD"
         )
-        reasons.append(f"Give with an oral antidepressant ({why}).")
+        reasons.append(f"Labelled for use with an oral antidepressant ({why}).")
     basis["monotherapy_approved"] = event.effective.isoformat()
     return Basis(verdict, reasons, basis, with_oral_antidepressant=oral)
 
@@ -204,7 +227,7 @@ def _vns(ctx: Context) -> Basis:
     f = ctx.facts
     failures = f.failed_adequate_trials + f.failed_ect_courses
     recurrent = ctx.history.episode.recurrent
-    chronic = f.episode_months > p.chronic_after_months
+    chronic = f.episode_months >= p.chronic_min_months
     adult = f.age_years >= p.min_age_years
     basis = {
         "failed_treatments": failures,
@@ -219,7 +242,8 @@ def _vns(ctx: Context) -> Basis:
         f"trial(s) + {f.failed_ect_courses} failed ECT course(s)); VNS needs "
         f"{p.min_failed_treatments}.",
         f"Episode {'recurrent' if recurrent else 'not recurrent'}, {f.episode_months} months "
-        f"long (VNS needs a recurrent episode or one longer than {p.chronic_after_months} months).",
+        f"long (VNS needs a recurrent episode or one of at least {p.chronic_min_months} "
+        "months).",
     ]
     ok = adult and failures >= p.min_failed_treatments and (recurrent or chronic)
     return Basis("eligible" if ok else "not_yet", reasons, basis)
@@ -269,20 +293,28 @@ ELIGIBILITY: dict[str, Callable[[Context], Basis]] = {
 }
 
 
-def findings(history: PatientHistory, kb: KnowledgeBase) -> set[str]:
-    """Condition ids that apply: those listed, plus those derived from the episode."""
-    found = set(history.conditions)
+def findings(history: PatientHistory, kb: KnowledgeBase) -> dict[str, str | None]:
+    """Condition ids that apply: those listed, the episode's psychotic features, and those a
+    procedure on record implies (an implant), each with the procedure it came from."""
+    found: dict[str, str | None] = dict.fromkeys(history.conditions)
     for cond in kb.conditions.values():
+        if cond.id in found:
+            continue
         if cond.derived_from == "episode.psychotic_features" and history.episode.psychotic_features:
-            found.add(cond.id)
+            found[cond.id] = None  # its name says where it comes from
+        implying = [p for p in history.procedures if p.type in cond.implied_by_procedures]
+        if implying and cond.id not in found:
+            first = min(implying, key=lambda p: p.start)
+            found[cond.id] = f"{first.type} on record from {first.start.isoformat()}"
     return found
 
 
-def _finding_line(kind: str, ref: FindingRef, kb: KnowledgeBase) -> str:
-    return f"{kind}: {kb.conditions[ref.finding].name} - {ref.why}"
+def _finding_line(kind: str, ref: FindingRef, kb: KnowledgeBase, origin: str | None) -> str:
+    where = f" ({origin})" if origin else ""
+    return f"{kind}: {kb.conditions[ref.finding].name}{where} - {ref.why}"
 
 
-def _evaluate(treatment: Treatment, ctx: Context, present: set[str]) -> OptionVerdict:
+def _evaluate(treatment: Treatment, ctx: Context, present: dict[str, str | None]) -> OptionVerdict:
     kb = ctx.kb
     basis = ELIGIBILITY[treatment.id](ctx)
     contra = [r for r in treatment.contraindications if r.finding in present]
@@ -294,9 +326,9 @@ def _evaluate(treatment: Treatment, ctx: Context, present: set[str]) -> OptionVe
         verdict = "caution"
     else:
         verdict = basis.verdict
-    reasons = [_finding_line("Contraindicated", r, kb) for r in contra]
+    reasons = [_finding_line("Contraindicated", r, kb, present[r.finding]) for r in contra]
     caution_kind = "Caution" if verdict == "caution" else "Caution if it becomes an option"
-    reasons += [_finding_line(caution_kind, r, kb) for r in cautions]
+    reasons += [_finding_line(caution_kind, r, kb, present[r.finding]) for r in cautions]
     reasons += basis.reasons
     rule_ids = [*treatment.eligibility_rules, "verdict.precedence"]
     source_ids = [s for rid in rule_ids if rid.startswith("option.") for s in kb.rule(rid).sources]

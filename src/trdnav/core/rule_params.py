@@ -106,6 +106,9 @@ class ResponseParams(Params):
 
 class TmsEligibilityParams(Params):
     min_failed_adequate_trials: int = Field(ge=0)
+    adult_age_years: int = Field(ge=0)
+    adolescent_min_age_years: int = Field(ge=0)
+    adolescent_event: str
 
 
 class EsketamineEligibilityParams(Params):
@@ -119,7 +122,7 @@ class EsketamineOralParams(Params):
 class VnsEligibilityParams(Params):
     min_age_years: int = Field(ge=0)
     min_failed_treatments: int = Field(ge=1)
-    chronic_after_months: int = Field(ge=1)
+    chronic_min_months: int = Field(ge=1)
 
 
 class CoursePlateauParams(Params):
