@@ -290,3 +290,13 @@ def test_a_call_closes_its_connection_so_that_the_next_goes_to_a_free_process(cd
     assert len(json.loads(answer)["cards"]) >= 3
     with httpx.Client(base_url=cds.url, timeout=30) as client:
         assert "close" not in client.get("/cds-services").headers.get("connection", "")
+
+
+def test_a_prefetch_of_another_patient_gives_no_cards(cds):
+    """The EHR's context names the chart open on screen: cards from another patient's data
+    must not be shown there."""
+    body = cds.request(prefetch=cds.prefetch(), patientId="someone-else")
+    response = cds.call("trdnav-patient-view", body)
+    assert response.status_code == 422
+    assert [e["path"] for e in response.json()["errors"]] == ["prefetch.patient"]
+    assert "cards" not in response.json()

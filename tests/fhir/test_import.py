@@ -303,3 +303,20 @@ def test_without_a_patient_it_is_an_error(import_chart):
     bundle = {"resourceType": "Bundle", "type": "collection", "entry": []}
     with pytest.raises(InputError, match="at least one Patient resource"):
         import_chart(bundle)
+
+
+def test_records_of_another_patient_never_join_the_only_patient(chart, import_chart):
+    chart.condition("F33.1", onset="2024-01-10")
+    chart.statement("sertraline", 150, "2024-02-01", "2024-04-15", rxnorm="36437")
+    other = chart.statement("venlafaxine", 225, "2024-05-01", "2024-07-15")
+    other["subject"] = {"reference": "Patient/someone-else"}
+    lost = chart.add({"resourceType": "Observation", "status": "final", "code": {"text": "x"}})
+    lost.pop("subject", None)  # no reference at all: the only patient's
+    got = only(import_chart(chart))
+    assert [t.drug for t in got.history.medication_trials] == ["sertraline"]
+    assert [(w.resource, w.text) for w in got.report.warnings] == [
+        (
+            "Patient/someone-else",
+            "1 resource(s) name another patient (Patient/someone-else), not Patient/p1: not read",
+        )
+    ]

@@ -257,14 +257,16 @@ def _decide(
     patient_id = str(request.context["patientId"])
     resources = gather(request, templates, call.settings.cds_allow_http_loopback)
     found = import_resources(resources, call.kb, call.codes, call.today)
-    chosen = [p for p in found.patients if p.history.id == patient_id] or found.patients
+    # Only the context's patient: cards from another patient's data would be shown in this
+    # patient's chart.
+    chosen = [p for p in found.patients if p.history.id == patient_id]
     if len(chosen) != 1:
         raise InputError(
             [
                 Problem(
                     "prefetch.patient",
-                    [p.history.id for p in chosen],
-                    f"the data of patient {patient_id}",
+                    [p.history.id for p in found.patients],
+                    f"the data of patient {patient_id} (context.patientId)",
                 )
             ]
         )

@@ -3,10 +3,11 @@ single resources parsed as JSON, and bulk-data NDJSON files streamed a line at a
 
 :class:`Router` sends each resource to the intake of the patient it belongs to: the Patient its
 ``subject`` (or ``patient``) references, by ``Patient/<id>``, a URL ending in it, or a Patient
-entry's ``fullUrl``; a resource that names no Patient of the input belongs to the only Patient,
-if there is exactly one. Medication resources are kept (as codes) for the records that
-reference them. Every problem of every patient is raised together as one
-:class:`~trdnav.errors.InputError`.
+entry's ``fullUrl``; a resource whose reference names no Patient at all (none, or an
+unresolved ``urn:uuid:``) belongs to the only Patient, if there is exactly one. With one
+Patient, resources that name another are not read and the report warns of them. Medication
+resources are kept (as codes) for the records that reference them. Every problem of every
+patient is raised together as one :class:`~trdnav.errors.InputError`.
 
 :func:`import_document` reads one JSON document, checks it against the FHIR R4 models first
 (:mod:`trdnav.fhir.r4`) and refuses one larger than the limit it is given.
@@ -184,7 +185,19 @@ class Router:
                 continue
             target = self.aliases.get(key)
             if target is None and len(patients) == 1:
-                target = next(iter(patients))
+                only = next(iter(patients))
+                if not _PATIENT.search(key):
+                    target = only
+                else:
+                    # Records that name another Patient are not read: they would change
+                    # this patient's assessment. The report says so.
+                    patients[only].ctx.report.warn(
+                        key,
+                        intake.first_where or "(input)",
+                        f"{intake.added} resource(s) name another patient ({key}), not "
+                        f"{only}: not read",
+                    )
+                    continue
             if target is None or target not in patients:
                 more = f" (and {intake.added - 1} more)" if intake.added > 1 else ""
                 problems.append(
