@@ -94,11 +94,12 @@ def stage_5(o, pid):
     o.add_person(pid)
     o.mdd(pid, "2023-01-01", concept=o.MDD_SEVERE_PSYCHOTIC)
     o.drug(pid, o.SERTRALINE, "2023-01-01", "2023-03-01")
-    o.drug(pid, o.NORTRIPTYLINE, "2023-02-20", "2023-05-01")
-    o.drug(pid, o.PHENELZINE, "2023-04-20", "2023-07-01")
+    o.drug(pid, o.VENLAFAXINE, "2023-02-20", "2023-05-01")
+    o.drug(pid, o.NORTRIPTYLINE, "2023-04-20", "2023-07-01")
+    o.drug(pid, o.PHENELZINE, "2023-06-20", "2023-09-01")
     for n in range(6):
-        o.procedure(pid, o.ECT, D(2023, 7, 3) + dt.timedelta(days=2 * n))
-    o.drug(pid, o.CITALOPRAM, "2023-07-20", "2023-12-01")
+        o.procedure(pid, o.ECT, D(2023, 9, 4) + dt.timedelta(days=2 * n))
+    o.drug(pid, o.CITALOPRAM, "2023-09-20", "2023-12-01")
 
 
 @scenario(7)
@@ -252,13 +253,14 @@ def test_a_drug_without_an_adequate_dose_is_never_adequate(shared):
 
 
 def test_failed_tca_maoi_and_ect_course_reach_stage_5(shared):
+    """An SSRI, an SNRI, then a TCA and an MAOI beyond them, then a failed ECT course."""
     e = episode(shared, 6)
     assert (e["thase_rush"], e["ect_courses"], e["failed_ect_courses"]) == (5, 1, 1)
-    assert e["mgh_s"] == 3 + 3
+    assert e["mgh_s"] == 4 + 3
     assert (e["severity"], e["psychotic_features"]) == ("severe", True)
     assert (e["msm_severity"], e["msm_ect"], e["msm_failed_antidepressants"]) == (5, 1, 2)
     p = person(shared, 6)
-    assert (p["ect_first_date"], p["tms_first_date"]) == (D(2023, 7, 3), None)
+    assert (p["ect_first_date"], p["tms_first_date"]) == (D(2023, 9, 4), None)
 
 
 def test_five_ect_sessions_are_not_a_failed_course(shared):

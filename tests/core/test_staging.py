@@ -18,13 +18,25 @@ def failed_ect(sessions=8, response="none", start="2024-06-01"):
         ([("sertraline", 100)], False, 1),
         ([("sertraline", 100), ("citalopram", 20), ("fluoxetine", 20)], False, 1),
         ([("sertraline", 100), ("venlafaxine", 150)], False, 2),
-        ([("sertraline", 100), ("amitriptyline", 150)], False, 3),
+        # Cumulative: the TCA of stage III is a class beyond two, the MAOI of IV one beyond three.
+        ([("sertraline", 100), ("amitriptyline", 150)], False, 2),
         ([("amitriptyline", 150)], False, 1),
-        ([("amitriptyline", 150), ("phenelzine", 45)], False, 4),
+        ([("amitriptyline", 150), ("phenelzine", 45)], False, 2),
         ([("sertraline", 100), ("phenelzine", 45)], False, 2),
-        ([("sertraline", 100), ("amitriptyline", 150), ("phenelzine", 45)], False, 4),
-        ([("sertraline", 100), ("amitriptyline", 150), ("phenelzine", 45)], True, 5),
-        ([("sertraline", 100), ("amitriptyline", 150)], True, 3),
+        ([("sertraline", 100), ("venlafaxine", 150), ("amitriptyline", 150)], False, 3),
+        ([("sertraline", 100), ("amitriptyline", 150), ("phenelzine", 45)], False, 3),
+        ([("sertraline", 100), ("amitriptyline", 150), ("phenelzine", 45)], True, 3),
+        (
+            [("sertraline", 100), ("venlafaxine", 150), ("amitriptyline", 150), ("phenelzine", 45)],
+            False,
+            4,
+        ),
+        (
+            [("sertraline", 100), ("venlafaxine", 150), ("amitriptyline", 150), ("phenelzine", 45)],
+            True,
+            5,
+        ),
+        ([("sertraline", 100), ("amitriptyline", 150)], True, 2),
     ],
 )
 def test_thase_rush(run, history, trial, drugs, ect, stage):

@@ -128,8 +128,15 @@ class Definition(Steps):
     def _staged(self, r: ir.Table) -> ir.Table:
         tr, mg, msm = self.p.thase_rush, self.p.mgh_s, self.p.msm
         stage_2 = r.failed_classes >= tr.stage_2_min_classes
-        stage_3 = stage_2 & (r.failed_stage_3_class == 1)
-        stage_4 = stage_3 & (r.failed_stage_4_class == 1)
+        # Cumulative, as in the core: each stage's class is a failure beyond the stage below.
+        stage_3 = (
+            stage_2 & (r.failed_stage_3_class == 1) & (r.failed_classes > tr.stage_2_min_classes)
+        )
+        stage_4 = (
+            stage_3
+            & (r.failed_stage_4_class == 1)
+            & (r.failed_classes > tr.stage_2_min_classes + 1)
+        )
         stage_5 = stage_4 & (r.failed_ect_courses > 0)
         thase_rush = ibis.cases(
             (stage_5, 5),

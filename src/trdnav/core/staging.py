@@ -58,9 +58,15 @@ def thase_rush(facts: EpisodeFacts, params: ThaseRushParams) -> tuple[int, str]:
         stage = 1
     if len(classes) >= params.stage_2_min_classes:
         stage = 2
-    if stage == 2 and params.stage_3_class in classes:
+    # Each stage adds a failure to those of the stage below (the model is cumulative): the
+    # TCA of stage III is a class beyond stage II's two, the MAOI of stage IV one beyond those.
+    if stage == 2 and params.stage_3_class in classes and len(classes) > params.stage_2_min_classes:
         stage = 3
-    if stage == 3 and params.stage_4_class in classes:
+    if (
+        stage == 3
+        and params.stage_4_class in classes
+        and len(classes) > params.stage_2_min_classes + 1
+    ):
         stage = 4
     if stage == 4 and facts.failed_ect_courses:
         stage = 5
