@@ -44,6 +44,7 @@ __all__ = [
     "UnknownName",
     "format_path",
     "hide_password",
+    "printable",
 ]
 
 
@@ -73,14 +74,20 @@ def hide_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{name}:***@{host}"))
 
 
+def printable(text: str) -> str:
+    """``text`` as it can be written in UTF-8: an unpaired surrogate (which JSON's ``\\ud800``
+    can make) shown as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _render_value(value: Any) -> str:
     try:
         text = json.dumps(value, default=str, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
+    except (TypeError, ValueError):  # a huge integer, say
+        text = repr(value) if not isinstance(value, int) else "a very long integer"
     if len(text) > 80:
         text = text[:77] + "..."
-    return text
+    return printable(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +101,13 @@ class Problem:
 
     def __str__(self) -> str:
         if self.missing:
-            return f"{self.path}: missing; expected {self.expected}"
-        return f"{self.path}: got {_render_value(self.value)}; expected {self.expected}"
+            return printable(f"{self.path}: missing; expected {self.expected}")
+        return printable(f"{self.path}: got {_render_value(self.value)}; expected {self.expected}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The problem as JSON data; a missing field has no value and ``"missing": true``."""
+        if self.missing:
+            return {"path": self.path, "value": None, "expected": self.expected, "missing": True}
         return {"path": self.path, "value": self.value, "expected": self.expected}
 
 

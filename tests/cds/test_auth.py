@@ -2,6 +2,7 @@
 
 import base64
 import json
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,7 +11,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from trdnav.cds.auth import KEYS_TTL, REFETCH_AFTER, KeySets, keys_at_hand
+from trdnav.cds.auth import KEYS_TTL, REFETCH_AFTER, KeySets, is_loopback, keys_at_hand
 from trdnav.settings import CdsClient, Settings
 
 from .conftest import ISS, ISS_BY_URL
@@ -101,6 +102,31 @@ def test_bad_tokens_are_refused(cds, change, reason):
     change = dict(change)
     url = change.pop("aud", cds.service_url(SERVICE))
     assert reason in refused(cds, cds.token(url, **change))
+
+
+def test_an_exp_beyond_any_time_is_refused(cds):
+    url = cds.service_url(SERVICE)
+    for exp in (10**20, 253402300799):  # past what a datetime holds; 9999-12-31T23:59:59
+        token = cds.token(url, expires_in=exp - int(time.time()))
+        assert f"exp ({exp})" in refused(cds, token)
+
+
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://localhost:8080/fhir", True),
+        ("http://127.0.0.1/fhir", True),
+        ("http://127.9.8.7:1/fhir", True),
+        ("http://[::1]:1/fhir", True),
+        ("http://127.attacker.invalid/fhir", False),
+        ("http://localhost.attacker.invalid/fhir", False),
+        ("http://128.0.0.1/fhir", False),
+        ("http://[::2]/fhir", False),
+        ("http://[bad/fhir", False),
+    ],
+)
+def test_only_this_machine_is_loopback(url, loopback):
+    assert is_loopback(url) is loopback
 
 
 def test_a_replayed_jti_is_refused(cds):

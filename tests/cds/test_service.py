@@ -92,11 +92,12 @@ def test_412_when_the_data_cannot_be_had(cds):
     refused = cds.call("trdnav-patient-view", body)
     assert refused.status_code == 412
     assert "answered 401" in refused.json()["detail"]
-    body = cds.request(prefetch=cds.prefetch(skip=("patient",)), fhir=True)
-    body["fhirServer"] = "http://fhir.example.org/r4"
-    plain = cds.call("trdnav-patient-view", body)
-    assert plain.status_code == 412
-    assert "is not https" in plain.json()["detail"]
+    for server in ("http://fhir.example.org/r4", "http://127.attacker.invalid/fhir"):
+        body = cds.request(prefetch=cds.prefetch(skip=("patient",)), fhir=True)
+        body["fhirServer"] = server  # loopback http is allowed here, but these are not loopback
+        plain = cds.call("trdnav-patient-view", body)
+        assert plain.status_code == 412
+        assert "is not https" in plain.json()["detail"]
     null_patient = cds.call(
         "trdnav-patient-view", cds.request(prefetch={**cds.prefetch(), "patient": None})
     )

@@ -217,3 +217,83 @@ def test_stored_histories_skip_name_resolution_but_fall_back_when_unknown(kb, hi
     broken = history(medication_trials=[trial("no-such-drug", 100, "2024-02-01", None)])
     with pytest.raises(InputError):
         stored_history(broken, kb)
+
+
+@pytest.mark.parametrize("bad", ["ünïcode-✓", "slash/id", "a\u0000b", "a b", "a_b", "x" * 65, ""])
+def test_an_id_is_a_fhir_id(kb, history, bad):
+    found = problems(kb, history(id=bad))
+    assert found["id"].expected == "a FHIR id: 1 to 64 letters, digits, '-' or '.'"
+    assert parse_history(history(id=" Pat-1.b "), kb).id == "Pat-1.b"
+
+
+@pytest.mark.parametrize("kept", ["a_b", "pat 7", "ünïcode-✓"])
+def test_an_id_stored_before_the_fhir_id_rule_is_still_read(kb, history, trial, kept):
+    doc = history(id=kept)
+    assert stored_history(doc, kb).id == kept
+    unknown = history(id=kept, medication_trials=[trial("Zoloft", 100, "2024-02-01", None)])
+    assert stored_history(unknown, kb).id == kept  # through the full intake too
+    with pytest.raises(InputError):
+        parse_history(doc, kb)
+
+
+def test_the_fhir_import_refuses_ids_by_the_same_rule():
+    from trdnav.core.history import FHIR_ID, FHIR_ID_EXPECTED
+    from trdnav.fhir import r4, resources
+
+    assert resources.FHIR_ID is FHIR_ID
+    assert r4.FHIR_ID_EXPECTED is FHIR_ID_EXPECTED
+
+
+@pytest.mark.parametrize("dose", [float("inf"), float("-inf"), float("nan")])
+def test_a_dose_is_a_finite_number(kb, history, trial, dose):
+    found = problems(kb, history(medication_trials=[trial("sertraline", dose, "2024-02-01", None)]))
+    assert found["medication_trials[0].daily_dose_mg"].expected == "a finite number"
+
+
+@pytest.mark.parametrize("sessions", [10_001, 2**63, 10**30])
+def test_sessions_are_bounded(kb, history, sessions):
+    doc = history(
+        psychotherapy=[{"type": "CBT", "start": "2024-02-01", "sessions": sessions}],
+        procedures=[
+            {"type": "ECT", "start": "2024-02-01", "sessions": sessions, "response": "none"}
+        ],
+    )
+    found = problems(kb, doc)
+    assert found["psychotherapy[0].sessions"].expected == "a number of at most 10000"
+    assert found["procedures[0].sessions"].expected == "a number of at most 10000"
+    doc["procedures"][0]["sessions"] = doc["psychotherapy"][0]["sessions"] = 10_000
+    assert parse_history(doc, kb).procedures[0].sessions == 10_000
+
+
+def test_text_with_an_unpaired_surrogate_is_refused_in_any_field(kb, history):
+    doc = history(patient={"name": "\ud800x"}, note=["fine", "\udc00"])
+    doc["episode"]["remark\ud800"] = 1
+    found = problems(kb, doc)
+    assert set(found) == {"patient.name", "note[1]", "episode"}
+    assert all("surrogate" in p.expected for p in found.values())
+    assert found["episode"].value == "remark\ud800"
+    assert "\\ud800" in str(found["patient.name"])
+    str(found["patient.name"]).encode("utf-8")  # printable on the command line
+
+
+def test_a_missing_field_is_reported_without_the_object_around_it(kb, history):
+    doc = history()
+    del doc["episode"]["severity"]
+    found = problems(kb, doc)
+    assert found["episode.severity"].missing
+    assert found["episode.severity"].value is None
+    assert found["episode.severity"].to_dict()["missing"] is True
+
+
+def test_check_as_of_applies_the_documents_rule_to_a_date_given_apart():
+    from datetime import date
+
+    from trdnav.core.intake import check_as_of
+
+    onset, birth = date(2023, 9, 1), date(1979, 4, 12)
+    check_as_of(date(2023, 9, 1), onset, birth)
+    with pytest.raises(InputError) as info:
+        check_as_of(date(1, 1, 1), onset, birth, "query.as_of")
+    (problem,) = info.value.problems
+    assert (problem.path, problem.value) == ("query.as_of", "0001-01-01")
+    assert problem.expected == "a date on or after the episode onset (2023-09-01)"

@@ -1,13 +1,22 @@
 """Migrations go up and down on SQLite and PostgreSQL, and match the table models."""
 
+import json
+from datetime import date
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+from trdnav.clinic import accounts, patients
+from trdnav.clinic.actor import Actor
+from trdnav.knowledge import load_knowledge
 from trdnav.store import migrate
-from trdnav.store.database import make_engine
+from trdnav.store.database import Store, make_engine
 from trdnav.store.tables import Base
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -48,3 +57,25 @@ def test_the_models_match_the_migrations(empty_url):
     finally:
         engine.dispose()
     assert diff == []
+
+
+def test_the_summary_basis_goes_down_and_up_with_patients_stored(empty_url):
+    """Rows that refer to ``patients`` stay where they are: the column is added and dropped
+    in place, not by rebuilding the table."""
+    migrate.upgrade(empty_url)
+    store = Store(empty_url)
+    clinic = accounts.add_clinic(store, "North")
+    doc = json.loads((EXAMPLES / "stage-2-trd.json").read_text("utf-8"))
+    patients.import_patient(
+        store, Actor.command_line(clinic.id), load_knowledge(), doc, date(2025, 6, 2)
+    )
+    store.dispose()
+    migrate.downgrade(empty_url, "0003_fhir")
+    migrate.upgrade(empty_url)
+    assert migrate.current(empty_url) == migrate.head()
+    store = Store(empty_url)
+    try:
+        actor = Actor.command_line(clinic.id)
+        assert patients.get_patient(store, actor, "example-stage-2")["id"] == "example-stage-2"
+    finally:
+        store.dispose()

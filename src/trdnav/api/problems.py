@@ -7,12 +7,14 @@ same form as the command line reports them (``medication_trials[0].drug``).
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trdnav.core.intake import problems_from_errors
@@ -22,6 +24,8 @@ from trdnav.errors import (
     Problem,
     TooManyRequests,
     TrdnavError,
+    UnknownName,
+    printable,
 )
 
 __all__ = [
@@ -54,8 +58,13 @@ OTHER_TYPES = {"data-unavailable": 412}
 
 class FieldProblem(BaseModel):
     path: str
-    value: Any = None
+    value: Any = Field(
+        default=None,
+        description="the value found (shortened when long; a number JSON cannot hold, such as "
+        "NaN, as a string); null for a missing field",
+    )
     expected: str
+    missing: bool = Field(default=False, description="present (true) when the field is missing")
 
 
 class ProblemDetails(BaseModel):
@@ -112,6 +121,54 @@ def document_problems(spec: dict[str, Any], public: set[tuple[str, str]]) -> dic
     return spec
 
 
+_MAX_TEXT = 200
+_MAX_ITEMS = 50
+_MAX_DEPTH = 8
+_REDACTED = "(hidden)"
+
+
+def _text(text: str) -> str:
+    text = printable(text)
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 3] + "..."
+
+
+def safe_value(value: Any, depth: int = 0) -> Any:
+    """A value as a problem may show it: always JSON (no NaN, bytes or unpaired surrogate),
+    and short (long strings and lists cut, deep nesting elided)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):  # Python writes no integer of more than 4300 digits
+        return value if value.bit_length() <= 10_000 else "an integer of thousands of digits"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        return value if math.isfinite(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, bytes | bytearray):
+        return _text(bytes(value).decode("utf-8", "replace"))
+    if depth >= _MAX_DEPTH:
+        return "..."
+    if isinstance(value, Mapping):
+        items = list(value.items())
+        shown = {_text(str(k)): safe_value(v, depth + 1) for k, v in items[:_MAX_ITEMS]}
+        if len(items) > _MAX_ITEMS:
+            shown["..."] = f"{len(items) - _MAX_ITEMS} more"
+        return shown
+    if isinstance(value, list | tuple):
+        listed = [safe_value(v, depth + 1) for v in value[:_MAX_ITEMS]]
+        return [*listed, "..."] if len(value) > _MAX_ITEMS else listed
+    return _text(str(value))
+
+
+def _field(problem: Problem) -> dict[str, Any]:
+    shown = problem.to_dict()
+    shown["path"] = printable(shown["path"])
+    shown["expected"] = printable(shown["expected"])
+    shown["value"] = safe_value(shown["value"])
+    return shown
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -126,11 +183,11 @@ def problem_response(
         "type": f"/problems/{kind or PROBLEM_TYPES.get(status, 'error')}",
         "title": title,
         "status": status,
-        "detail": detail,
-        "instance": request.url.path,
+        "detail": printable(detail),
+        "instance": printable(request.url.path),
     }
     if errors:
-        body["errors"] = [p.to_dict() for p in errors]
+        body["errors"] = [_field(p) for p in errors]
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         body["request_id"] = request_id
@@ -147,7 +204,10 @@ async def _trdnav_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, NotAuthenticated):
         headers["WWW-Authenticate"] = "Bearer"
     errors = list(exc.problems) if isinstance(exc, InputError) else None
-    detail = f"{len(errors)} problem(s) in the request; nothing was changed" if errors else str(exc)
+    if errors and not isinstance(exc, UnknownName):
+        detail = f"{len(errors)} problem(s) in the request; nothing was changed"
+    else:  # an unknown name is not found: say which it is, and which names there are
+        detail = str(exc)
     return problem_response(
         request,
         exc.http_status,
@@ -159,13 +219,34 @@ async def _trdnav_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _secret(problem: Problem) -> Problem:
+    """A problem with a password field's value hidden (the response may be logged or shown)."""
+    if problem.value is None or not problem.path.rsplit(".", 1)[-1].endswith("password"):
+        return problem
+    return Problem(problem.path, _REDACTED, problem.expected, missing=problem.missing)
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {**err, "loc": tuple(err["loc"][1:]) if err["loc"][:1] == ("body",) else err["loc"]}
-        for err in exc.errors()
-    ]
-    problems = problems_from_errors(errors)
+    errors = []
+    for err in exc.errors():
+        if err["loc"][:1] == ("body",) and isinstance(err.get("input"), bytes | bytearray):
+            # not JSON, so FastAPI did not parse it: say what the body should be
+            content_type = request.headers.get("content-type")
+            problems = [
+                Problem(
+                    "content-type",
+                    content_type,
+                    "application/json, with a JSON object as the body",
+                    missing=content_type is None,
+                )
+            ]
+            break
+        errors.append(
+            {**err, "loc": tuple(err["loc"][1:]) if err["loc"][:1] == ("body",) else err["loc"]}
+        )
+    else:
+        problems = [_secret(p) for p in problems_from_errors(errors)]
     return problem_response(
         request,
         422,

@@ -16,6 +16,7 @@ Anything else is a :class:`~trdnav.errors.NotAuthenticated` saying what was wron
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import threading
 import time
@@ -81,8 +82,18 @@ class TokenUse:
 
 
 def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    return host in ("localhost", "::1") or host.startswith("127.")
+    """Whether ``url`` names this machine: ``localhost`` or a loopback address (``127.0.0.0/8``,
+    ``::1``), never a name that merely starts like one (``127.example.org``)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class KeySets:
@@ -312,7 +323,13 @@ def verify(
     if clinic is None:
         clinic = key_sets.clinics.setdefault(client.clinic, _clinic(store, client.clinic))
     tenant = claims.get("tenant")
-    expires = datetime.fromtimestamp(float(claims["exp"]), UTC) + timedelta(seconds=LEEWAY)
+    try:
+        expires = datetime.fromtimestamp(float(claims["exp"]), UTC) + timedelta(seconds=LEEWAY)
+    except (OverflowError, OSError, ValueError):
+        raise NotAuthenticated(
+            f"the JWT's exp ({claims['exp']!r}) is not a time: it must be seconds since 1970, "
+            "a few minutes after iat"
+        ) from None
     return (
         CdsCaller(iss, clinic, tenant if isinstance(tenant, str) else None),
         TokenUse(iss, str(claims["jti"]), expires),

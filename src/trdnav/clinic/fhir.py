@@ -31,7 +31,6 @@ from trdnav.fhir.imports import import_document, import_files, owner_key
 from trdnav.fhir.intake import FhirHistory
 from trdnav.fhir.report import ImportReport
 from trdnav.fhir.resources import Located
-from trdnav.store import history_rows
 from trdnav.store.database import Store
 
 __all__ = ["annotated_document", "export_patient", "import_fhir_bulk", "import_fhir_patient"]
@@ -67,9 +66,10 @@ def import_fhir_patient(
     *,
     clinician: str | None = None,
     name: str = "(body)",
+    adequate_trial_days: int | None = None,
 ) -> tuple[dict[str, Any], ImportReport]:
     """Store the one patient of a FHIR Bundle (or resource) with its resources; the patient's
-    view and the import report."""
+    view and the import report. The list summary is computed under ``adequate_trial_days``."""
     actor.require_write()
     result, resources = import_document(data, kb, codes, today, name=name)
     if len(result.patients) != 1:
@@ -88,6 +88,7 @@ def import_fhir_patient(
         action="patient.import",
         sources=[item.resource for item in resources],
         audit_detail={"format": "fhir", "resources": found.report.resources},
+        adequate_trial_days=adequate_trial_days,
     )
     return view, found.report
 
@@ -203,7 +204,7 @@ def export_patient(
     (audited as an export)."""
     with store.transaction() as session:
         patient = patients.load_patient(session, actor, patient_id)
-        document = history_rows.fetch_document(session, patient, as_of)
+        document = patients.document_as_of(session, patient, as_of)
         audit.record(
             session,
             actor,

@@ -24,7 +24,7 @@ from trdnav.clinic.actor import Actor
 from trdnav.clinic.assessment_cache import AssessmentCache, AssessmentKey
 from trdnav.core.assessment import Assessment, assess
 from trdnav.core.history import PatientHistory
-from trdnav.core.intake import parse_history, stored_history
+from trdnav.core.intake import check_as_of, parse_history, stored_history
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import (
     Conflict,
@@ -48,6 +48,7 @@ from trdnav.store.tables import (
 )
 
 __all__ = [
+    "AS_OF_PARAMETER",
     "Page",
     "PatientFilters",
     "add_item",
@@ -57,6 +58,7 @@ __all__ = [
     "bump_version",
     "correct_item",
     "delete_patient",
+    "document_as_of",
     "get_patient",
     "history_document",
     "import_patient",
@@ -177,12 +179,31 @@ def get_patient(
         return patient_view(patient)
 
 
+AS_OF_PARAMETER = "query.as_of"
+"""Where a refused ``as_of`` is reported: the date a read is asked for is a query parameter."""
+
+
+def document_as_of(session: Session, patient: Patient, as_of: date) -> dict[str, Any]:
+    """The stored history in the core format as of a date (read with plain queries), refused
+    for a date the core format refuses as ``as_of``: before the episode onset or birth."""
+    doc = history_rows.fetch_document(session, patient, as_of)
+    _check_as_of(doc, as_of)
+    return doc
+
+
+def _check_as_of(doc: dict[str, Any], as_of: date) -> None:
+    onset = date.fromisoformat(doc["episode"]["onset"])
+    birth = date.fromisoformat(doc["patient"]["birth_date"])
+    check_as_of(as_of, onset, birth, AS_OF_PARAMETER)
+
+
 def history_document(store: Store, actor: Actor, patient_id: str, as_of: date) -> dict[str, Any]:
     """The stored history in the core format (what ``trdnav assess`` reads)."""
     with store.transaction() as session:
         patient = load_patient(session, actor, patient_id, children=False)
+        doc = document_as_of(session, patient, as_of)
         audit.record(session, actor, "patient.export", patient_id=patient.id)
-        return history_rows.fetch_document(session, patient, as_of)
+        return doc
 
 
 def assessment(
@@ -275,7 +296,7 @@ def _assess_stored(
 ) -> tuple[Assessment, AssessmentKey]:
     with store.transaction() as session:
         patient = load_patient(session, actor, patient_id, children=False)
-        doc = history_rows.fetch_document(session, patient, as_of)
+        doc = document_as_of(session, patient, as_of)
         audit.record(
             session,
             actor,
@@ -307,6 +328,7 @@ def patient_with_assessment(
         patient = load_patient(session, actor, patient_id)
         view = patient_view(patient)
         doc = history_rows.document(patient, as_of)
+        _check_as_of(doc, as_of)
         audit.record(
             session,
             actor,
@@ -390,12 +412,24 @@ def _filtered(actor: Actor, f: PatientFilters) -> Select[Patient]:
 
 
 def list_patients(
-    store: Store, actor: Actor, kb: KnowledgeBase, f: PatientFilters, today: date
+    store: Store,
+    actor: Actor,
+    kb: KnowledgeBase,
+    f: PatientFilters,
+    today: date,
+    adequate_trial_days: int | None = None,
 ) -> Page:
-    """Patients of the actor's clinic, alerts first, filtered on their assessment summaries."""
+    """Patients of the actor's clinic, alerts first, filtered on their assessment summaries.
+
+    The summaries are those of ``today`` under ``adequate_trial_days`` (the setting): any made
+    on an earlier day or under another setting is computed again first, unless there are more
+    than 500 of them (then ``stale_summaries`` counts them; ``trdnav db refresh`` makes them).
+    """
     if f.deleted:
         actor.require_admin()
-    stale = refresh_stale_summaries(store, actor.clinic_id, kb, today, limit=500)
+    stale = refresh_stale_summaries(
+        store, actor.clinic_id, kb, today, limit=500, adequate_trial_days=adequate_trial_days
+    )
     with store.transaction() as session:
         stmt = _filtered(actor, f)
         total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
@@ -430,10 +464,20 @@ def list_patients(
     return Page(items=items, total=total, limit=f.limit, offset=f.offset, stale_summaries=stale)
 
 
-def summarise(patient: Patient, history: PatientHistory, kb: KnowledgeBase, today: date) -> None:
-    result = assess(history, kb)
+def summarise(
+    patient: Patient,
+    history: PatientHistory,
+    kb: KnowledgeBase,
+    today: date,
+    adequate_trial_days: int | None = None,
+) -> None:
+    """Keep the figures the patient list filters on, with the day, the knowledge base and
+    the adequate-trial setting they were computed under (together, what makes a summary
+    current)."""
+    result = assess(history, kb, adequate_trial_days=adequate_trial_days)
     latest = max(result.scores, key=lambda s: s.date, default=None)
     patient.summary_as_of = today
+    patient.summary_basis = summary_basis(kb, adequate_trial_days)
     patient.trd = result.trd
     patient.failed_adequate_trials = result.failed_adequate_trials
     patient.thase_rush = result.staging.thase_rush
@@ -446,22 +490,39 @@ def summarise(patient: Patient, history: PatientHistory, kb: KnowledgeBase, toda
     patient.open_alerts = len(result.alerts)
 
 
+def summary_basis(kb: KnowledgeBase, adequate_trial_days: int | None) -> str:
+    """What a summary was computed under besides its day: the knowledge base's version (its
+    rules can change a stage) and the adequate-trial setting (empty: the knowledge base's)."""
+    return f"kb {kb.version}; trial days {adequate_trial_days or ''}"
+
+
 def refresh_stale_summaries(
-    store: Store, clinic_id: int, kb: KnowledgeBase, today: date, limit: int | None = None
+    store: Store,
+    clinic_id: int,
+    kb: KnowledgeBase,
+    today: date,
+    limit: int | None = None,
+    adequate_trial_days: int | None = None,
 ) -> int:
-    """Recompute summaries made before ``today``; returns how many stale ones remain."""
+    """Recompute summaries made before ``today``, under another knowledge base or under
+    another ``adequate_trial_days`` setting; returns how many stale ones remain (all of them
+    when there are more than ``limit``)."""
     with store.transaction() as session:
         stale = select(Patient).where(
             Patient.clinic_id == clinic_id,
             Patient.deleted_at.is_(None),
-            or_(Patient.summary_as_of.is_(None), Patient.summary_as_of < today),
+            or_(
+                Patient.summary_as_of.is_(None),
+                Patient.summary_as_of < today,
+                Patient.summary_basis.is_distinct_from(summary_basis(kb, adequate_trial_days)),
+            ),
         )
         count = session.scalar(select(func.count()).select_from(stale.subquery())) or 0
         if limit is not None and count > limit:
             return count
         for patient in session.scalars(stale.options(*CHILDREN)):
             history = stored_history(history_rows.document(patient, today), kb)
-            summarise(patient, history, kb, today)
+            summarise(patient, history, kb, today, adequate_trial_days)
     return 0
 
 
@@ -514,12 +575,14 @@ def import_patient(
     action: str = "patient.import",
     sources: Iterable[dict[str, Any]] = (),
     audit_detail: dict[str, Any] | None = None,
+    adequate_trial_days: int | None = None,
 ) -> dict[str, Any]:
     """Store a whole history (the core format) in one transaction; nothing on any problem.
 
     ``id`` may be omitted (a new one is made); ``as_of`` is ignored. ``sources`` are the FHIR
     resources the history was read from (kept with the patient, see
-    :mod:`trdnav.clinic.fhir`); ``audit_detail`` is added to the audit record.
+    :mod:`trdnav.clinic.fhir`); ``audit_detail`` is added to the audit record. The list
+    summary is computed under ``adequate_trial_days`` (the setting).
     """
     actor.require_write()
     history = prepared_history(document, kb, today)
@@ -535,6 +598,7 @@ def import_patient(
                 action=action,
                 sources=sources,
                 audit_detail=audit_detail,
+                adequate_trial_days=adequate_trial_days,
             )
     except IntegrityError:
         raise Conflict(f"patient {history.id!r} exists already in this clinic") from None
@@ -560,6 +624,7 @@ def insert_patient(
     action: str = "patient.import",
     sources: Iterable[dict[str, Any]] = (),
     audit_detail: dict[str, Any] | None = None,
+    adequate_trial_days: int | None = None,
 ) -> dict[str, Any]:
     """Add a validated history to the caller's transaction, audited; its view."""
     owner = _clinician(session, actor, clinician)
@@ -567,7 +632,7 @@ def insert_patient(
         owner = session.get(User, actor.user_id)
     patient = Patient(clinic_id=actor.clinic_id, id=history.id, version=1, clinician=owner)
     history_rows.fill(patient, history)
-    summarise(patient, history, kb, today)
+    summarise(patient, history, kb, today, adequate_trial_days)
     session.add(patient)
     session.flush()
     stored = store_fhir_resources(session, patient.pk, sources)
@@ -627,6 +692,7 @@ def update_patient(
     changes: dict[str, Any],
     if_match: int | None,
     today: date,
+    adequate_trial_days: int | None = None,
 ) -> dict[str, Any]:
     """Change demographics, the episode, the conditions or the clinician."""
     actor.require_write()
@@ -667,7 +733,7 @@ def update_patient(
                 session.delete(row)
             session.flush()
             patient.conditions = [PatientCondition(condition=c) for c in history.conditions]
-        summarise(patient, history, kb, today)
+        summarise(patient, history, kb, today, adequate_trial_days)
         audit.record(
             session,
             actor,
@@ -732,6 +798,7 @@ def add_item(
     data: Any,
     if_match: int | None,
     today: date,
+    adequate_trial_days: int | None = None,
 ) -> tuple[int, dict[str, Any]]:
     """Add a trial, psychotherapy course, procedure or measurement; returns its id and the
     patient."""
@@ -747,7 +814,7 @@ def add_item(
         record = getattr(history, kind.section)[index]
         row = kind.table(**history_rows.item_values(kind, record))
         getattr(patient, kind.section).append(row)
-        summarise(patient, history, kb, today)
+        summarise(patient, history, kb, today, adequate_trial_days)
         session.flush()
         audit.record(
             session, actor, "item.add", patient_id=patient.id, resource=f"{segment}/{row.id}"
@@ -765,6 +832,7 @@ def correct_item(
     data: Any,
     if_match: int | None,
     today: date,
+    adequate_trial_days: int | None = None,
 ) -> dict[str, Any]:
     """Replace an item's fields with corrected ones (validated like a new item)."""
     actor.require_write()
@@ -783,7 +851,7 @@ def correct_item(
         for key, value in values.items():
             setattr(row, key, value)
         row.updated_at = utcnow()
-        summarise(patient, history, kb, today)
+        summarise(patient, history, kb, today, adequate_trial_days)
         after = history_rows.item_document(kind, row)
         audit.record(
             session,
@@ -806,6 +874,7 @@ def remove_item(
     item_id: int,
     if_match: int | None,
     today: date,
+    adequate_trial_days: int | None = None,
 ) -> dict[str, Any]:
     """Remove an item from the history (the row is kept, marked removed)."""
     actor.require_write()
@@ -816,7 +885,7 @@ def remove_item(
         bump_version(session, patient, if_match)
         row.removed_at = utcnow()
         history = parse_history(history_rows.document(patient, today), kb)
-        summarise(patient, history, kb, today)
+        summarise(patient, history, kb, today, adequate_trial_days)
         audit.record(
             session, actor, "item.remove", patient_id=patient.id, resource=f"{segment}/{row.id}"
         )

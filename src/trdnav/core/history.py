@@ -22,11 +22,17 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
 
 __all__ = [
+    "FHIR_ID",
+    "FHIR_ID_EXPECTED",
+    "MAX_SESSIONS",
     "PROCEDURE_TYPES",
+    "STORED",
     "Episode",
     "Measurement",
     "MedicationTrial",
@@ -39,6 +45,15 @@ __all__ = [
 ]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+"""FHIR's ``id`` datatype (use with ``fullmatch``): a patient id is one, so that it is
+exported as is, names a URL path segment without escaping, and is valid in a header."""
+FHIR_ID_EXPECTED = "a FHIR id: 1 to 64 letters, digits, '-' or '.'"
+
+MAX_SESSIONS = 10_000
+"""The most sessions one course may record: more than a session a day for 27 years, so no
+real course reaches it, and it fits every database's integer column."""
 
 
 def _iso_date(value: Any) -> Any:
@@ -53,6 +68,22 @@ def _iso_date(value: Any) -> Any:
         except ValueError:
             raise PydanticCustomError("date_invalid", "expected a real calendar date") from None
     raise PydanticCustomError("date_format", "expected a date as YYYY-MM-DD")
+
+
+STORED = {"stored": True}
+"""Validation context of a history read back from storage: an id stored before the FHIR id
+rule (any text of 1 to 64 characters) is still read, so its patient stays reachable."""
+
+
+def _fhir_id(value: Any, info: ValidationInfo) -> Any:
+    """Accept a FHIR id (surrounding spaces stripped); nothing else, except from storage."""
+    if isinstance(value, str) and FHIR_ID.fullmatch(value.strip()):
+        return value.strip()
+    if isinstance(value, str) and info.context == STORED and 1 <= len(value.strip()) <= 64:
+        return value.strip()
+    if isinstance(value, str):
+        raise PydanticCustomError("fhir_id", FHIR_ID_EXPECTED)
+    return value  # the str type says what is wrong
 
 
 def _lower(value: Any) -> Any:
@@ -72,7 +103,13 @@ def _procedure_type(value: Any) -> Any:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-RecordId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+RecordId = Annotated[
+    str,
+    BeforeValidator(_fhir_id),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": 64, "pattern": f"^{FHIR_ID.pattern}$"}
+    ),
+]
 Severity = Annotated[Literal["subsyndromal", "mild", "moderate", "severe"], BeforeValidator(_lower)]
 Response = Annotated[
     Literal["none", "partial", "response", "remission", "intolerance", "unknown"],
@@ -104,7 +141,9 @@ class Episode(Record):
 
 class MedicationTrial(Record):
     drug: Name = Field(description="generic, synonym or brand name (case-insensitive)")
-    daily_dose_mg: StrictFloat = Field(gt=0, description="mg per day (liothyronine 25 µg = 0.025)")
+    daily_dose_mg: StrictFloat = Field(
+        gt=0, allow_inf_nan=False, description="mg per day (liothyronine 25 µg = 0.025)"
+    )
     start: IsoDate
     end: IsoDate | None = None
     role: Role
@@ -116,14 +155,14 @@ class PsychotherapyCourse(Record):
     type: Name
     start: IsoDate
     end: IsoDate | None = None
-    sessions: StrictInt = Field(ge=0)
+    sessions: StrictInt = Field(ge=0, le=MAX_SESSIONS)
 
 
 class Procedure(Record):
     type: ProcedureType
     start: IsoDate
     end: IsoDate | None = None
-    sessions: StrictInt = Field(ge=0)
+    sessions: StrictInt = Field(ge=0, le=MAX_SESSIONS)
     response: Response
 
 

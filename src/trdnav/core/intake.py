@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, StrictInt, TypeAdapter, ValidationError
 
 from trdnav.core.history import (
+    STORED,
     Episode,
     IsoDate,
     Measurement,
@@ -34,6 +35,7 @@ from trdnav.core.knowledge import Drug, Instrument, KnowledgeBase
 from trdnav.errors import InputError, Problem, format_path
 
 __all__ = [
+    "check_as_of",
     "parse_history",
     "problems_from_errors",
     "problems_from_validation_error",
@@ -54,6 +56,8 @@ _EXPECTED_BY_TYPE = {
     "model_type": "an object",
     "dict_type": "an object",
     "model_attributes_type": "an object",
+    "finite_number": "a finite number",
+    "string_unicode": "text without unpaired surrogate escapes (such as \\ud800)",
 }
 
 _LIST_SECTIONS: dict[str, type[BaseModel]] = {
@@ -96,11 +100,14 @@ def problems_from_errors(errors: Iterable[Mapping[str, Any]], prefix: Loc = ()) 
             expected = f"a number greater than {ctx.get('gt')}"
         elif kind == "greater_than_equal":
             expected = f"a number of at least {ctx.get('ge')}"
+        elif kind == "less_than_equal":
+            expected = f"a number of at most {ctx.get('le')}"
         else:
             expected = err["msg"].removeprefix("Value error, ").removeprefix("expected ")
-        problems.append(
-            Problem(format_path(loc), err.get("input"), expected, missing=kind == "missing")
-        )
+        missing = kind == "missing"
+        # pydantic's input of a missing field is the object that lacks it: never echo it
+        value = None if missing else err.get("input")
+        problems.append(Problem(format_path(loc), value, expected, missing=missing))
     return problems
 
 
@@ -134,16 +141,64 @@ def _validate(model: type[M], data: Any, loc: Loc, problems: list[Problem]) -> M
 
 
 def _validate_value(
-    adapter: TypeAdapter[Any], data: Mapping[str, Any], key: str, problems: list[Problem]
+    adapter: TypeAdapter[Any],
+    data: Mapping[str, Any],
+    key: str,
+    problems: list[Problem],
+    context: dict[str, Any] | None = None,
 ) -> Any:
     if key not in data:
         problems.append(Problem(key, None, "a value (this field is required)", missing=True))
         return None
     try:
-        return adapter.validate_python(data[key])
+        return adapter.validate_python(data[key], context=context)
     except ValidationError as exc:
         problems.extend(problems_from_validation_error(exc, (key,)))
         return None
+
+
+def _unencodable_text(data: Any) -> list[Problem]:
+    """Strings holding an unpaired surrogate, such as JSON's ``"\\ud800"``: they cannot be
+    written as UTF-8, so such a document could be neither stored nor shown. Every field is
+    checked, the ones the format ignores too (they are kept with the history); a field name
+    is reported at the object that has it."""
+    expected = _EXPECTED_BY_TYPE["string_unicode"]
+    problems = []
+    stack: list[tuple[Loc, Any]] = [((), data)]
+    while stack:  # not recursive: the nesting depth is the sender's to choose
+        loc, value = stack.pop()
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if _unencodable(key):
+                    problems.append(Problem(format_path(loc), key, expected))
+                else:
+                    stack.append(((*loc, str(key)), item))
+        elif isinstance(value, list):
+            stack.extend(((*loc, index), item) for index, item in enumerate(value))
+        elif _unencodable(value):
+            problems.append(Problem(format_path(loc), value, expected))
+    return sorted(problems, key=lambda p: p.path)
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    """Each problem once (a string that is not Unicode is also refused by its field's type)."""
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for problem in problems:
+        if (problem.path, problem.expected) not in seen:
+            seen.add((problem.path, problem.expected))
+            unique.append(problem)
+    return unique
+
+
+def _unencodable(value: Any) -> bool:
+    if not isinstance(value, str) or value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _suggest(names: list[str]) -> str:
@@ -291,14 +346,15 @@ def _section_date(data: Mapping[str, Any], section: str, key: str) -> date | Non
     return value
 
 
-def parse_history(data: Any, kb: KnowledgeBase) -> PatientHistory:
+def parse_history(data: Any, kb: KnowledgeBase, *, stored: bool = False) -> PatientHistory:
     """Validate parsed JSON into a :class:`PatientHistory`; raise :class:`InputError` listing
     every problem otherwise."""
     if not isinstance(data, Mapping):
         raise InputError([Problem("(document)", type(data).__name__, "a JSON object")])
-    problems: list[Problem] = _misspelt_fields(data, PatientHistory, ())
+    problems: list[Problem] = _unencodable_text(data)
+    problems.extend(_misspelt_fields(data, PatientHistory, ()))
 
-    record_id = _validate_value(_adapter("id"), data, "id", problems)
+    record_id = _validate_value(_adapter("id"), data, "id", problems, STORED if stored else None)
     as_of = _validate_value(_adapter("date"), data, "as_of", problems)
     parts: dict[str, Any] = {}
     for key, model in (("patient", Patient), ("episode", Episode)):
@@ -357,17 +413,32 @@ def parse_history(data: Any, kb: KnowledgeBase) -> PatientHistory:
             )
         )
     if problems:
-        raise InputError(problems)
+        raise InputError(_unique(problems))
     extras = {k: v for k, v in data.items() if k not in PatientHistory.model_fields}
-    return PatientHistory(
-        id=record_id,
-        as_of=as_of,
-        patient=parts["patient"],
-        episode=parts["episode"],
-        conditions=conditions,
-        **sections,
-        **extras,
+    return PatientHistory.model_validate(
+        {
+            "id": record_id,
+            "as_of": as_of,
+            "patient": parts["patient"],
+            "episode": parts["episode"],
+            "conditions": conditions,
+            **sections,
+            **extras,
+        },
+        context=STORED if stored else None,
     )
+
+
+def check_as_of(as_of: date, onset: date, birth: date, path: str = "as_of") -> None:
+    """Raise :class:`InputError` at ``path`` when a stored history is asked for as of a date
+    before its episode's onset or the birth date: the rule :func:`parse_history` applies to a
+    document's ``as_of``, for a date given apart from the document."""
+    first = max(onset, birth)
+    if as_of < first:
+        what = "the episode onset" if first == onset else "the birth date"
+        raise InputError(
+            [Problem(path, as_of.isoformat(), f"a date on or after {what} ({first.isoformat()})")]
+        )
 
 
 def stored_history(data: dict[str, Any], kb: KnowledgeBase) -> PatientHistory:
@@ -378,12 +449,12 @@ def stored_history(data: dict[str, Any], kb: KnowledgeBase) -> PatientHistory:
     since), falls back to the full intake, which reports it.
     """
     try:
-        history = PatientHistory.model_validate(data)
+        history = PatientHistory.model_validate(data, context=STORED)
     except ValidationError:
-        return parse_history(data, kb)
+        return parse_history(data, kb, stored=True)
     known = (
         all(t.drug in kb.drugs for t in history.medication_trials)
         and all(m.instrument in kb.instruments for m in history.measurements)
         and all(c in kb.conditions for c in history.conditions)
     )
-    return history if known else parse_history(data, kb)
+    return history if known else parse_history(data, kb, stored=True)

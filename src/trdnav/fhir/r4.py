@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from trdnav.core.history import FHIR_ID_EXPECTED
 from trdnav.errors import Problem, format_path
 from trdnav.fhir.codes import FhirCodes
 from trdnav.fhir.elements import DATETIME_EXPECTED
@@ -64,7 +65,7 @@ def _expected(err: dict[str, Any], kind: str) -> str:
     if "Date value" in message:
         return "a FHIR date: YYYY, YYYY-MM or YYYY-MM-DD"
     if code == "string_pattern_mismatch" and err["loc"][-1:] == ("id",):
-        return "a FHIR id: 1 to 64 letters, digits, '-' or '.'"
+        return FHIR_ID_EXPECTED
     if code == "string_pattern_mismatch":
         return "a string without leading or trailing spaces, as FHIR R4 requires"
     return message.removeprefix("Value error, ")

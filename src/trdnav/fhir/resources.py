@@ -16,10 +16,10 @@ the resource, the element, the value and what was expected, with every problem i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+from trdnav.core.history import FHIR_ID, FHIR_ID_EXPECTED
 from trdnav.errors import InputError, Problem
 from trdnav.fhir.elements import ElementReader
 from trdnav.measures.medication import DAYS_PER_UNIT
@@ -46,7 +46,6 @@ __all__ = [
 NOT_DONE_REASON = "http://hl7.org/fhir/us/qicore/StructureDefinition/qicore-notDoneReason"
 """The QI-Core extension holding why an observation was not done."""
 
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 READ_TYPES = frozenset(
     {
@@ -279,8 +278,8 @@ def patient_records(resources: Iterable[Located]) -> list[PatientRecord]:
             continue
         reader = ElementReader(item.where)
         rid = reader.string(res, "id", "id", required=True)
-        if rid is not None and not _ID.fullmatch(rid):
-            reader.bad("id", rid, "a FHIR id: 1 to 64 letters, digits, '-' or '.'")
+        if rid is not None and not FHIR_ID.fullmatch(rid):
+            reader.bad("id", rid, FHIR_ID_EXPECTED)
             rid = None
         if rid is None:
             problems.extend(reader.problems)

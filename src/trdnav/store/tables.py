@@ -151,6 +151,9 @@ class Patient(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # summary of the assessment as of summary_as_of, for list filters
     summary_as_of: Mapped[date | None] = mapped_column(Date)
+    # what it was computed under besides the day: knowledge-base version and adequate-trial
+    # setting (clinic.patients.summary_basis); another basis makes the summary stale
+    summary_basis: Mapped[str | None] = mapped_column(String(64))
     trd: Mapped[bool | None] = mapped_column(Boolean)
     failed_adequate_trials: Mapped[int | None] = mapped_column(Integer)
     thase_rush: Mapped[int | None] = mapped_column(Integer)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -13,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from trdnav.api.bodies import read_limited
 from trdnav.api.deps import ActorDep, StateDep
+from trdnav.api.routes.patients import AsOf, patient_location
 from trdnav.clinic import fhir
 from trdnav.errors import InputError, Problem
 
@@ -83,8 +83,9 @@ async def import_fhir(
         data,
         state.today(),
         clinician=clinician,
+        adequate_trial_days=state.settings.adequate_trial_days,
     )
-    response.headers["Location"] = f"/patients/{view['id']}"
+    response.headers["Location"] = patient_location(view["id"])
     response.headers["ETag"] = f'"{view["version"]}"'
     return {"patient": view, "import": report.to_json()}
 
@@ -99,7 +100,7 @@ def export_fhir(
     patient_id: str,
     actor: ActorDep,
     state: StateDep,
-    as_of: Annotated[date | None, Query(description="default: today")] = None,
+    as_of: AsOf = None,
 ) -> JSONResponse:
     bundle = fhir.export_patient(
         state.store,

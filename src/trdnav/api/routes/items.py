@@ -49,7 +49,15 @@ def _register(segment: str) -> None:
         response: Response,
     ) -> dict[str, Any]:
         item_id, view = patients.add_item(
-            state.store, actor, state.kb, patient_id, segment, item, version, state.today()
+            state.store,
+            actor,
+            state.kb,
+            patient_id,
+            segment,
+            item,
+            version,
+            state.today(),
+            adequate_trial_days=state.settings.adequate_trial_days,
         )
         response.headers["ETag"] = f'"{view["version"]}"'
         response.headers["Location"] = f"/patients/{patient_id}/{segment}/{item_id}"
@@ -71,7 +79,16 @@ def _register(segment: str) -> None:
         response: Response,
     ) -> dict[str, Any]:
         view = patients.correct_item(
-            state.store, actor, state.kb, patient_id, segment, item_id, item, version, state.today()
+            state.store,
+            actor,
+            state.kb,
+            patient_id,
+            segment,
+            item_id,
+            item,
+            version,
+            state.today(),
+            adequate_trial_days=state.settings.adequate_trial_days,
         )
         response.headers["ETag"] = f'"{view["version"]}"'
         return view
@@ -88,7 +105,15 @@ def _register(segment: str) -> None:
         response: Response,
     ) -> dict[str, Any]:
         view = patients.remove_item(
-            state.store, actor, state.kb, patient_id, segment, item_id, version, state.today()
+            state.store,
+            actor,
+            state.kb,
+            patient_id,
+            segment,
+            item_id,
+            version,
+            state.today(),
+            adequate_trial_days=state.settings.adequate_trial_days,
         )
         response.headers["ETag"] = f'"{view["version"]}"'
         return view

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query
 
 from trdnav.api.deps import ActorDep, StateDep
 from trdnav.clinic import measures
+from trdnav.errors import Problem, UnknownName
+from trdnav.knowledge.measures import measure_ids
 
 router = APIRouter(tags=["quality measures"])
 
@@ -23,6 +25,9 @@ def measure(
     state: StateDep,
     period: Annotated[int, Query(ge=1900, le=2200, description="the measurement year")],
 ) -> dict[str, Any]:
+    known = measure_ids()
+    if measure.lower() not in known:
+        raise UnknownName([Problem("path.measure", measure, "one of " + ", ".join(known))])
     return measures.clinic_measure(
         state.store, actor, state.kb, state.codes, measure.lower(), period, state.today()
     )

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import BaseModel, Field
 
 from trdnav.api.deps import ActorDep, IfMatchDep, StateDep
 from trdnav.clinic import patients
+from trdnav.core.history import IsoDate, Severity
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 
@@ -31,6 +33,15 @@ DOCUMENT_BODY = {
 Document = Annotated[dict[str, Any], Body()]
 
 
+AsOf = Annotated[IsoDate | None, Query(description="YYYY-MM-DD; default: today")]
+"""The date a read is for: a date as the core format takes it (no date-time)."""
+
+
+def patient_location(patient_id: str) -> str:
+    """The patient's URL path, for ``Location`` (escaped, so a header can always hold it)."""
+    return f"/patients/{quote(patient_id, safe='')}"
+
+
 def _etag(response: Response, view: dict[str, Any]) -> dict[str, Any]:
     response.headers["ETag"] = f'"{view["version"]}"'
     return view
@@ -42,7 +53,9 @@ class PatientPage(BaseModel):
     limit: int
     offset: int
     stale_summaries: int = Field(
-        description="patients whose summary predates today (refreshed by `trdnav db refresh`)"
+        description="patients whose summary predates today or was made under another "
+        "adequate-trial setting, beyond the 500 refreshed per list (`trdnav db refresh` "
+        "refreshes them all)"
     )
 
 
@@ -53,7 +66,7 @@ def list_patients(
     trd: bool | None = None,
     stage_min: Annotated[int | None, Query(ge=0, le=5, description="Thase-Rush stage")] = None,
     stage_max: Annotated[int | None, Query(ge=0, le=5)] = None,
-    severity: Annotated[str | None, Query(max_length=32, description="latest severity")] = None,
+    severity: Annotated[Severity | None, Query(description="latest severity")] = None,
     alerts: Annotated[bool | None, Query(description="true: open alerts only")] = None,
     clinician: Annotated[str | None, Query(max_length=254, description="e-mail")] = None,
     q: Annotated[str | None, Query(max_length=100, description="name, MRN or id")] = None,
@@ -78,6 +91,7 @@ def list_patients(
             offset=offset,
         ),
         state.today(),
+        state.settings.adequate_trial_days,
     )
     return PatientPage(
         items=page.items,
@@ -97,9 +111,16 @@ def _store(
     action: str,
 ) -> dict[str, Any]:
     view = patients.import_patient(
-        state.store, actor, state.kb, document, state.today(), clinician=clinician, action=action
+        state.store,
+        actor,
+        state.kb,
+        document,
+        state.today(),
+        clinician=clinician,
+        action=action,
+        adequate_trial_days=state.settings.adequate_trial_days,
     )
-    response.headers["Location"] = f"/patients/{view['id']}"
+    response.headers["Location"] = patient_location(view["id"])
     return _etag(response, view)
 
 
@@ -164,7 +185,14 @@ def update_patient(
 ) -> dict[str, Any]:
     data = changes.model_dump(mode="json", exclude_unset=True)
     view = patients.update_patient(
-        state.store, actor, state.kb, patient_id, data, version, state.today()
+        state.store,
+        actor,
+        state.kb,
+        patient_id,
+        data,
+        version,
+        state.today(),
+        adequate_trial_days=state.settings.adequate_trial_days,
     )
     return _etag(response, view)
 
@@ -197,7 +225,7 @@ def assessment(
     patient_id: str,
     actor: ActorDep,
     state: StateDep,
-    as_of: Annotated[date | None, Query(description="default: today")] = None,
+    as_of: AsOf = None,
 ) -> Response:
     body = patients.assessment_json(
         state.store,
@@ -219,7 +247,7 @@ def history(
     patient_id: str,
     actor: ActorDep,
     state: StateDep,
-    as_of: Annotated[date | None, Query(description="default: today")] = None,
+    as_of: AsOf = None,
 ) -> dict[str, Any]:
     return patients.history_document(state.store, actor, patient_id, as_of or state.today())
 

@@ -1,0 +1,171 @@
+"""Bad input over real HTTP: always a 422 (or 404) problem that names the field, shows the value
+safely and stores nothing; never a 500, a dropped connection or an echoed secret."""
+
+import json
+
+import pytest
+
+JSON = {"content-type": "application/json"}
+PATIENT = "/patients/example-stage-2"
+
+
+def invalid(response, path):
+    """The problems of a 422 answer, checking its form; the one at ``path``."""
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = json.loads(response.content)  # strict JSON: no NaN
+    assert body["type"] == "/problems/invalid-input"
+    found = {e["path"]: e for e in body["errors"]}
+    assert path in found, body["errors"]
+    return found[path]
+
+
+def stored_ids(api):
+    return [p["id"] for p in api.get("/patients").json()["items"]]
+
+
+def raw(doc):
+    return json.dumps(doc, ensure_ascii=True).encode()
+
+
+@pytest.fixture
+def patient(api, example_doc):
+    created = api.post("/patients/import", json=example_doc("stage-2-trd"))
+    assert created.status_code == 201
+    return created.headers["ETag"]
+
+
+@pytest.mark.parametrize("bad", ["ünïcode-✓", "slash/id", "a\u0000b", "a b"])
+def test_an_id_that_is_not_a_fhir_id_is_refused_before_anything_is_stored(api, example_doc, bad):
+    doc = {**example_doc("stage-2-trd"), "id": bad}
+    for route in ("/patients", "/patients/import"):
+        problem = invalid(api.post(route, json=doc), "id")
+        assert problem["value"] == bad
+        assert problem["expected"] == "a FHIR id: 1 to 64 letters, digits, '-' or '.'"
+    assert stored_ids(api) == []
+
+
+def test_a_created_patient_is_found_at_its_location(api, example_doc):
+    created = api.post("/patients", json={**example_doc("stage-2-trd"), "id": "Pat-1.b"})
+    assert created.status_code == 201
+    assert created.headers["Location"] == "/patients/Pat-1.b"
+    assert api.get(created.headers["Location"]).json()["id"] == "Pat-1.b"
+    fhir = api.get(f"{created.headers['Location']}/fhir").json()
+    assert fhir["entry"][0]["resource"]["id"] == "Pat-1.b"
+
+
+@pytest.mark.parametrize(("number", "shown"), [("1e999", "Infinity"), ("NaN", "NaN")])
+def test_a_dose_that_is_not_a_finite_number_is_refused(api, example_doc, patient, number, shown):
+    doc = {**example_doc("stage-2-trd"), "id": "dose"}
+    body = raw(doc).replace(b'"daily_dose_mg": 150', b'"daily_dose_mg": ' + number.encode(), 1)
+    problem = invalid(
+        api.post("/patients", content=body, headers=JSON), "medication_trials[0].daily_dose_mg"
+    )
+    assert (problem["value"], problem["expected"]) == (shown, "a finite number")
+    trial = {
+        "drug": "sertraline",
+        "daily_dose_mg": 100,
+        "start": "2024-01-01",
+        "end": "2024-03-01",
+        "role": "antidepressant",
+        "response": "none",
+    }
+    item = raw(trial).replace(b"100", number.encode())
+    added = api.post(f"{PATIENT}/trials", content=item, headers={**JSON, "If-Match": patient})
+    assert invalid(added, "daily_dose_mg")["value"] == shown
+    assert stored_ids(api) == ["example-stage-2"]
+    assert api.get(PATIENT).headers["ETag"] == patient
+
+
+@pytest.mark.parametrize("sessions", [10_001, 2**63, 10**30])
+def test_sessions_beyond_any_course_are_refused(api, example_doc, patient, sessions):
+    course = {"type": "CBT", "start": "2024-02-05", "end": None, "sessions": sessions}
+    doc = {**example_doc("stage-2-trd"), "id": "sessions", "psychotherapy": [course]}
+    problem = invalid(api.post("/patients", json=doc), "psychotherapy[0].sessions")
+    assert (problem["value"], problem["expected"]) == (sessions, "a number of at most 10000")
+    added = api.post(f"{PATIENT}/psychotherapy", json=course, headers={"If-Match": patient})
+    assert invalid(added, "sessions")["value"] == sessions
+    assert stored_ids(api) == ["example-stage-2"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", None])
+def test_a_body_that_is_not_sent_as_json_is_refused(api, example_doc, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    response = api.post("/patients", content=raw(example_doc("stage-2-trd")), headers=headers)
+    problem = invalid(response, "content-type")
+    assert problem["value"] == content_type
+    assert problem["expected"] == "application/json, with a JSON object as the body"
+    assert problem.get("missing", False) is (content_type is None)
+    assert stored_ids(api) == []
+
+
+def test_values_json_cannot_hold_are_shown_as_strings(api):
+    response = api.post("/patients", content=b'{"id": NaN, "as_of": [Infinity]}', headers=JSON)
+    assert invalid(response, "id")["value"] == "NaN"
+    assert invalid(response, "as_of")["value"] == ["Infinity"]
+
+
+def test_text_with_an_unpaired_surrogate_is_refused_and_shown_escaped(api, example_doc):
+    response = api.post("/patients", content=b'{"id": "\\ud800x"}', headers=JSON)
+    assert invalid(response, "id")["value"] == "\\ud800x"
+    doc = {**example_doc("stage-2-trd"), "id": "surrogate", "note": "\ud800"}
+    problem = invalid(api.post("/patients", content=raw(doc), headers=JSON), "note")
+    assert problem["value"] == "\\ud800"
+    assert "surrogate" in problem["expected"]
+    assert stored_ids(api) == []
+
+
+def test_a_missing_field_is_reported_missing_not_with_its_parent(server, clinic):
+    secret = "SuperSecret-Password-2"
+    with clinic.client("anonymous") as anonymous:
+        response = anonymous.post("/auth/login", json={"password": secret})
+    assert invalid(response, "email") == {
+        "path": "email",
+        "value": None,
+        "expected": "a value (this field is required)",
+        "missing": True,
+    }
+    assert secret not in response.text
+    with clinic.client("admin") as admin:
+        response = admin.post("/users", json={"role": "viewer", "name": "x", "password": secret})
+        assert invalid(response, "email")["missing"] is True
+        assert secret not in response.text
+        response = admin.post(
+            "/users", json={"email": "x@clinic.test", "role": "viewer", "password": 918273645}
+        )
+        assert invalid(response, "password")["value"] == "(hidden)"
+        assert "918273645" not in response.text
+
+
+def test_an_unknown_severity_filter_is_refused(api, patient):
+    problem = invalid(api.get("/patients", params={"severity": "bogus"}), "query.severity")
+    assert problem["value"] == "bogus"
+    for severity in ("subsyndromal", "mild", "moderate", "severe"):
+        assert severity in problem["expected"]
+    listed = api.get("/patients", params={"severity": "Moderate"}).json()["items"]
+    assert [p["id"] for p in listed] == ["example-stage-2"]
+
+
+@pytest.mark.parametrize("read", ["assessment", "history", "fhir"])
+def test_as_of_follows_the_core_date_rule(api, patient, read):
+    for as_of, expected in [
+        ("2025-06-02T00:00:00", "a date as YYYY-MM-DD"),
+        ("0001-01-01", "a date on or after the episode onset (2023-09-01)"),
+        ("2023-08-31", "a date on or after the episode onset (2023-09-01)"),
+    ]:
+        response = api.get(f"{PATIENT}/{read}", params={"as_of": as_of})
+        problem = invalid(response, "query.as_of")
+        assert (problem["value"], problem["expected"]) == (as_of, expected)
+    assert api.get(f"{PATIENT}/{read}", params={"as_of": "2023-09-01"}).status_code == 200
+
+
+def test_an_unknown_measure_names_the_measures_there_are(api):
+    response = api.get("/measures/cms999", params={"period": 2025})
+    assert response.status_code == 404
+    body = response.json()
+    assert "one of cms159, cms2" in body["detail"]
+    assert "nothing was changed" not in body["detail"]
+    assert body["errors"] == [
+        {"path": "path.measure", "value": "cms999", "expected": "one of cms159, cms2"}
+    ]
+    assert api.get("/measures/CMS2", params={"period": 2025}).status_code == 200
