@@ -93,7 +93,7 @@ def _request(
     elif url.endswith("/notes") and method == "post":
         body = {"text": "note"}
     elif url.endswith("/courses") and method == "post":
-        body = {"template": "ect-mwf", "start": "2026-12-21"}
+        body = {"template": "ect-mwf", "start": "2026-12-21", "reviewed": True}
     elif "/sessions/" in url:
         body = {"status": "missed"}
     elif url.endswith("/stop"):
@@ -130,7 +130,7 @@ def two_clinics(make_clinic, example_doc):
         c.post("/patients/example-stage-2/notes", json={"text": "private"})
         course = c.post(
             "/patients/example-stage-2/courses",
-            json={"template": "ect-mwf", "start": "2026-12-21"},
+            json={"template": "ect-mwf", "start": "2026-12-21", "reviewed": True},
             headers={"If-Match": '"1"'},
         )
         assert course.status_code == 201, course.text

@@ -22,10 +22,11 @@ def version(api):
 
 
 def new_course(api, template="ect-mwf", start=None, time="08:00"):
+    """Plan a course, its verdict reviewed (TMS is a caution for this patient)."""
     start = start or (date.today() - timedelta(days=30)).isoformat()
     response = api.post(
         f"{PATIENT}/courses",
-        json={"template": template, "start": start, "session_time": time},
+        json={"template": template, "start": start, "session_time": time, "reviewed": True},
         headers={"If-Match": version(api)},
     )
     assert response.status_code == 201, response.text
@@ -53,6 +54,23 @@ def test_plan_adds_the_course_to_the_history(api, patient):
     assert view["version"] == 2
     listed = api.get(f"{PATIENT}/courses").json()
     assert [c["template"] for c in listed] == ["ect-mwf"]
+
+
+def test_a_course_whose_verdict_is_not_eligible_needs_its_review(api, patient):
+    body = {"template": "tms-10hz", "start": "2026-12-21"}
+    refused = api.post(f"{PATIENT}/courses", json=body, headers={"If-Match": version(api)})
+    assert refused.status_code == 422
+    [problem] = refused.json()["errors"]
+    assert problem["path"] == "reviewed"
+    assert "is 'caution' for this patient" in problem["expected"]
+    assert "Caution: Seizure disorder" in problem["expected"]
+    eligible = {"template": "ect-mwf", "start": "2026-12-21"}  # ECT is eligible: no review
+    assert api.post(f"{PATIENT}/courses", json=eligible).status_code == 428
+    assert api.get(f"{PATIENT}/courses").json() == []
+    assert api.get(PATIENT).json()["version"] == 1
+    reviewed = {**body, "reviewed": True}
+    planned = api.post(f"{PATIENT}/courses", json=reviewed, headers={"If-Match": version(api)})
+    assert planned.status_code == 201
 
 
 def test_planning_needs_the_patient_version_and_a_known_template(api, patient):

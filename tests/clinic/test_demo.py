@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from trdnav.clinic import courses, demo, measures, patients
+from trdnav.clinic import courses, demo, demo_courses, measures, patients
 from trdnav.clinic.actor import Actor
 from trdnav.core.intake import parse_history
 from trdnav.knowledge.fhir_codes import load_fhir_codes
@@ -124,6 +124,25 @@ def test_the_course_in_progress_has_a_missed_session_planned_again(seeded, kb):
     assert all(
         date.fromisoformat(s["date"]) < today for s in view["sessions"] if s["status"] != "planned"
     )
+
+
+def test_the_demo_courses_measure_at_the_sessions_their_plans_have_them_due(seeded, kb):
+    store, _, _ = seeded
+    actor = Actor(clinic_id=1, role="admin", email="test")
+    for spec in demo_courses.DEMO_COURSES:
+        (course,) = courses.list_courses(store, actor, kb, spec.patient_id)
+        view = courses.get_course(
+            store, actor, kb, Settings(timezone="UTC"), spec.patient_id, course["id"]
+        )
+        due = {
+            (s["number"], d["instrument"])
+            for s in view["sessions"]
+            if s["status"] == "delivered"
+            for d in s["due"]
+        }
+        measured = {(m["session"], m["instrument"]) for m in view["measurements"]}
+        assert measured == due, spec.patient_id
+        assert len(measured) == len(view["measurements"]), spec.patient_id  # one each
 
 
 def test_seeding_again_keeps_the_patients_and_renews_the_password(seeded, kb):

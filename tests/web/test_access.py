@@ -120,6 +120,7 @@ def two_clinics(make_clinic, example, kb):
         session_time=None,
         if_match=2,
         today=today,
+        reviewed=True,
     )
     view = patients.get_patient(store, actor, pid)
     items = {

@@ -5,7 +5,7 @@ missed session, alerts, stopping and the iCalendar download."""
 import re
 from datetime import timedelta
 
-from trdnav.clinic import courses
+from trdnav.clinic import courses, patients
 
 
 def plan(browser, base, template, start, **extra):
@@ -153,7 +153,7 @@ def test_planning_an_option_that_is_not_eligible_needs_a_review_tick(clinic, exa
         assert "This option is <strong>contraindicated</strong>" in page
         refused = plan(browser, base, "tms-10hz", "2025-01-06")
         assert refused.status_code == 422
-        assert "confirm that you have reviewed its reasons" in refused.text
+        assert "confirmation that you have reviewed its reasons" in refused.text
         accepted = plan(browser, base, "tms-10hz", "2025-01-06", reviewed="yes")
         assert accepted.status_code == 303
 
@@ -184,3 +184,121 @@ def test_stopping_a_course(clinic, stage2):
     assert "Stopped: patient moved" in page
     assert "Record session" not in page
     assert "Stop the course" not in page
+
+
+def test_planning_shows_every_contraindication_with_its_reason(clinic, example):
+    doc = example("stage-2-trd")
+    doc["id"] = "two-implants"
+    doc["conditions"] = ["cochlear_implant", "implanted_brain_stimulator"]
+    clinic.add_patient(doc)
+    with clinic.client() as browser:
+        page = browser.get("/app/patients/two-implants/courses/new?treatment=tms").text
+    group = re.search(r'<div class="template-group">.*?</div>', page, re.S).group(0)
+    assert "This option is <strong>contraindicated</strong>" in group
+    assert "Contraindicated: Cochlear implant - the magnetic field" in group
+    assert "Contraindicated: Implanted brain stimulator - the magnetic field" in group
+
+
+def phq9(item9):
+    return {f"measurements[0].items[{i}]": "1" for i in range(8)} | {
+        "measurements[0].items[8]": str(item9)
+    }
+
+
+def test_the_course_page_shows_the_treatments_verdict_now_after_the_suicide_alert(clinic, example):
+    doc = example("refractory-recurrent")
+    doc["id"] = "later-implant"
+    doc["conditions"] = []
+    pid = clinic.add_patient(doc)["id"]
+    base = f"/app/patients/{pid}"
+    today = clinic.server.settings.today()
+    with clinic.client() as browser:
+        planned = plan(browser, base, "tms-10hz", (today - timedelta(days=14)).isoformat())
+        assert planned.status_code == 303, planned.text
+        course_url = planned.headers["location"]
+        page = browser.get(course_url).text
+        assert 'id="verdict"' not in page  # TMS is eligible: nothing to warn of
+
+        # a cochlear implant is recorded after the course was planned
+        view = patients.get_patient(clinic.server.store, clinic.actor, pid)
+        fields = {
+            "birth_date": view["birth_date"],
+            "sex": view["sex"],
+            "episode.onset": view["episode"]["onset"],
+            "episode.severity": view["episode"]["severity"],
+            "conditions": ["cochlear_implant", "implanted_brain_stimulator"],
+        }
+        if view["episode"]["recurrent"]:
+            fields["episode.recurrent"] = "yes"
+        saved = browser.form(f"{base}/edit", f"{base}/edit", fields)
+        assert saved.status_code == 303, saved.text
+        page = browser.get(course_url).text
+        verdict = re.search(r'<section class="course-verdict.*?</section>', page, re.S).group(0)
+        assert 'role="alert"' in verdict
+        assert "contraindicated for this patient now" in verdict
+        assert "Contraindicated: Cochlear implant" in verdict
+        assert "Contraindicated: Implanted brain stimulator" in verdict
+
+        # a positive suicide item at the baseline: its alert comes first, then the verdict
+        first = re.search(r'name="delivered_at" value="([^"]+)"', page).group(1)
+        recorded = browser.form(
+            course_url,
+            f"{course_url}/sessions/1",
+            {
+                "template": "tms-10hz",
+                "due": "PHQ-9",
+                "status": "delivered",
+                "delivered_at": first,
+                **phq9(2),
+            },
+        )
+        assert recorded.status_code == 303, recorded.text
+        page = browser.get(course_url).text
+        alert = page.index("Suicide-item alert in this course")
+        assert alert < page.index('id="verdict"') < page.index('id="calendar-h"')
+
+
+def test_the_course_page_shows_a_caution(clinic, stage2):
+    base = f"/app/patients/{stage2}"
+    with clinic.client() as browser:
+        course_url = plan(browser, base, "tms-10hz", "2025-01-06", reviewed="yes").headers[
+            "location"
+        ]
+        page = browser.get(course_url).text
+    verdict = re.search(r'<section class="course-verdict.*?</section>', page, re.S).group(0)
+    assert "a caution for this patient now" in verdict
+    assert "Caution: Seizure disorder" in verdict
+
+
+def test_crafted_numbers_in_a_session_are_named(clinic, stage2, kb):
+    base = f"/app/patients/{stage2}"
+    today = clinic.server.settings.today()
+    with clinic.client() as browser:
+        course_url = plan(
+            browser, base, "tms-10hz", (today - timedelta(days=14)).isoformat(), reviewed="yes"
+        ).headers["location"]
+        page = browser.get(course_url).text
+        first = re.search(r'name="delivered_at" value="([^"]+)"', page).group(1)
+        response = browser.form(
+            course_url,
+            f"{course_url}/sessions/1",
+            {
+                "template": "tms-10hz",
+                "due": "PHQ-9",
+                "status": "delivered",
+                "delivered_at": first,
+                **phq9(0),
+                "measurements[0].items[0]": "²",
+            },
+        )
+        assert response.status_code == 422
+        assert 'id="measurements-0-items-0-error"' in response.text
+        assert "PHQ-9 item 1: Expected an integer; got &#39;²&#39;." in response.text
+        huge = browser.get(f"{base}/courses/99999999999999999999")
+        assert huge.status_code == 404
+        assert browser.get(f"{base}/courses/0").status_code == 404
+        word = browser.get(f"{base}/courses/first")
+        assert word.status_code == 422
+        assert "path.course_id: got &#39;first&#39;" in word.text
+    view = courses.list_courses(clinic.server.store, clinic.actor, kb, stage2)
+    assert view[0]["delivered"] == 0

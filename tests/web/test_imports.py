@@ -74,6 +74,27 @@ def test_unreadable_files_are_named(clinic):
         assert "a file to upload" in nothing.text
 
 
+def test_json_nested_too_deeply_is_named(clinic, example, kb):
+    doc = example("stage-2-trd")
+    doc["note"] = json.loads("[" * 70 + "]" * 70)
+    with clinic.client() as browser:
+        for content in (
+            b'{"a":' * 5000 + b"1" + b"}" * 5000,  # deeper than the JSON parser goes
+            json.dumps(doc).encode(),  # read, but deeper than a history is
+        ):
+            for fmt in ("core-json", "fhir-r4", ""):
+                page = browser.get("/app/import").text
+                csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+                response = browser.post(
+                    "/app/import/preview",
+                    data={"csrf": csrf, "format": fmt},
+                    files={"file": ("deep.json", content, "application/json")},
+                )
+                assert response.status_code == 422, (fmt, response.status_code)
+                assert "JSON nested at most 64 levels" in response.text
+    assert listed(clinic, kb) == 0
+
+
 def test_the_previewed_history_is_what_is_stored(clinic, example):
     doc = example("stage-2-trd")
     del doc["id"]  # a new id is made, and shown before storing

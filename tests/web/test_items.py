@@ -206,3 +206,32 @@ def test_correcting_a_measurement_keeps_its_other_fields(clinic, example):
     corrected = stored(clinic, pid)["measurements"][0]
     assert corrected["items"][0] == 2
     assert corrected["rater"] == "nurse"
+
+
+def test_an_answer_that_is_not_a_whole_number_is_named(clinic, stage2):
+    base = f"/app/patients/{stage2}"
+    with clinic.client() as browser:
+        for given in ("²", "--1", "x"):
+            items = {f"items[{i}]": "1" for i in range(8)} | {"items[8]": given}
+            response = browser.form(
+                f"{base}/measurements/new",
+                f"{base}/measurements",
+                {"instrument": "PHQ-9", "date": "2025-05-30", **items},
+            )
+            assert response.status_code == 422, (given, response.text)
+            error = field_error(response.text, "items-8")
+            assert error == f"Error: Expected an integer; got &#39;{given}&#39;.", error
+    assert len(stored(clinic, stage2)["measurements"]) == 4
+
+
+def test_removing_without_the_version_says_so_in_words(clinic, stage2):
+    view = stored(clinic, stage2)
+    trial = view["medication_trials"][0]
+    base = f"/app/patients/{stage2}"
+    edit = f"{base}/trials/{trial['item_id']}/edit"
+    with clinic.client() as browser:
+        removed = browser.form(edit, f"{base}/trials/{trial['item_id']}/remove", {"version": ""})
+    assert removed.status_code == 428
+    assert "This form did not carry the patient&#39;s version" in removed.text
+    assert "If-Match" not in removed.text
+    assert stored(clinic, stage2) == view

@@ -201,8 +201,32 @@ def test_the_list_puts_alerts_first_and_filters(clinic, example):
         assert names("course=yes") == []
         assert names("mine=yes") == ["Zed Alert", "Amy Calm", "example-refractory"]
         assert "No patients match the filters." in browser.get("/app/patients?q=nobody").text
-        # nonsense filters are ignored rather than failing
-        assert browser.get("/app/patients?stage_min=9&page=x&severity=nope").status_code == 200
+        # a choice that is not one is ignored; a number that is not one is named
+        assert browser.get("/app/patients?severity=nope&trd=maybe").status_code == 200
+        refused = browser.get("/app/patients?stage_min=9&page=x")
+        assert refused.status_code == 422
+        assert "stage_min: got &#34;9&#34;; expected a whole number from 0 to 5" in refused.text
+        assert "page: got &#34;x&#34;; expected a whole number from 1 to" in refused.text
+
+
+def test_crafted_numbers_in_the_list_address_are_named_not_failed(clinic, stage2):
+    with clinic.client("viewer") as browser:
+        for query, field in [
+            ("page=%C2%B2", "page"),
+            ("stage_min=%C2%B2", "stage_min"),
+            ("stage_max=--1", "stage_max"),
+            ("page=400000000000000000", "page"),
+            ("page=99999999999999999999", "page"),
+            ("page=0", "page"),
+        ]:
+            response = browser.get(f"/app/patients?{query}")
+            assert response.status_code == 422, (query, response.status_code)
+            assert f"{field}: got " in response.text
+            assert "expected a whole number from" in response.text
+        # the last page there could be is still a page (an empty one)
+        last = browser.get("/app/patients?page=85899345")
+        assert last.status_code == 200
+        assert "No patients on page 85899345: the list has 1 page" in last.text
 
 
 def test_the_list_has_pages(clinic, example):
@@ -318,3 +342,81 @@ def test_reading_a_patient_is_audited_like_the_api(clinic, stage2):
     ]
     assert ("patient.read", who, {"purpose": "report.handout.html"}) in actions
     assert all(e["request_id"] for e in events if e["user_email"] == who)
+
+
+def fifty_day_trials(patient_id="fifty-days"):
+    """Two failed trials of 50 days: adequate under the knowledge base's 42 days (so TRD, and
+    TMS eligible), not under a setting of 56 days."""
+    return {
+        "id": patient_id,
+        "patient": {"name": "Fifty Days", "birth_date": "1980-01-01", "sex": "female"},
+        "episode": {
+            "onset": "2025-01-01",
+            "severity": "moderate",
+            "psychotic_features": False,
+            "recurrent": False,
+        },
+        "medication_trials": [
+            {
+                "drug": "sertraline",
+                "daily_dose_mg": 150,
+                "start": "2025-02-01",
+                "end": "2025-03-23",
+                "role": "antidepressant",
+                "response": "none",
+            },
+            {
+                "drug": "venlafaxine",
+                "daily_dose_mg": 225,
+                "start": "2025-04-01",
+                "end": "2025-05-21",
+                "role": "antidepressant",
+                "response": "none",
+            },
+        ],
+    }
+
+
+def test_the_list_and_course_planning_use_the_adequate_trial_setting(own_server, clinic_on):
+    clinic = clinic_on(own_server(adequate_trial_days=56))
+    # stored with its list summary made under the knowledge base's 42 days, as a write that
+    # does not know the setting (an API call, another server) makes it
+    clinic.add_patient(fifty_day_trials())
+    base = "/app/patients/fifty-days"
+    with clinic.client() as browser:
+
+        def listed(query):
+            return "Fifty Days" in browser.get(f"/app/patients?{query}").text
+
+        assert not listed("trd=yes")
+        assert listed("trd=no")
+        assert listed("stage_max=0")
+        # the REST API's list reads the same setting
+        token = httpx.post(
+            f"{clinic.server.url}/auth/login",
+            json={"email": clinic.emails["clinician"], "password": PASSWORD},
+        ).json()["access_token"]
+        api = httpx.get(
+            f"{clinic.server.url}/patients",
+            params={"trd": "true"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert [p["id"] for p in api.json()["items"]] == []
+        row = re.search(r"Fifty Days.*?</tr>", browser.get("/app/patients").text, re.S).group(0)
+        assert "<strong>TRD</strong>" not in row
+        assert "<td>no</td>" in row
+        dashboard = browser.get(base).text
+        tms = re.search(r'id="option-tms".*?</article>', dashboard, re.S).group(0)
+        assert "verdict-not_yet" in tms
+
+        # TMS is not eligible under the setting: planning it needs the review tick
+        page = browser.get(f"{base}/courses/new?treatment=tms").text
+        assert 'name="reviewed"' in page
+        fields = {"template": "tms-10hz", "start": "2025-06-02", "session_time": "09:00"}
+        refused = browser.form(f"{base}/courses/new", f"{base}/courses", fields)
+        assert refused.status_code == 422
+        assert "confirmation that you have reviewed its reasons" in refused.text
+        accepted = browser.form(
+            f"{base}/courses/new", f"{base}/courses", fields | {"reviewed": "yes"}
+        )
+        assert accepted.status_code == 303

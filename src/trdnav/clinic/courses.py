@@ -20,6 +20,7 @@ from trdnav.clinic import audit
 from trdnav.clinic.actor import Actor
 from trdnav.clinic.calendars import ClinicCalendar, course_ical, validate_clinic_settings
 from trdnav.clinic.patients import bump_version, load_patient, revalidate, summarise
+from trdnav.core.assessment import assess
 from trdnav.core.course_rules import (
     CourseMeasurement,
     RecordedSession,
@@ -111,12 +112,19 @@ def _template(kb: KnowledgeBase, template_id: str) -> CourseTemplate:
         ) from None
 
 
+MAX_ROW_ID = 2**31 - 1
+"""The largest id a row can have (a 32-bit column); a larger one is no course's, and asking
+the database about it would overflow its integers."""
+
+
 def _course(session: Session, patient: Patient, course_id: int) -> Course:
-    course = session.scalars(
-        select(Course)
-        .where(Course.id == course_id, Course.patient_pk == patient.pk)
-        .options(selectinload(Course.sessions))
-    ).first()
+    course = None
+    if 1 <= course_id <= MAX_ROW_ID:
+        course = session.scalars(
+            select(Course)
+            .where(Course.id == course_id, Course.patient_pk == patient.pk)
+            .options(selectinload(Course.sessions))
+        ).first()
     if course is None:
         raise NotFound(f"no course {course_id} for patient {patient.id!r}")
     return course
@@ -217,11 +225,17 @@ def _write_back(
     item.updated_at = utcnow()
 
 
-def _resummarise(session: Session, patient: Patient, kb: KnowledgeBase, today: date) -> None:
+def _resummarise(
+    session: Session,
+    patient: Patient,
+    kb: KnowledgeBase,
+    today: date,
+    adequate_trial_days: int | None,
+) -> None:
     session.flush()
     session.refresh(patient)
     history = stored_history(history_rows.document(patient, today), kb)
-    summarise(patient, history, kb, today)
+    summarise(patient, history, kb, today, adequate_trial_days)
 
 
 def course_view(
@@ -285,6 +299,37 @@ def course_view(
 # --- use cases ------------------------------------------------------------------------
 
 
+REVIEWED = "reviewed"
+"""Where the missing review of a verdict is reported (a form's tick, the API's field)."""
+
+
+def _require_review(
+    patient: Patient,
+    kb: KnowledgeBase,
+    template: CourseTemplate,
+    today: date,
+    adequate_trial_days: int | None,
+) -> None:
+    history = stored_history(history_rows.document(patient, today), kb)
+    result = assess(history, kb, adequate_trial_days=adequate_trial_days)
+    verdict = next(o for o in result.options if o.treatment == template.treatment)
+    if verdict.verdict == "eligible":
+        return
+    raise InputError(
+        [
+            Problem(
+                REVIEWED,
+                None,
+                f"confirmation that you have reviewed its reasons: {verdict.name} is "
+                f"'{verdict.verdict.replace('_', ' ')}' for this patient ("
+                + "; ".join(verdict.reasons)
+                + ")",
+                missing=True,
+            )
+        ]
+    )
+
+
 def create_course(
     store: Store,
     actor: Actor,
@@ -297,14 +342,20 @@ def create_course(
     session_time: time | None,
     if_match: int | None,
     today: date,
+    reviewed: bool = False,
 ) -> dict[str, Any]:
-    """Plan a course from a template and add its record to the patient's history."""
+    """Plan a course from a template and add its record to the patient's history. A course
+    of a treatment that is not plainly eligible for the patient today (contraindicated, a
+    caution, not yet open, research only) needs ``reviewed``: the clinician confirms having
+    read the verdict's reasons, which the refusal lists."""
     actor.require_write()
     template = _template(kb, template_id)
     at = session_time or time(9, 0)
     with store.transaction() as session:
         patient = load_patient(session, actor, patient_id)
-        bump_version(session, patient, if_match)
+        bump_version(session, patient, if_match)  # the version first: 428 and 412 as usual
+        if not reviewed:
+            _require_review(patient, kb, template, today, settings.adequate_trial_days)
         calendar = _calendar(session, actor, settings)
         slots = plan(template, start, at, calendar.work_calendar(start))
         first = slots[0].date
@@ -349,7 +400,7 @@ def create_course(
         session.flush()
         session.add(_snapshot(course, "planned"))
         record.extra = {**record.extra, "course": course.uid}
-        _resummarise(session, patient, kb, today)
+        _resummarise(session, patient, kb, today, settings.adequate_trial_days)
         audit.record(
             session,
             actor,
@@ -591,7 +642,7 @@ def record_session(
             course.status = "completed"
         course.updated_at = utcnow()
         _write_back(patient, course, template, kb)
-        _resummarise(session, patient, kb, today)
+        _resummarise(session, patient, kb, today, settings.adequate_trial_days)
         audit.record(
             session,
             actor,
@@ -649,8 +700,10 @@ def stop_course(
     reason: str,
     if_match: int | None,
     today: date,
+    adequate_trial_days: int | None = None,
 ) -> dict[str, Any]:
-    """Stop a course early: the sessions still planned are cancelled (not re-planned)."""
+    """Stop a course early: the sessions still planned are cancelled (not re-planned). The
+    list summary is computed under ``adequate_trial_days`` (the setting)."""
     actor.require_write()
     if not reason.strip():
         raise InputError([Problem("reason", reason, "why the course stops")])
@@ -672,7 +725,7 @@ def stop_course(
         session.add(_snapshot(course, f"stopped: {reason.strip()}"))
         template = kb.courses[course.template_id]
         _write_back(patient, course, template, kb)
-        _resummarise(session, patient, kb, today)
+        _resummarise(session, patient, kb, today, adequate_trial_days)
         audit.record(
             session,
             actor,

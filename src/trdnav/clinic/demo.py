@@ -273,15 +273,28 @@ def seed_demo(
         )
     if not has_patients:
         owner = DEMO_USERS[1][0]
-        for doc in hand_made_histories(today):
-            patients.import_patient(store, cli, kb, doc, today, clinician=owner)
-        for doc in demo_histories(patients_n, seed=7, today=today, years=4):
-            patients.import_patient(store, cli, kb, doc, today, clinician=owner)
         settings = settings or Settings()
+        days = settings.adequate_trial_days
+        for doc in hand_made_histories(today):
+            patients.import_patient(
+                store, cli, kb, doc, today, clinician=owner, adequate_trial_days=days
+            )
+        for doc in demo_histories(patients_n, seed=7, today=today, years=4):
+            patients.import_patient(
+                store, cli, kb, doc, today, clinician=owner, adequate_trial_days=days
+            )
         codes = load_fhir_codes(settings.knowledge_dir or DATA_DIR)
         for bundle in demo_measures.measure_bundles(kb, codes, today):
             fhir.import_fhir_patient(
-                store, cli, kb, codes, bundle, today, clinician=owner, name="demo"
+                store,
+                cli,
+                kb,
+                codes,
+                bundle,
+                today,
+                clinician=owner,
+                name="demo",
+                adequate_trial_days=days,
             )
         demo_courses.seed_courses(store, cli, kb, settings, today)
     return DemoLogin(DEMO_USERS[0][0], password, created)

@@ -5,7 +5,10 @@ completed course, and every course alert: a new suicide-item response, high bloo
 before esketamine, a severe side effect, ECT remission, an ECT plateau and early
 non-response at a review point. Each course starts on the latest day from which the clinic's
 calendar (weekends, public holidays) places its first ``sessions`` sessions before today, and
-those are recorded, so the demo looks the same on any day of the year.
+those are recorded, so the demo looks the same on any day of the year. The measurements are
+taken where the plan has them due: each instrument's answers are recorded, in turn, at the
+sessions at which the course's plan (as it stands when the session is recorded) has that
+instrument due.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from trdnav.store.database import Store
 
 __all__ = ["DEMO_COURSES", "DemoCourse", "seed_courses"]
 
-Measured = list[tuple[str, list[int]]]
+Measured = dict[str, list[list[int]]]
+"""By instrument, the answers to record at its successive due sessions (the first at the
+first session it is due, and so on; more than will be due, since how many fall among the
+recorded sessions depends on the calendar)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ class DemoCourse:
     parameters: dict[str, Any]
     """Recorded at every delivered session, unless ``first_parameters`` says otherwise."""
     first_parameters: dict[str, Any] = field(default_factory=dict)
-    measurements: dict[int, Measured] = field(default_factory=dict)
+    measurements: Measured = field(default_factory=dict)
     side_effects: dict[int, list[dict[str, str]]] = field(default_factory=dict)
     missed: tuple[int, ...] = ()
 
@@ -59,11 +65,16 @@ DEMO_COURSES: tuple[DemoCourse, ...] = (
         parameters=TMS,
         missed=(5,),
         measurements={
-            1: [("PHQ-9", [3, 2, 2, 2, 2, 2, 2, 2, 0])],
-            7: [("PHQ-9", [2, 2, 2, 2, 2, 2, 2, 1, 0])],
-            12: [("PHQ-9", [2, 2, 1, 2, 1, 2, 1, 1, 0])],
-            17: [("PHQ-9", [1, 2, 1, 1, 1, 1, 1, 1, 0])],
-            21: [("PHQ-9", [1, 1, 1, 1, 1, 1, 1, 0, 0])],
+            "PHQ-9": [
+                [3, 2, 2, 2, 2, 2, 2, 2, 0],
+                [2, 2, 2, 2, 2, 2, 2, 1, 0],
+                [2, 2, 1, 2, 1, 2, 1, 1, 0],
+                [1, 2, 1, 1, 1, 1, 1, 1, 0],
+                [1, 1, 1, 1, 1, 1, 1, 0, 0],
+                [1, 1, 1, 1, 1, 1, 1, 0, 0],
+                [1, 1, 1, 1, 1, 1, 0, 0, 0],
+                [1, 1, 1, 1, 1, 1, 0, 0, 0],
+            ]
         },
         side_effects={2: [{"name": "Headache", "severity": "mild"}]},
     ),
@@ -87,12 +98,16 @@ DEMO_COURSES: tuple[DemoCourse, ...] = (
             "dissociation": "mild",
         },
         measurements={
-            1: [
-                ("MADRS", [4, 4, 3, 4, 2, 3, 4, 4, 3, 1]),
-                ("PHQ-9", [3, 3, 2, 2, 2, 2, 2, 2, 0]),
+            "MADRS": [[4, 4, 3, 4, 2, 3, 4, 4, 3, 1], [4, 3, 3, 3, 2, 3, 3, 3, 3, 1]],
+            "PHQ-9": [
+                [3, 3, 2, 2, 2, 2, 2, 2, 0],
+                [3, 2, 2, 2, 2, 2, 2, 1, 0],
+                # a new suicide-item response: the course's critical alert
+                [2, 2, 2, 2, 1, 2, 2, 1, 1],
+                [2, 2, 2, 2, 1, 2, 2, 1, 1],
+                [2, 2, 2, 2, 1, 2, 1, 1, 1],
+                [2, 2, 2, 2, 1, 2, 1, 1, 1],
             ],
-            3: [("PHQ-9", [3, 2, 2, 2, 2, 2, 2, 1, 0])],
-            5: [("PHQ-9", [2, 2, 2, 2, 1, 2, 2, 1, 1])],
         },
         side_effects={3: [{"name": "Dissociation", "severity": "severe"}]},
     ),
@@ -103,9 +118,11 @@ DEMO_COURSES: tuple[DemoCourse, ...] = (
         at=time(8, 0),
         parameters=ECT,
         measurements={
-            1: [("HAMD-17", [3, 3, 0, 2, 2, 2, 3, 3, 2, 3, 2, 1, 2, 1, 1, 0, 0])],
-            3: [("HAMD-17", [2, 2, 0, 1, 1, 1, 2, 2, 1, 2, 1, 1, 1, 0, 1, 0, 0])],
-            6: [("HAMD-17", [1, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0])],
+            "HAMD-17": [
+                [3, 3, 0, 2, 2, 2, 3, 3, 2, 3, 2, 1, 2, 1, 1, 0, 0],
+                [2, 2, 0, 1, 1, 1, 2, 2, 1, 2, 1, 1, 1, 0, 1, 0, 0],
+                [1, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0],
+            ]
         },
         side_effects={2: [{"name": "Headache", "severity": "mild"}]},
     ),
@@ -116,10 +133,12 @@ DEMO_COURSES: tuple[DemoCourse, ...] = (
         at=time(8, 0),
         parameters=ECT,
         measurements={
-            1: [("HAMD-17", [3, 3, 0, 2, 2, 1, 3, 2, 2, 3, 2, 1, 1, 1, 1, 0, 0])],
-            3: [("HAMD-17", [2, 2, 0, 2, 1, 1, 3, 2, 1, 2, 2, 1, 1, 0, 1, 0, 0])],
-            6: [("HAMD-17", [2, 2, 0, 2, 1, 1, 2, 2, 1, 2, 2, 0, 1, 0, 1, 0, 0])],
-            9: [("HAMD-17", [2, 2, 0, 1, 1, 1, 2, 2, 1, 2, 2, 1, 1, 0, 1, 0, 0])],
+            "HAMD-17": [
+                [3, 3, 0, 2, 2, 1, 3, 2, 2, 3, 2, 1, 1, 1, 1, 0, 0],
+                [2, 2, 0, 2, 1, 1, 3, 2, 1, 2, 2, 1, 1, 0, 1, 0, 0],
+                [2, 2, 0, 2, 1, 1, 2, 2, 1, 2, 2, 0, 1, 0, 1, 0, 0],
+                [2, 2, 0, 1, 1, 1, 2, 2, 1, 2, 2, 1, 1, 0, 1, 0, 0],
+            ]
         },
         side_effects={4: [{"name": "Memory loss", "severity": "moderate"}]},
     ),
@@ -136,16 +155,23 @@ DEMO_COURSES: tuple[DemoCourse, ...] = (
             "dissociation": "mild",
         },
         measurements={
-            1: [("QIDS-SR16", [2, 2, 2, 0, 3, 2, 0, 2, 0, 2, 2, 0, 3, 3, 1, 1])],
-            2: [("QIDS-SR16", [2, 2, 2, 0, 3, 2, 0, 2, 0, 2, 2, 0, 3, 2, 1, 1])],
-            4: [("QIDS-SR16", [2, 2, 2, 0, 3, 2, 0, 2, 0, 2, 2, 0, 2, 2, 1, 1])],
-            6: [("QIDS-SR16", [2, 2, 2, 0, 3, 2, 0, 2, 0, 2, 2, 0, 2, 2, 1, 1])],
+            "QIDS-SR16": [
+                [2, 2, 2, 0, 3, 2, 0, 2, 0, 2, 2, 0, 3, 3, 1, 1],
+                [2, 2, 2, 0, 3, 2, 0, 2, 0, 2, 2, 0, 3, 2, 1, 1],
+                [2, 2, 2, 0, 3, 2, 0, 2, 0, 2, 2, 0, 2, 2, 1, 1],
+                [2, 2, 2, 0, 3, 2, 0, 2, 0, 2, 2, 0, 2, 2, 1, 1],
+            ]
         },
     ),
 )
 
 
-def _record(spec: DemoCourse, number: int, first: bool) -> dict[str, Any]:
+def _record(
+    spec: DemoCourse, session: dict[str, Any], first: bool, taken: dict[str, int]
+) -> dict[str, Any]:
+    """The body recording a planned ``session`` of the course's view; ``taken`` counts the
+    answers of each instrument recorded so far (and is advanced)."""
+    number = session["number"]
     if number in spec.missed:
         return {"status": "missed", "note": "did not attend"}
     body: dict[str, Any] = {
@@ -154,10 +180,15 @@ def _record(spec: DemoCourse, number: int, first: bool) -> dict[str, Any]:
     }
     if number in spec.side_effects:
         body["side_effects"] = spec.side_effects[number]
-    if number in spec.measurements:
-        body["measurements"] = [
-            {"instrument": name, "items": items} for name, items in spec.measurements[number]
-        ]
+    measured = []
+    for instrument in dict.fromkeys(d["instrument"] for d in session["due"]):
+        answers = spec.measurements.get(instrument, [])
+        index = taken.get(instrument, 0)
+        if index < len(answers):
+            measured.append({"instrument": instrument, "items": answers[index]})
+            taken[instrument] = index + 1
+    if measured:
+        body["measurements"] = measured
     return body
 
 
@@ -194,13 +225,15 @@ def seed_course(
         session_time=spec.at,
         if_match=version,
         today=today,
+        reviewed=True,  # the demo's clinicians planned these courses knowing each verdict
     )
     delivered = recorded = 0
+    taken: dict[str, int] = {}
     while view["status"] == "active" and recorded < spec.sessions:
         due = next((s for s in view["sessions"] if s["status"] == "planned"), None)
         if due is None or date.fromisoformat(due["date"]) >= today:
             break
-        body = _record(spec, due["number"], first=delivered == 0)
+        body = _record(spec, due, delivered == 0, taken)
         view = courses.record_session(
             store,
             actor,

@@ -114,9 +114,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _page(request, exc.status_code, str(exc.detail), actor=actor)
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    problems = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+    problems = [
+        f"{'.'.join(str(p) for p in err['loc'])}: got {_shown(err.get('input'))}; {err['msg']}"
+        for err in exc.errors()
+    ]
     return _page(request, 422, "The address or the form is not valid.", problems)
 
 

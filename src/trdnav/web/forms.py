@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from trdnav.core.history import PROCEDURE_TYPES
 from trdnav.core.knowledge import Instrument, KnowledgeBase
-from trdnav.errors import Problem
+from trdnav.errors import InputError, PreconditionRequired, Problem
 
 __all__ = [
     "FORMS",
@@ -24,7 +24,13 @@ __all__ = [
     "ItemForm",
     "field_id",
     "measurement_from_form",
+    "number_or_text",
+    "optional_whole_number",
+    "patient_version",
     "place_problems",
+    "whole",
+    "whole_number",
+    "whole_numbers",
 ]
 
 RESPONSES = (
@@ -89,14 +95,84 @@ class ItemForm:
 
 
 def _convert(kind: str, raw: str) -> Any:
-    try:
-        if kind == "number":
+    if kind == "integer":
+        return number_or_text(raw)
+    if kind == "number":
+        try:
             return float(raw.replace(",", "."))
-        if kind == "integer":
-            return int(raw)
-    except ValueError:
-        return raw
+        except ValueError:
+            return raw
     return raw
+
+
+# --- whole numbers from forms and query strings -------------------------------------------
+
+MAX_WHOLE = 2**31 - 1
+"""The largest whole number a form or address may give (the database's integers are 32-bit
+in places; no count, id or version here comes near it)."""
+_WHOLE = re.compile(r"[-+]?[0-9]{1,18}")
+
+
+def whole(raw: str) -> int | None:
+    """``raw`` as a whole number: ASCII digits with an optional sign (not "²", "--1",
+    "1.0" or a number too long to be meant), or None."""
+    text = raw.strip()
+    return int(text) if _WHOLE.fullmatch(text) else None
+
+
+def whole_number(name: str, raw: str, *, minimum: int = 0, maximum: int = MAX_WHOLE) -> int:
+    """A required whole number from ``minimum`` to ``maximum``; an :class:`InputError` naming
+    the field and the value otherwise."""
+    value = whole(raw)
+    if value is None or not minimum <= value <= maximum:
+        raise InputError([Problem(name, raw, f"a whole number from {minimum} to {maximum}")])
+    return value
+
+
+def optional_whole_number(
+    name: str, raw: str, *, minimum: int = 0, maximum: int = MAX_WHOLE
+) -> int | None:
+    """As :func:`whole_number`, but an empty field is None."""
+    return None if not raw.strip() else whole_number(name, raw, minimum=minimum, maximum=maximum)
+
+
+def whole_numbers(fields: Mapping[str, tuple[str, int, int]]) -> dict[str, int | None]:
+    """Optional whole numbers, each given as ``name: (text, minimum, maximum)``; one
+    :class:`InputError` naming every field whose text is not such a number."""
+    values: dict[str, int | None] = {}
+    problems: list[Problem] = []
+    for name, (raw, minimum, maximum) in fields.items():
+        try:
+            values[name] = optional_whole_number(name, raw, minimum=minimum, maximum=maximum)
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    return values
+
+
+def number_or_text(raw: str) -> int | str | None:
+    """A field the core's intake checks: a whole number as a number, an empty field as None
+    (missing), anything else as the text given, so the intake names it."""
+    text = raw.strip()
+    if not text:
+        return None
+    value = whole(text)
+    return text if value is None else value
+
+
+def patient_version(raw: str) -> int:
+    """The patient version a form carries (it is checked against the stored one)."""
+    if not raw.strip():
+        raise PreconditionRequired(
+            "This form did not carry the patient's version, so nothing was changed. Reload the "
+            "page and try again."
+        )
+    value = whole(raw)
+    if value is None or not 1 <= value <= MAX_WHOLE:
+        expected = "the patient's version as the page gave it (reload the page and try again)"
+        raise InputError([Problem("version", raw, expected)])
+    return value
 
 
 FORMS: dict[str, ItemForm] = {
@@ -175,12 +251,14 @@ def measurement_from_form(
     instrument: Instrument, values: Mapping[str, str]
 ) -> tuple[dict[str, Any], list[int | None]]:
     """A measurement from the form (fields ``date`` and ``items[0]`` ...), and its answers
-    (None where an item was not answered)."""
-    answers: list[int | None] = []
-    for index in range(instrument.item_count):
-        raw = values.get(f"items[{index}]", "").strip()
-        answers.append(int(raw) if raw.lstrip("-").isdigit() else None)
-    data: dict[str, Any] = {"instrument": instrument.id, "items": answers}
+    (None where an item was not answered or its answer is not a whole number). The
+    measurement keeps an answer that is not a whole number as its text, so that the intake
+    names it, and an unanswered item as None."""
+    items = [
+        number_or_text(values.get(f"items[{index}]", "")) for index in range(instrument.item_count)
+    ]
+    answers = [a if isinstance(a, int) else None for a in items]
+    data: dict[str, Any] = {"instrument": instrument.id, "items": items}
     day = values.get("date", "").strip()
     if day:
         data["date"] = day

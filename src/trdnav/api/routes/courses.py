@@ -21,6 +21,12 @@ class NewCourse(BaseModel):
     template: str = Field(description="a course template id, e.g. tms-10hz, ect-mwf")
     start: date
     session_time: time | None = Field(default=None, description="local time, default 09:00")
+    reviewed: bool = Field(
+        default=False,
+        description="true when the clinician has reviewed the treatment's verdict for this "
+        "patient; required unless the verdict is eligible (a contraindication, caution, "
+        "not-yet or research-only verdict is refused with its reasons otherwise)",
+    )
 
 
 @router.get("/courses/templates", summary="The course templates of the knowledge base")
@@ -63,6 +69,7 @@ def create_course(
         session_time=body.session_time,
         if_match=version,
         today=state.today(),
+        reviewed=body.reviewed,
     )
     response.headers["Location"] = f"/patients/{patient_id}/courses/{view['id']}"
     return _etag(response, view)
@@ -170,7 +177,15 @@ def stop_course(
     response: Response,
 ) -> dict[str, Any]:
     view = courses.stop_course(
-        state.store, actor, state.kb, patient_id, course_id, body.reason, version, state.today()
+        state.store,
+        actor,
+        state.kb,
+        patient_id,
+        course_id,
+        body.reason,
+        version,
+        state.today(),
+        adequate_trial_days=state.settings.adequate_trial_days,
     )
     return _etag(response, view)
 

@@ -22,15 +22,16 @@ from trdnav.web.pages import finish, redirect, render
 router = APIRouter(prefix="/app/patients/{patient_id}/courses", include_in_schema=False)
 
 SEVERITIES = ("mild", "moderate", "severe")
+WARNED_VERDICTS = ("contraindicated", "caution")
+"""Verdicts the course page shows with their reasons, above the calendar."""
 
 
 def _patient_url(patient_id: str) -> str:
     return f"/app/patients/{quote(patient_id, safe='')}"
 
 
-def _version(user: WebUser) -> int | None:
-    text = user.field("version")
-    return int(text) if text.isdigit() else None
+def _version(user: WebUser) -> int:
+    return forms.patient_version(user.field("version"))
 
 
 # --- planning --------------------------------------------------------------------------
@@ -120,21 +121,6 @@ def create_course(request: Request, patient_id: str, user: Writer) -> Response:
         at = time.fromisoformat(values["session_time"]) if values["session_time"] else None
     except ValueError:
         problems.append(Problem("session_time", values["session_time"], "a time such as 09:00"))
-    if template is not None and not values["reviewed"]:
-        _, assessment = patients.patient_with_assessment(
-            state.store, user.actor, state.kb, patient_id, user.today
-        )
-        verdict = next(o for o in assessment.options if o.treatment == template.treatment)
-        if verdict.verdict != "eligible":
-            problems.append(
-                Problem(
-                    "reviewed",
-                    None,
-                    f"a tick: {verdict.name} is '{verdict.verdict.replace('_', ' ')}' for this "
-                    "patient; confirm that you have reviewed its reasons",
-                    missing=True,
-                )
-            )
     if problems:
         errors = forms.place_problems(problems, labels)
         return _plan_page(request, user, patient_id, values, errors=errors, status=422)
@@ -152,6 +138,7 @@ def create_course(request: Request, patient_id: str, user: Writer) -> Response:
             session_time=at,
             if_match=_version(user),
             today=user.today,
+            reviewed=bool(values["reviewed"]),
         )
     except PreconditionFailed:
         return _plan_page(request, user, patient_id, values, stale=True, status=412)
@@ -198,9 +185,21 @@ def _course_page(
 ) -> Response:
     state = user.state
     kb = state.kb
-    patient = patients.get_patient(state.store, user.actor, patient_id)
     view = courses.get_course(state.store, user.actor, kb, state.settings, patient_id, course_id)
+    patient, assessment = patients.patient_with_assessment(
+        state.store,
+        user.actor,
+        kb,
+        patient_id,
+        user.today,
+        state.settings.adequate_trial_days,
+    )
     template = kb.courses[view["template"]]
+    # the option's verdict for the patient now (a contraindication may have been added since
+    # the course was planned): shown when it is not plainly open
+    verdict = next((o for o in assessment.options if o.treatment == template.treatment), None)
+    if verdict is not None and verdict.verdict not in WARNED_VERDICTS:
+        verdict = None
     upcoming = _next_session(view)
     due = _due_instruments(upcoming)
     defaults = {"status": "delivered"}
@@ -218,6 +217,7 @@ def _course_page(
             "course": view,
             "template": template,
             "treatment": kb.treatments[template.treatment],
+            "verdict": verdict,
             "measured": _measured(kb, view["measurements"]),
             "months": calendar_grid.months(view["sessions"], view.get("holidays"), user.today),
             "next_session": upcoming,
@@ -299,7 +299,7 @@ def _session_body(
             taken.append(
                 {
                     "instrument": instrument,
-                    "items": [int(a) if a.isdigit() else None for a in answers],
+                    "items": [forms.number_or_text(a) for a in answers],
                 }
             )
             measured_index.append(index)
@@ -410,6 +410,7 @@ def stop_course(request: Request, patient_id: str, course_id: int, user: Writer)
             reason,
             _version(user),
             user.today,
+            adequate_trial_days=state.settings.adequate_trial_days,
         )
     except PreconditionFailed:
         return _course_page(request, user, patient_id, course_id, stale=True, status=412)

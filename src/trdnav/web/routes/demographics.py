@@ -2,7 +2,10 @@
 
 Conditions matter to the verdicts (a cochlear implant contraindicates TMS), so the form lists
 the knowledge base's whole vocabulary; conditions derived from the history (psychotic
-features) are not offered, since the episode sets them.
+features) are not offered, since the episode sets them. A condition the patient has listed
+that is not offered (psychotic features listed directly, say, as an imported history may) is
+shown ticked under its own heading, so that saving the form keeps it and only unticking it
+removes it: a correction never drops a condition the user did not see.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ def _page(
     status: int = 200,
 ) -> Response:
     kb = user.state.kb
+    offered = [c for c in kb.conditions.values() if c.derived_from is None]
     return render(
         request,
         "patient_form.html",
@@ -92,7 +96,8 @@ def _page(
             "errors": errors or forms.FieldErrors(),
             "stale": stale,
             "severities": SEVERITIES,
-            "conditions": [c for c in kb.conditions.values() if c.derived_from is None],
+            "conditions": offered,
+            "listed_only": _listed_only(user, values, patient, {c.id for c in offered}),
             "today": user.today.isoformat(),
         },
         status=status,
@@ -100,9 +105,30 @@ def _page(
     )
 
 
-def _problems(exc: InputError | Conflict) -> forms.FieldErrors:
+def _listed_only(
+    user: WebUser, values: dict[str, Any], patient: dict[str, Any] | None, offered: set[str]
+) -> list[tuple[str, str, str]]:
+    """The conditions the patient has listed (or the form sent) that the form does not offer,
+    as (id, name, description): shown ticked, so that they are kept unless unticked."""
+    kb = user.state.kb
+    stored = patient["conditions"] if patient else []
+    ids = [c for c in dict.fromkeys([*stored, *values["conditions"]]) if c not in offered]
+    out = []
+    for cid in ids:
+        condition = kb.conditions.get(cid)
+        name = condition.name if condition else cid
+        out.append((cid, name, condition.description if condition else ""))
+    return out
+
+
+def _problems(exc: InputError | Conflict, values: dict[str, Any]) -> forms.FieldErrors:
     if isinstance(exc, Conflict):
-        return forms.place_problems([Problem("id", None, str(exc))], LABELS)
+        errors = forms.place_problems([], LABELS)
+        errors.by_field["id"] = [
+            f"A patient with id {values['id']} already exists in this clinic. Choose another "
+            "id, or leave the field empty to have one made."
+        ]
+        return errors
     moved = [Problem(_field(p.path), p.value, p.expected, p.missing) for p in exc.problems]
     return forms.place_problems(moved, LABELS)
 
@@ -151,10 +177,16 @@ def create_patient(request: Request, user: Writer) -> Response:
     state = user.state
     try:
         view = patients.import_patient(
-            state.store, user.actor, state.kb, document, user.today, action="patient.create"
+            state.store,
+            user.actor,
+            state.kb,
+            document,
+            user.today,
+            action="patient.create",
+            adequate_trial_days=state.settings.adequate_trial_days,
         )
     except (InputError, Conflict) as exc:
-        return _page(request, user, values, patient=None, errors=_problems(exc), status=422)
+        return _page(request, user, values, patient=None, errors=_problems(exc, values), status=422)
     return redirect(
         request,
         f"/app/patients/{quote(view['id'], safe='')}",
@@ -174,7 +206,6 @@ def change_patient(request: Request, patient_id: str, user: Writer) -> Response:
     user.actor.require_write()
     state = user.state
     values = _values(user)
-    version = int(values["version"]) if values["version"].isdigit() else None
     changes = {
         **_person(values),
         "episode": _episode(values),
@@ -182,14 +213,22 @@ def change_patient(request: Request, patient_id: str, user: Writer) -> Response:
     }
     try:
         patients.update_patient(
-            state.store, user.actor, state.kb, patient_id, changes, version, user.today
+            state.store,
+            user.actor,
+            state.kb,
+            patient_id,
+            changes,
+            forms.patient_version(values["version"]),
+            user.today,
+            state.settings.adequate_trial_days,
         )
     except PreconditionFailed:
         view = patients.get_patient(state.store, user.actor, patient_id)
         return _page(request, user, values, patient=view, stale=True, status=412)
     except InputError as exc:
         view = patients.get_patient(state.store, user.actor, patient_id)
-        return _page(request, user, values, patient=view, errors=_problems(exc), status=422)
+        errors = _problems(exc, values)
+        return _page(request, user, values, patient=view, errors=errors, status=422)
     return redirect(
         request,
         f"/app/patients/{quote(patient_id, safe='')}",

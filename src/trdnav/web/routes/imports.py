@@ -138,6 +138,7 @@ def store(request: Request, user: Writer) -> Response:
                 user.today,
                 clinician=clinician,
                 name=filename or "(file)",
+                adequate_trial_days=state.settings.adequate_trial_days,
             )
         else:
             view = patients.import_patient(
@@ -147,6 +148,7 @@ def store(request: Request, user: Writer) -> Response:
                 reading.document,
                 user.today,
                 clinician=clinician,
+                adequate_trial_days=state.settings.adequate_trial_days,
             )
     except (InputError, Conflict) as exc:
         failed = [str(p) for p in exc.problems] if isinstance(exc, InputError) else [str(exc)]

@@ -29,9 +29,8 @@ def _patient_url(patient_id: str, anchor: str = "") -> str:
     return f"/app/patients/{quote(patient_id, safe='')}" + (f"#{anchor}" if anchor else "")
 
 
-def _version(user: WebUser) -> int | None:
-    text = user.field("version")
-    return int(text) if text.isdigit() else None
+def _version(user: WebUser) -> int:
+    return forms.patient_version(user.field("version"))
 
 
 def _item(view: dict[str, Any], section: str, item_id: int) -> dict[str, Any]:
@@ -45,9 +44,18 @@ def _save(
     user: WebUser, patient_id: str, segment: str, data: dict[str, Any], item_id: int | None
 ) -> dict[str, Any]:
     state = user.state
+    days = state.settings.adequate_trial_days
     if item_id is None:
         _, view = patients.add_item(
-            state.store, user.actor, state.kb, patient_id, segment, data, _version(user), user.today
+            state.store,
+            user.actor,
+            state.kb,
+            patient_id,
+            segment,
+            data,
+            _version(user),
+            user.today,
+            adequate_trial_days=days,
         )
         return view
     return patients.correct_item(
@@ -60,6 +68,7 @@ def _save(
         data,
         _version(user),
         user.today,
+        adequate_trial_days=days,
     )
 
 
@@ -189,6 +198,7 @@ def _remove(
             item_id,
             _version(user),
             user.today,
+            adequate_trial_days=state.settings.adequate_trial_days,
         )
     except PreconditionFailed:
         return redirect(
@@ -332,7 +342,7 @@ def _submit_measurement(
                 status=412,
                 **common,
             )
-        problems = [_unanswered(p, inst, answers) for p in exc.problems]
+        problems = [_unanswered(p, inst, data["items"]) for p in exc.problems]
         fields = {"date": "Date", "items": "Items"} | {
             f"items[{i}]": f"Item {item.number} ({item.label})" for i, item in enumerate(inst.items)
         }
@@ -360,9 +370,10 @@ def _submit_measurement(
     )
 
 
-def _unanswered(problem: Problem, inst: Instrument, answers: list[int | None]) -> Problem:
-    """ "Choose an answer" for an item left empty, instead of "expected an integer"."""
-    for index, answer in enumerate(answers):
+def _unanswered(problem: Problem, inst: Instrument, submitted: list[Any]) -> Problem:
+    """ "Choose an answer" for an item left empty, instead of "expected an integer" (an
+    answer given that is not a number keeps the intake's problem, which names it)."""
+    for index, answer in enumerate(submitted):
         if problem.path == f"items[{index}]" and answer is None:
             item = inst.items[index]
             return Problem(

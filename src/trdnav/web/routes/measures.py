@@ -19,6 +19,7 @@ from trdnav.clinic import measures
 from trdnav.clinic.measures import ClinicMeasure, MeasuredPatient
 from trdnav.knowledge.measures import load_measure, measure_ids
 from trdnav.measures.results import Population
+from trdnav.web import forms
 from trdnav.web.deps import Reader, WebUser
 from trdnav.web.pages import render
 
@@ -101,8 +102,9 @@ def groups(found: ClinicMeasure) -> list[Group]:
 def _year(text: str, default: int) -> tuple[int | None, str | None]:
     if not text:
         return default, None
-    if text.isdigit() and FIRST_YEAR <= int(text) <= LAST_YEAR:
-        return int(text), None
+    year = forms.whole(text)
+    if year is not None and FIRST_YEAR <= year <= LAST_YEAR:
+        return year, None
     return None, f"Enter a year from {FIRST_YEAR} to {LAST_YEAR}, such as {default}."
 
 

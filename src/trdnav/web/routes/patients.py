@@ -11,18 +11,15 @@ from fastapi.responses import Response
 from trdnav.clinic import courses, patients
 from trdnav.core.assessment import Assessment
 from trdnav.core.knowledge import KnowledgeBase
-from trdnav.web import present
+from trdnav.web import forms, present
 from trdnav.web.deps import Reader
 from trdnav.web.pages import redirect, render
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
 PAGE_SIZE = 25
+MAX_PAGE = forms.MAX_WHOLE // PAGE_SIZE
 FILTER_KEYS = ("q", "alerts", "trd", "stage_min", "stage_max", "severity", "course", "mine")
-
-
-def _stage(value: str) -> int | None:
-    return int(value) if value.isdigit() and int(value) <= 5 else None
 
 
 def _choice(value: str) -> bool | None:
@@ -38,8 +35,16 @@ def home(request: Request) -> Response:
 def patient_list(request: Request, user: Reader) -> Response:
     state = user.state
     raw = {k: request.query_params.get(k, "").strip() for k in FILTER_KEYS}
-    page_text = request.query_params.get("page", "1")
-    page = int(page_text) if page_text.isdigit() and int(page_text) >= 1 else 1
+    # a number that is not one is refused, naming it (a choice that is not one is ignored)
+    numbers = forms.whole_numbers(
+        {
+            "page": (request.query_params.get("page", ""), 1, MAX_PAGE),
+            "stage_min": (raw["stage_min"], 0, 5),
+            "stage_max": (raw["stage_max"], 0, 5),
+        }
+    )
+    page = numbers["page"] or 1
+    stage_min, stage_max = numbers["stage_min"], numbers["stage_max"]
     severities = list(
         dict.fromkeys(b.label for inst in state.kb.instruments.values() for b in inst.bands)
     )
@@ -47,15 +52,22 @@ def patient_list(request: Request, user: Reader) -> Response:
         q=raw["q"][:100] or None,
         alerts=True if raw["alerts"] == "yes" else None,
         trd=_choice(raw["trd"]),
-        stage_min=_stage(raw["stage_min"]),
-        stage_max=_stage(raw["stage_max"]),
+        stage_min=stage_min,
+        stage_max=stage_max,
         severity=raw["severity"] if raw["severity"] in severities else None,
         active_course=_choice(raw["course"]),
         clinician=user.actor.email if raw["mine"] == "yes" and user.actor.email else None,
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
     )
-    result = patients.list_patients(state.store, user.actor, state.kb, filters, user.today)
+    result = patients.list_patients(
+        state.store,
+        user.actor,
+        state.kb,
+        filters,
+        user.today,
+        state.settings.adequate_trial_days,
+    )
     pages = max(1, -(-result.total // PAGE_SIZE))
     kept = {k: v for k, v in raw.items() if v}
 
