@@ -57,6 +57,15 @@ def test_assess_a_fhir_bundle_as_json_and_as_fhir(tmp_path):
     assert "trdnav assessment - example-stage-2" in report.stdout
 
 
+def test_a_suicide_alert_comes_before_the_notes_on_fhir_data(tmp_path):
+    history = example("suicidal-ideation-first-episode")
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle(export_history(history, KB, CODES).resources)), "utf-8")
+    report = run("assess", path, "--as-of", history.as_of.isoformat()).stdout
+    assert "suicidal_ideation" in report
+    assert report.index("ALERTS") < report.index("Data from FHIR") < report.index("Thase-Rush")
+
+
 def test_assess_shows_missing_data_and_refuses_bad_or_huge_fhir(tmp_path):
     patient = {"resourceType": "Patient", "id": "p1", "birthDate": "1980-01-01"}
     statement = {

@@ -85,8 +85,8 @@ def assess(
 ) -> None:
     """Assess a patient: trials, TRD staging, scores, alerts and every treatment option.
 
-    For FHIR input, data that is missing or ambiguous is listed first (on stderr with --json
-    or --fhir)."""
+    For FHIR input, data that is missing or ambiguous is listed right after the alerts (on
+    stderr with --json or --fhir)."""
     settings = _settings(config, adequate_trial_days=adequate_trial_days)
     kb = knowledge_for(settings)
     when = _parse_date("--as-of", as_of) if as_of else None
@@ -101,10 +101,8 @@ def assess(
     elif as_json:
         _print_json(found.assessment.to_json())
     else:
-        console = _console()
-        if found.fhir:
-            console.print(import_report(found.fhir.report))
-        console.print(assessment_report(found.assessment))
+        notes_panel = import_report(found.fhir.report) if found.fhir else None
+        _console().print(assessment_report(found.assessment, notes_panel))
 
 
 def _parse_date(option: str, value: str) -> date:

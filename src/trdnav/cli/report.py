@@ -113,7 +113,9 @@ def _options(a: Assessment, refs: dict[str, int]) -> RenderableType:
     return Panel(text, title="Treatment options")
 
 
-def assessment_report(a: Assessment) -> RenderableType:
+def assessment_report(a: Assessment, data_notes: RenderableType | None = None) -> RenderableType:
+    """The assessment as the terminal shows it: alerts first, then ``data_notes`` (what a FHIR
+    import used, assumed and left out), then the rest."""
     refs: dict[str, int] = {}
     header = Text.assemble(
         (f"trdnav assessment - {a.id} - as of {a.as_of.isoformat()}\n", "bold"),
@@ -123,6 +125,8 @@ def assessment_report(a: Assessment) -> RenderableType:
     alerts = _alerts(a, refs)
     if alerts is not None:
         parts.append(alerts)
+    if data_notes is not None:
+        parts.append(data_notes)
     parts += [_summary(a), _trials(a), _scores(a), _options(a, refs)]
     references = Text("References\n", style="bold")
     for source, number in refs.items():
@@ -132,7 +136,7 @@ def assessment_report(a: Assessment) -> RenderableType:
 
 
 def import_report(report: ImportReport) -> RenderableType:
-    """What a FHIR import used, assumed and left out, shown before the assessment."""
+    """What a FHIR import used, assumed and left out, shown after the alerts."""
     text = Text()
     used = len({m.resource for m in report.mapped})
     text.append(
