@@ -55,3 +55,38 @@ def test_a_database_url_must_name_a_known_database_and_secrets_are_not_echoed():
     assert "too-short-secret" not in str(info.value)
     for url in ("sqlite:///x.db", "postgresql://h/db", "postgresql+psycopg://h/db"):
         assert load_settings(environ={"TRDNAV_DATABASE_URL": url}).database_url == url
+
+
+def test_an_adequate_trial_is_at_least_the_28_days_any_source_accepts():
+    for days in ("1", "27", "366"):
+        with pytest.raises(InputError) as info:
+            load_settings(environ={"TRDNAV_ADEQUATE_TRIAL_DAYS": days})
+        assert info.value.lines() == [
+            f'settings.adequate_trial_days: got "{days}"; expected a number of days from 28 '
+            "(4 weeks, the shortest any source accepts; see docs/settings.md and docs/rules.md) "
+            "to 365"
+        ]
+    assert load_settings({"adequate_trial_days": 28}, environ={}).adequate_trial_days == 28
+    assert load_settings({"adequate_trial_days": 365}, environ={}).adequate_trial_days == 365
+
+
+def test_holiday_country_and_subdivision_are_checked_when_loaded():
+    env = {"TRDNAV_HOLIDAY_COUNTRY": "XX"}
+    with pytest.raises(InputError) as info:
+        load_settings(environ=env)
+    assert info.value.lines() == [
+        'settings.holiday_country: got "XX"; expected an ISO country code supported by the '
+        "holidays library, e.g. US, GB, DE"
+    ]
+    with pytest.raises(InputError) as info:
+        load_settings(environ={"TRDNAV_HOLIDAY_SUBDIVISION": "ENG"})  # of GB, not of the US
+    assert info.value.lines()[0].startswith(
+        'settings.holiday_subdivision: got "ENG"; expected a subdivision of US: AK, AL, AR'
+    )
+    with pytest.raises(InputError, match="expected a subdivision of GB: ENG, NIR, SCT, WLS"):
+        load_settings(environ={"TRDNAV_HOLIDAY_COUNTRY": "GB", "TRDNAV_HOLIDAY_SUBDIVISION": "CA"})
+    good = load_settings(
+        environ={"TRDNAV_HOLIDAY_COUNTRY": "GB", "TRDNAV_HOLIDAY_SUBDIVISION": "ENG"}
+    )
+    assert (good.holiday_country, good.holiday_subdivision) == ("GB", "ENG")
+    assert load_settings({"holiday_subdivision": "CA"}, environ={}).holiday_subdivision == "CA"

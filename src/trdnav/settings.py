@@ -27,13 +27,23 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
 from trdnav.core.intake import problems_from_validation_error
 from trdnav.errors import InputError, Problem, hide_password
 
-__all__ = ["SETTINGS", "CdsClient", "SettingSpec", "Settings", "load_settings", "settings_markdown"]
+__all__ = [
+    "MIN_ADEQUATE_TRIAL_DAYS",
+    "SETTINGS",
+    "CdsClient",
+    "SettingSpec",
+    "Settings",
+    "holiday_problem",
+    "load_settings",
+    "settings_markdown",
+]
 
 
 @dataclass(frozen=True)
@@ -190,11 +200,42 @@ def _json_object(value: Any) -> Any:
 
 SECRET_MIN_LENGTH = 32
 
+MIN_ADEQUATE_TRIAL_DAYS = 28
+"""4 weeks: the shortest adequate trial any source accepts (docs/settings.md, docs/rules.md)."""
+
+
+def holiday_problem(country: str | None, subdivision: str | None) -> tuple[str, str] | None:
+    """What is wrong with a holiday country and subdivision, as the ``holidays`` library
+    reads them: ``(field, expected)``, or None when its calendar can be had."""
+    import holidays  # only when a calendar is chosen: the library is slow to list
+
+    if not country:
+        return None
+    supported = holidays.list_supported_countries(include_aliases=True)
+    if country not in supported:
+        return (
+            "holiday_country",
+            "an ISO country code supported by the holidays library, e.g. US, GB, DE",
+        )
+    if subdivision:
+        try:
+            holidays.country_holidays(country, subdiv=subdivision)
+        except NotImplementedError:
+            known = supported[country]
+            listed = ", ".join(known[:30]) + (", ..." if len(known) > 30 else "")
+            return (
+                "holiday_subdivision",
+                f"a subdivision of {country}: {listed}"
+                if known
+                else f"no subdivision ({country} has none in the holidays library)",
+            )
+    return None
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    adequate_trial_days: int | None = Field(default=None, ge=1, le=365)
+    adequate_trial_days: int | None = None
     era_gap_days: int | None = Field(default=None, ge=0, le=365)
     knowledge_dir: Path | None = None
     database_url: str | None = None
@@ -221,6 +262,35 @@ class Settings(BaseModel):
         if value is not None and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
             raise ValueError("expected a sqlite:/// or postgresql:// URL")
         return value
+
+    @field_validator("adequate_trial_days")
+    @classmethod
+    def _trial_days(cls, value: int | None) -> int | None:
+        if value is not None and not MIN_ADEQUATE_TRIAL_DAYS <= value <= 365:
+            raise ValueError(
+                f"expected a number of days from {MIN_ADEQUATE_TRIAL_DAYS} (4 weeks, the shortest "
+                "any source accepts; see docs/settings.md and docs/rules.md) to 365"
+            )
+        return value
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value and value != "US":  # the default needs no check
+            found = holiday_problem(value, None)
+            if found is not None:
+                raise ValueError(f"expected {found[1]}")
+        return value or None
+
+    @field_validator("holiday_subdivision")
+    @classmethod
+    def _known_subdivision(cls, value: str | None, info: ValidationInfo) -> str | None:
+        country = info.data.get("holiday_country")
+        if value and country:  # (no country: no holidays, so no subdivision is read)
+            found = holiday_problem(country, value)
+            if found is not None:
+                raise ValueError(f"expected {found[1]}")
+        return value or None
 
     @field_validator("timezone")
     @classmethod

@@ -120,3 +120,128 @@ def test_plan_record_show_export(tmp_path):
     assert into_folder.returncode == 2
     assert into_folder.stderr.startswith('error: --out: got "')
     assert "expected a file path, not a folder" in into_folder.stderr
+
+
+def test_preview_refuses_what_cannot_be_planned():
+    cases = [
+        (
+            ["--start", "9999-12-20"],
+            {},
+            'error: --start: got "9999-12-20"; expected a date on or before 9996-12-27 (a course '
+            "is planned up to three years after its start, and the calendar ends on 9999-12-31)",
+        ),
+        (
+            ["--start", "2026-12-21", "--time", "08:00:30"],
+            {},
+            'error: --time: got "08:00:30"; expected a time as HH:MM (24-hour, no seconds)',
+        ),
+        (
+            ["--start", "2026-12-21"],
+            {"TRDNAV_HOLIDAY_COUNTRY": "XX"},
+            'error: settings.holiday_country: got "XX"; expected an ISO country code supported by '
+            "the holidays library, e.g. US, GB, DE",
+        ),
+        (
+            ["--start", "2026-12-21"],
+            {"TRDNAV_HOLIDAY_SUBDIVISION": "ZZ"},
+            'error: settings.holiday_subdivision: got "ZZ"; expected a subdivision of US: AK,',
+        ),
+    ]
+    for args, env, message in cases:
+        result = subprocess.run(
+            [str(TRDNAV), "course", "plan", "--template", "ect-mwf", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=ROOT,
+            env={**os.environ, "COLUMNS": "200", **env},
+        )
+        assert result.returncode == 2, args
+        assert result.stderr.startswith(message), result.stderr
+        assert len(result.stderr.splitlines()) == 1
+        assert result.stdout == ""
+    last = run("course", "plan", "--template", "ect-mwf", "--start", "9996-12-27", "--json")
+    assert last.returncode == 0, last.stderr
+    assert json.loads(last.stdout)["sessions"][-1]["date"].startswith("9997-")
+
+
+def test_course_ids_are_shown_and_every_problem_of_a_recording_is_listed(tmp_path):
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    assert run("db", "upgrade", db=db).returncode == 0
+    run("clinic", "add", "Course Clinic", db=db)
+    run("import", str(ROOT / "examples" / "stage-2-trd.json"), "--clinic", "1", db=db)
+    plan = ("course", "plan", "example-stage-2", "--template", "ketamine-iv", "--clinic", "1")
+    planned = run(*plan, "--start", "2025-06-02", db=db)
+    assert planned.returncode == 0, planned.stderr
+    assert "course 1: IV ketamine" in planned.stdout
+    assert run(*plan, "--start", "2025-07-07", db=db).returncode == 0
+    listing = run("course", "list", "example-stage-2", "--clinic", "1", db=db)
+    assert listing.returncode == 0, listing.stderr
+    rows = [line.split("│") for line in listing.stdout.splitlines() if "ketamine-iv" in line]
+    assert [(r[1].strip(), r[3].strip(), r[4].strip()) for r in rows] == [
+        ("1", "active", "2025-06-02"),
+        ("2", "active", "2025-07-07"),
+    ]
+    listed = json.loads(
+        run("course", "list", "example-stage-2", "--clinic", "1", "--json", db=db).stdout
+    )
+    assert [c["id"] for c in listed] == [1, 2]
+    shown = run("course", "show", "example-stage-2", "2", "--clinic", "1", db=db)
+    assert "course 2: IV ketamine" in shown.stdout
+    preview = run("course", "plan", "--template", "ketamine-iv", "--start", "2025-06-02")
+    assert "preview: IV ketamine" in preview.stdout
+    record = ("course", "record", "example-stage-2", "1", "1", "--clinic", "1")
+    bad = run(
+        *record,
+        "--param",
+        "dose_mg_per_kg",
+        "--param",
+        "bogus=3",
+        "--measurement",
+        "QIDS-SR16:1,x",
+        "--side-effect",
+        "Dissociation:huge",
+        "--at",
+        "soon",
+        db=db,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines() == [
+        'error: --at: got "soon"; expected a date-time such as 2026-01-05T09:00',
+        'error: --param: got "dose_mg_per_kg"; expected name=value',
+        'error: --measurement: got "QIDS-SR16:1,x"; expected INSTRUMENT:1,2,3,...',
+        "error: parameters.bogus: got 3; expected a parameter of ketamine-iv (dose_mg_per_kg, "
+        "infusion_minutes, bp_before, bp_after, dissociation)",
+        'error: side_effects[0].severity: got "huge"; expected mild, moderate or severe',
+    ]
+    missed = run(*record, "--status", "lost", db=db)
+    assert missed.stderr.splitlines() == [
+        'error: --status: got "lost"; expected delivered, missed or cancelled'
+    ]
+    only_options = run(*record, "--status", "missed", "--at", "soon", db=db)
+    assert only_options.stderr.splitlines() == [
+        'error: --at: got "soon"; expected a date-time such as 2026-01-05T09:00'
+    ]
+    after = json.loads(
+        run("course", "show", "example-stage-2", "1", "--clinic", "1", "--json", db=db).stdout
+    )
+    assert after["delivered"] == 0
+    assert {s["status"] for s in after["sessions"]} == {"planned"}
+
+
+def test_planning_a_course_under_caution_needs_reviewed(tmp_path):
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    assert run("db", "upgrade", db=db).returncode == 0
+    run("clinic", "add", "Course Clinic", db=db)
+    run("import", str(ROOT / "examples" / "stage-2-trd.json"), "--clinic", "1", db=db)
+    plan = ("course", "plan", "example-stage-2", "--template", "tms-10hz", "--clinic", "1")
+    refused = run(*plan, "--start", "2025-06-02", db=db)
+    assert refused.returncode == 2
+    assert "--reviewed: missing" in refused.stderr
+    assert "Caution: Seizure disorder" in refused.stderr
+    assert (
+        run("course", "list", "example-stage-2", "--clinic", "1", "--json", db=db).stdout == "[]\n"
+    )
+    planned = run(*plan, "--start", "2025-06-02", "--reviewed", db=db)
+    assert planned.returncode == 0, planned.stderr

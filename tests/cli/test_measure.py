@@ -133,7 +133,15 @@ def test_bad_input_exits_2_with_one_line_per_problem(tmp_path):
 def test_bad_period_and_unknown_measure_exit_2():
     result = cli("measure", "cms3", "--period", "26", "tests/conformance/cms2")
     assert result.returncode == 2
-    assert result.stderr == 'error: --period: got "26"; expected a calendar year such as 2026\n'
+    bounds = (
+        "expected a calendar year such as 2026, from 0004 to 9996 (a measure looks up to three "
+        "years before and after its period)\n"
+    )
+    assert result.stderr == f'error: --period: got "26"; {bounds}'
+    for year in ("0001", "0003", "9997", "9999"):
+        result = cli("measure", "cms159", "--period", year, "tests/conformance/cms159")
+        assert result.returncode == 2
+        assert result.stderr == f'error: --period: got "{year}"; {bounds}'
     result = cli("measure", "cms3", "--period", "2026", "tests/conformance/cms2")
     assert result.returncode == 2
     assert result.stderr == 'error: MEASURE: got "cms3"; expected one of cms159, cms2\n'
@@ -141,3 +149,42 @@ def test_bad_period_and_unknown_measure_exit_2():
     assert result.returncode == 2
     assert "--period" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_report_folder_holds_exactly_the_latest_run(tmp_path):
+    reports = tmp_path / "reports"
+    suite = CONFORMANCE / "cms159"
+    assert (
+        cli(
+            "measure", "cms159", "--period", "2026", str(suite), "--measure-report", str(reports)
+        ).returncode
+        == 0
+    )
+    assert len(list(reports.iterdir())) == 68
+    one = sorted(p for p in suite.iterdir() if p.is_dir())[0]
+    again = cli(
+        "measure",
+        "cms159",
+        "--period",
+        "2026",
+        str(one),
+        "--json",
+        "--measure-report",
+        str(reports),
+    )
+    assert again.returncode == 0, again.stderr
+    patient = json.loads(again.stdout)["patients"][0]["patient"]
+    assert sorted(p.name for p in reports.iterdir()) == sorted(
+        ["cms159-summary.json", f"cms159-{patient}.json"]
+    )
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine", encoding="utf-8")
+    refused = cli("measure", "cms159", "--period", "2026", str(one), "--measure-report", str(other))
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert refused.stderr == (
+        f'error: --measure-report: got "{other}"; expected a new or empty folder, or one holding '
+        "only what this command writes (it holds notes.txt)\n"
+    )
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]

@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 
 from trdnav.store import migrate
 
@@ -44,6 +46,7 @@ def db(tmp_path):
 
 def test_db_upgrade_current_downgrade(tmp_path):
     url = f"sqlite:///{tmp_path / 'm.db'}"
+    (tmp_path / "m.db").touch()  # an empty file is a database without the schema
     assert "current: none" in run("db", "current", db=url).stdout
     head = migrate.head()
     up = run("db", "upgrade", db=url)
@@ -227,3 +230,142 @@ def test_serve_names_an_unmigrated_database_without_its_password(fresh_postgres_
     assert ":***@" in result.stderr
     assert "expected a schema at the latest revision" in result.stderr
     assert f":{password}@" not in result.stderr + result.stdout
+
+
+def test_import_goes_on_after_a_file_that_fails_and_names_every_file(db, tmp_path):
+    run("clinic", "add", "North", db=db)
+    first = ROOT / "examples" / "stage-2-trd.json"
+    assert run("import", str(first), "--clinic", "North", db=db).returncode == 0
+    invalid = tmp_path / "invalid.json"
+    doc = json.loads((ROOT / "examples" / "refractory-recurrent.json").read_text())
+    doc["medication_trials"][0]["daily_dose_mg"] = -40
+    invalid.write_text(json.dumps(doc))
+    missing = tmp_path / "missing.json"
+    later = ROOT / "examples" / "refractory-recurrent.json"
+    result = run(
+        "import", str(first), str(invalid), str(missing), str(later), "--clinic", "North", db=db
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    later_id = json.loads(later.read_text())["id"]
+    assert result.stdout.strip() == f"imported {later} as patient {later_id}"
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        f"error: {first}: not imported: patient 'example-stage-2' exists already in this clinic"
+    )
+    assert lines[1].startswith(f"error: {invalid}: medication_trials[0].daily_dose_mg: got -40")
+    assert lines[2] == f'error: {missing}: FILE: got "{missing}"; expected an existing file'
+    assert lines[-1] == (
+        f"error: import: 1 of 4 file(s) imported; not imported (nothing of them stored): "
+        f"{first}, {invalid}, {missing}"
+    )
+    path = urlsplit(db).path.removeprefix("/")
+    with sqlite3.connect(path) as connection:
+        ids = sorted(row[0] for row in connection.execute("SELECT id FROM patients"))
+    assert ids == sorted(["example-stage-2", later_id])
+
+
+def test_a_mistyped_sqlite_path_is_refused_and_nothing_is_created(tmp_path):
+    typo = tmp_path / "sub" / "typo.db"
+    url = f"sqlite:///{typo}"
+    for args in (
+        ["clinic", "list"],
+        ["clinic", "add", "North"],
+        ["db", "current"],
+        ["db", "downgrade", "base"],
+        ["db", "refresh"],
+        ["user", "list", "--clinic", "1"],
+        ["import", str(ROOT / "examples" / "stage-2-trd.json"), "--clinic", "1"],
+        ["serve", "--no-migrate"],
+    ):
+        result = run(*args, db=url)
+        assert result.returncode == 2, args
+        assert result.stderr.startswith('error: --database-url: got "sqlite:///'), args
+        assert result.stderr.endswith(
+            "; expected a database that can be opened "
+            f"(there is no database file {typo}; `trdnav db upgrade` creates one)\n"
+        ), args
+        assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "sub").exists()
+    assert run("db", "upgrade", db=url).returncode == 0  # which sets a new one up
+    assert typo.is_file()
+
+
+def test_a_database_without_the_schema_says_to_upgrade_it(tmp_path):
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    url = f"sqlite:///{empty}"
+    for args in (
+        ["clinic", "add", "North"],
+        ["clinic", "list"],
+        ["user", "list", "--clinic", "1"],
+        ["import", str(ROOT / "examples" / "stage-2-trd.json"), "--clinic", "1"],
+        ["db", "refresh"],
+        ["course", "show", "p", "1", "--clinic", "1"],
+    ):
+        result = run(*args, db=url)
+        assert result.returncode == 2, args
+        assert result.stderr.startswith('error: database: got "sqlite:///'), args
+        assert result.stderr.endswith(
+            "; expected a database with the latest trdnav schema (it has no trdnav schema); "
+            "run `trdnav db upgrade`\n"
+        ), args
+        assert len(result.stderr.splitlines()) == 1
+    assert run("db", "upgrade", "0001", db=url).returncode == 0
+    older = run("clinic", "list", db=url)
+    assert older.returncode == 2
+    assert "its schema is at revision 0001, not " in older.stderr
+    assert "run `trdnav db upgrade`" in older.stderr
+
+
+def test_an_unknown_revision_is_named_with_the_known_ones(db):
+    known = ", ".join(_revisions())
+    for command in ("upgrade", "downgrade"):
+        result = run("db", command, "bogus", db=db)
+        assert result.returncode == 2
+        assert result.stderr == (
+            f'error: REVISION: got "bogus"; expected head, base, a step such as -1 or +1, or one '
+            f"of the revisions {known} (Can't locate revision identified by 'bogus')\n"
+        )
+    assert run("db", "downgrade", "-1", db=db).returncode == 0  # as the help says
+    assert f"current: {_revisions()[-2]}" in run("db", "current", db=db).stdout
+
+
+def _revisions() -> list[str]:
+    script = ScriptDirectory(str(migrate.MIGRATIONS))
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+def test_clinics_users_and_passwords_are_refused_with_the_reason(db):
+    assert run("clinic", "add", "North", db=db).returncode == 0
+    for name, expected in (
+        ("north", "expected a name no other clinic has (clinic 1 is 'North')"),
+        ("7", "expected a clinic name that is not all digits"),
+    ):
+        result = run("clinic", "add", name, db=db)
+        assert result.returncode == 2
+        assert expected in result.stderr
+    assert run("clinic", "list", db=db).stdout == "1\tNorth\n"
+    stdin = "long enough 1\n"
+    add = ("user", "add", "boss@north.example", "--clinic", "North", "--role", "admin")
+    assert run(*add, "--password-stdin", db=db, stdin=stdin).returncode == 0
+    last = run("user", "disable", "boss@north.example", "--clinic", "North", db=db)
+    assert last.returncode == 2
+    assert "boss@north.example is the clinic's last active administrator" in last.stderr
+    spaces = run(
+        "user",
+        "add",
+        "sp@north.example",
+        "--clinic",
+        "North",
+        "--password-stdin",
+        db=db,
+        stdin=" " * 12 + "\n",
+    )
+    assert spaces.returncode == 2
+    assert "expected at least 10 characters, not all of them spaces" in spaces.stderr
+    two_ats = run("user", "add", "a@b@north.example", "--clinic", "North", db=db)
+    assert two_ats.returncode == 2
+    assert 'email: got "a@b@north.example"; expected an e-mail address' in two_ats.stderr
+    listing = run("user", "list", "--clinic", "North", db=db).stdout
+    assert listing == "boss@north.example\tadmin\tactive\n"

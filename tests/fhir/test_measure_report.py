@@ -77,5 +77,31 @@ def test_the_report_folder_must_be_a_folder(tmp_path):
     measure = load_measure("cms159")
     result = measure.evaluate([], MeasurementPeriod.year(2026))
     (tmp_path / "file").write_text("x", encoding="utf-8")
-    with pytest.raises(InputError, match=r"--measure-report: .*expected a folder"):
+    with pytest.raises(InputError, match=r"--measure-report: .*expected a new or empty folder"):
         write_measure_reports(measure.info, result, tmp_path / "file")
+
+
+def test_the_folder_holds_exactly_the_latest_run_and_no_other_files(tmp_path):
+    measure = load_measure("cms2")
+    resources = read_resources(sorted((CONFORMANCE / "cms2").glob("*/*.json"))[:5])
+    records = patient_records(resources)
+    folder = tmp_path / "out"
+    first = write_measure_reports(
+        measure.info, measure.evaluate(records, MeasurementPeriod.year(2026)), folder
+    )
+    assert len(first) == 6
+    only_one = records[:1]
+    second = write_measure_reports(
+        measure.info, measure.evaluate(only_one, MeasurementPeriod.year(2026)), folder
+    )
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in second)
+    assert len(second) == 2
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    (folder / "cms2-fake.json").write_text('{"resourceType": "Patient"}', encoding="utf-8")
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(InputError, match=r"--measure-report: .*it holds cms2-fake.json, notes.txt"):
+        write_measure_reports(
+            measure.info, measure.evaluate(records, MeasurementPeriod.year(2026)), folder
+        )
+    assert sorted(p.name for p in folder.iterdir()) == before
+    assert (folder / "notes.txt").read_text(encoding="utf-8") == "mine"

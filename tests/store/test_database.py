@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import text
 
-from trdnav.store.database import Store
+from trdnav.store.database import Store, missing_file, unusable
 
 
 def _write(store: Store, n: int) -> None:
@@ -68,3 +68,18 @@ def test_disposing_stops_the_checkpoints(tmp_path):
     assert [t.name for t in started] == ["trdnav-wal-checkpoints"]
     store.dispose()
     assert not started[0].is_alive()
+
+
+def test_a_sqlite_file_that_does_not_exist_is_only_created_when_asked(tmp_path):
+    path = tmp_path / "sub" / "typo.db"
+    url = f"sqlite:///{path}"
+    assert missing_file(url) == path
+    assert unusable(url) == f"there is no database file {path}; `trdnav db upgrade` creates one"
+    assert not (tmp_path / "sub").exists()
+    assert unusable(url, create=True) is None
+    assert path.is_file()
+    assert missing_file(url) is None
+    assert unusable(url) is None
+    assert missing_file("sqlite://") is None
+    assert missing_file("sqlite:///:memory:") is None
+    assert missing_file("postgresql+psycopg://u:p@127.0.0.1/x") is None

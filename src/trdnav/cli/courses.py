@@ -1,10 +1,12 @@
-"""``trdnav course``: templates, plan, record, show, export."""
+"""``trdnav course``: templates, plan, list, record, show, export."""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
-from datetime import date, time
+from dataclasses import replace
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,13 +14,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from trdnav.cli.server import ClinicOption, ConfigOption, DatabaseOption, _settings, _url
+from trdnav.cli.server import ClinicOption, ConfigOption, DatabaseOption, _schema_url, _settings
 from trdnav.clinic import accounts, courses
 from trdnav.clinic.actor import Actor
 from trdnav.clinic.calendars import ClinicCalendar
 from trdnav.clinic.patients import get_patient
-from trdnav.core.scheduling import assign_measurements, plan
-from trdnav.errors import InputError, Problem
+from trdnav.core.scheduling import LATEST_START, assign_measurements, plan
+from trdnav.errors import InputError, Problem, TrdnavError
 from trdnav.files import check_output_files, write_files
 from trdnav.service import knowledge_for
 from trdnav.store.database import Store
@@ -26,8 +28,10 @@ from trdnav.store.database import Store
 __all__ = ["course_app"]
 
 course_app = typer.Typer(
-    help="Treatment courses: templates, plan, record, show, export.", no_args_is_help=True
+    help="Treatment courses: templates, plan, list, record, show, export.", no_args_is_help=True
 )
+
+STATUSES = ("delivered", "missed", "cancelled")
 
 
 def _date(option: str, value: str) -> date:
@@ -37,13 +41,25 @@ def _date(option: str, value: str) -> date:
         raise InputError([Problem(option, value, "a date as YYYY-MM-DD")]) from None
 
 
+def _start(value: str) -> date:
+    first = _date("--start", value)
+    if first > LATEST_START:
+        expected = (
+            f"a date on or before {LATEST_START.isoformat()} (a course is planned up to three "
+            "years after its start, and the calendar ends on 9999-12-31)"
+        )
+        raise InputError([Problem("--start", value, expected)])
+    return first
+
+
 def _time(option: str, value: str | None) -> time | None:
+    """A session time: hours and minutes (sessions are planned to the minute)."""
     if value is None:
         return None
-    try:
-        return time.fromisoformat(value)
-    except ValueError:
-        raise InputError([Problem(option, value, "a time as HH:MM")]) from None
+    found = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+    if found is None:
+        raise InputError([Problem(option, value, "a time as HH:MM (24-hour, no seconds)")])
+    return time(int(found[1]), int(found[2]))
 
 
 def _number(text: str) -> Any:
@@ -57,7 +73,10 @@ def _number(text: str) -> Any:
 
 
 def _sessions_table(view: dict[str, Any]) -> Table:
-    table = Table(title=f"{view['name']} - plan version {view['plan_version']}")
+    """The sessions; the title names the course id (for ``course record``, ``show`` and
+    ``export``) when the course is stored."""
+    course = f"course {view['id']}: " if "id" in view else "preview: "
+    table = Table(title=f"{course}{view['name']} - plan version {view['plan_version']}")
     for column in ("#", "date", "time", "phase", "status", "measure", "recorded"):
         table.add_column(column)
     for s in view["sessions"]:
@@ -108,6 +127,14 @@ def plan_command(
     start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")] = "",
     at: Annotated[str | None, typer.Option("--time", help="Session time, HH:MM.")] = None,
     clinic: Annotated[str | None, typer.Option(help="Clinic id or name (to store).")] = None,
+    reviewed: Annotated[
+        bool,
+        typer.Option(
+            "--reviewed",
+            help="Confirm that you have reviewed the treatment's verdict for this patient: "
+            "needed unless it is eligible (the refusal lists its reasons).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
@@ -115,7 +142,7 @@ def plan_command(
     """Plan a course: stored for a patient, or previewed from the server's calendar settings."""
     settings = _settings(config, database_url)
     kb = knowledge_for(settings)
-    first = _date("--start", start or settings.today().isoformat())
+    first = _start(start or settings.today().isoformat())
     when = _time("--time", at)
     if template not in kb.courses:
         raise InputError([Problem("--template", template, "one of " + ", ".join(kb.courses))])
@@ -143,24 +170,78 @@ def plan_command(
     else:
         if clinic is None:
             raise InputError([Problem("--clinic", None, "the patient's clinic")])
-        store = Store(_url(settings))
+        store = Store(_schema_url(settings))
         actor = _actor(store, clinic)
-        view = courses.create_course(
-            store,
-            actor,
-            kb,
-            settings,
-            patient,
-            template_id=template,
-            start=first,
-            session_time=when,
-            if_match=_version(store, actor, patient),
-            today=settings.today(),
-        )
+        try:
+            view = courses.create_course(
+                store,
+                actor,
+                kb,
+                settings,
+                patient,
+                template_id=template,
+                start=first,
+                session_time=when,
+                if_match=_version(store, actor, patient),
+                today=settings.today(),
+                reviewed=reviewed,
+            )
+        except InputError as exc:  # the review is given on the command line as --reviewed
+            raise InputError(
+                [
+                    replace(p, path="--reviewed") if p.path == courses.REVIEWED else p
+                    for p in exc.problems
+                ]
+            ) from None
     if as_json:
         sys.stdout.write(json.dumps(view, indent=2) + "\n")
     else:
         Console().print(_sessions_table(view))
+
+
+_CHECK = "--check"
+"""A parameter name no course has: the session's own checks run and refuse it."""
+
+
+def _checking(problem: Problem, given: bool) -> bool:
+    """Whether ``problem`` was caused by the check parameter (and not by the user)."""
+    if problem.path == f"parameters.{_CHECK}":
+        return True
+    # a missed or cancelled session takes no parameters, and the user gave none
+    return problem.path == "status" and not given
+
+
+@course_app.command("list")
+def list_command(
+    patient: str,
+    clinic: ClinicOption,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    database_url: DatabaseOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """List a patient's courses with their ids (which record, show and export take)."""
+    settings = _settings(config, database_url)
+    store = Store(_schema_url(settings))
+    found = courses.list_courses(store, _actor(store, clinic), knowledge_for(settings), patient)
+    if as_json:
+        sys.stdout.write(json.dumps(found, indent=2) + "\n")
+        return
+    table = Table(title=f"Courses of patient {patient}")
+    for column in ("id", "template", "status", "start", "delivered", "planned", "next", "outcome"):
+        table.add_column(column)
+    for c in found:
+        following = c["next_session"]
+        table.add_row(
+            str(c["id"]),
+            c["template"],
+            c["status"],
+            c["start"],
+            str(c["delivered"]),
+            str(c["planned"]),
+            f"#{following['number']} {following['date']} {following['time']}" if following else "",
+            c["outcome"] if isinstance(c["outcome"], str) else str(c["outcome"]),
+        )
+    Console().print(table if found else f"patient {patient} has no courses")
 
 
 @course_app.command("record")
@@ -183,12 +264,20 @@ def record_command(
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Record session NUMBER of a course."""
+    """Record session NUMBER of a course; every problem of the options and of the session
+    is listed, and nothing is stored while there is one."""
     settings = _settings(config, database_url)
     kb = knowledge_for(settings)
-    store = Store(_url(settings))
+    store = Store(_schema_url(settings))
     actor = _actor(store, clinic)
     problems: list[Problem] = []
+    if status not in STATUSES:
+        problems.append(Problem("--status", status, "delivered, missed or cancelled"))
+    if delivered_at:
+        try:
+            datetime.fromisoformat(delivered_at)
+        except ValueError:
+            problems.append(Problem("--at", delivered_at, "a date-time such as 2026-01-05T09:00"))
     parameters: dict[str, Any] = {}
     for item in param or []:
         if "=" not in item:
@@ -212,30 +301,42 @@ def record_command(
             )
         except ValueError:
             problems.append(Problem("--measurement", item, "INSTRUMENT:1,2,3,..."))
-    if problems:
+    if problems and _CHECK in kb.parameters:  # (never: parameter names are identifiers)
         raise InputError(problems)
     body: dict[str, Any] = {
-        "status": status,
-        "parameters": parameters,
+        "status": status if status in STATUSES else "delivered",
+        # with a problem above, a parameter no course has makes the call refuse (nothing is
+        # stored) after it has listed the session's other problems
+        "parameters": {**parameters, _CHECK: None} if problems else parameters,
         "side_effects": effects,
         "measurements": scores,
     }
-    if delivered_at:
+    if delivered_at and not any(p.path == "--at" for p in problems):
         body["delivered_at"] = delivered_at
     if note:
         body["note"] = note
-    view = courses.record_session(
-        store,
-        actor,
-        kb,
-        settings,
-        patient,
-        course,
-        number,
-        body,
-        _version(store, actor, patient),
-        settings.today(),
-    )
+    given = bool(param or side_effect or measurement)
+    try:
+        view = courses.record_session(
+            store,
+            actor,
+            kb,
+            settings,
+            patient,
+            course,
+            number,
+            body,
+            _version(store, actor, patient),
+            settings.today(),
+        )
+    except InputError as exc:
+        found = [p for p in exc.problems if not _checking(p, given)]
+        raise InputError([*problems, *found]) from None
+    except TrdnavError:  # no such course or session, or it is recorded already
+        for line in InputError(problems).lines() if problems else []:
+            sys.stderr.write(f"error: {line}\n")
+        raise
+    assert not problems  # the check parameter is always refused
     console = Console()
     console.print(
         f"session {number}: {status}; {view['delivered']} delivered, "
@@ -256,7 +357,7 @@ def show_command(
 ) -> None:
     """Show a course: sessions, measurement points, alerts, outcome."""
     settings = _settings(config, database_url)
-    store = Store(_url(settings))
+    store = Store(_schema_url(settings))
     view = courses.get_course(
         store, _actor(store, clinic), knowledge_for(settings), settings, patient, course
     )
@@ -282,7 +383,7 @@ def export_command(
     """Export a course to iCalendar."""
     check_output_files({"--out": out})
     settings = _settings(config, database_url)
-    store = Store(_url(settings))
+    store = Store(_schema_url(settings))
     data = courses.course_calendar(
         store, _actor(store, clinic), knowledge_for(settings), patient, course
     )

@@ -7,7 +7,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +18,7 @@ from rich.text import Text
 
 from trdnav.errors import InputError, Problem
 from trdnav.fhir.bundles import read_resources
-from trdnav.fhir.measure_report import write_measure_reports
+from trdnav.fhir.measure_report import report_folder, write_reports_into
 from trdnav.fhir.resources import patient_records
 from trdnav.knowledge.loader import DATA_DIR
 from trdnav.knowledge.measures import load_measure
@@ -37,10 +37,19 @@ SHORT = {
 }
 
 
+FIRST_YEAR, LAST_YEAR = 4, 9996
+"""The years a period can be: a measure's windows reach up to three years either side of
+its period, and the calendar has the years 1 to 9999."""
+
+
 def parse_period(value: str) -> MeasurementPeriod:
     """``--period YEAR``: the calendar year as the measurement period."""
-    if not re.fullmatch(r"\d{4}", value) or int(value) < 1:
-        raise InputError([Problem("--period", value, "a calendar year such as 2026")])
+    if not re.fullmatch(r"\d{4}", value) or not FIRST_YEAR <= int(value) <= LAST_YEAR:
+        expected = (
+            f"a calendar year such as 2026, from {FIRST_YEAR:04} to {LAST_YEAR} (a measure "
+            "looks up to three years before and after its period)"
+        )
+        raise InputError([Problem("--period", value, expected)])
     return MeasurementPeriod.year(int(value))
 
 
@@ -115,7 +124,8 @@ def measure(
         typer.Option(
             "--measure-report",
             metavar="DIR",
-            help="Also write individual and summary FHIR MeasureReports into DIR.",
+            help="Also write individual and summary FHIR MeasureReports into DIR (new, "
+            "empty, or holding only an earlier run's reports, which are replaced).",
             show_default=False,
         ),
     ] = None,
@@ -128,14 +138,21 @@ def measure(
     settings = load_settings({}, config_file=config)
     folder = (settings.knowledge_dir or DATA_DIR) / "measures"
     chosen = load_measure(measure_id.lower(), folder)
-    with collector_paused():
-        patients = patient_records(read_resources(paths))
-        if not patients:
-            given = " ".join(str(p) for p in paths)
-            raise InputError([Problem("PATH", given, "FHIR files holding at least one Patient")])
-        result = chosen.evaluate(patients, when)
-    if measure_report is not None:
-        write_measure_reports(chosen.info, result, measure_report)
+    with ExitStack() as outputs:
+        # the report folder is checked before the work, and filled only when it succeeded
+        reports = (
+            None if measure_report is None else outputs.enter_context(report_folder(measure_report))
+        )
+        with collector_paused():
+            patients = patient_records(read_resources(paths))
+            if not patients:
+                given = " ".join(str(p) for p in paths)
+                raise InputError(
+                    [Problem("PATH", given, "FHIR files holding at least one Patient")]
+                )
+            result = chosen.evaluate(patients, when)
+        if reports is not None:
+            write_reports_into(chosen.info, result, reports)
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
     else:

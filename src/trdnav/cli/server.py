@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from rich.console import Console
 from sqlalchemy import select
 
 from trdnav.clinic import accounts, demo, patients
 from trdnav.clinic.actor import Actor
 from trdnav.clinic.fhir import import_fhir_bulk, import_fhir_patient
-from trdnav.errors import InputError, Problem, hide_password
+from trdnav.errors import InputError, Problem, TrdnavError, hide_password, printable
 from trdnav.fhir.imports import is_fhir
 from trdnav.files import check_output_files, write_files
 from trdnav.service import fhir_codes_for, knowledge_for, read_json_document
@@ -53,17 +57,57 @@ def _settings(config: Path | None, database_url: str | None) -> Settings:
     return load_settings({"database_url": database_url}, config_file=config)
 
 
-def _url(settings: Settings) -> str:
-    return _usable(settings.database_url or default_database_url())
+def _url(settings: Settings, *, create: bool = False) -> str:
+    """The database URL of the settings, once a connection to it succeeded. A SQLite file
+    that does not exist is refused unless ``create`` (``db upgrade``, ``serve``)."""
+    return _usable(settings.database_url or default_database_url(), create=create)
 
 
-def _usable(url: str) -> str:
+def _usable(url: str, *, create: bool = False) -> str:
     """``url``, once a connection to it succeeded (else the reason, as an input error)."""
-    reason = unusable(url)
+    reason = unusable(url, create=create)
     if reason is not None:
         expected = f"a database that can be opened ({reason})"
         raise InputError([Problem("--database-url", hide_password(url), expected)])
     return url
+
+
+def _schema_url(settings: Settings) -> str:
+    """:func:`_url`, for a database whose trdnav schema is at the latest revision (the
+    commands that read or write clinics, users and patients need its tables)."""
+    url = _url(settings)
+    current, latest = migrate.current(url), migrate.head()
+    if current != latest:
+        state = (
+            "it has no trdnav schema"
+            if current is None
+            else f"its schema is at revision {current}, not {latest}"
+        )
+        raise InputError(
+            [
+                Problem(
+                    "database",
+                    hide_password(url),
+                    f"a database with the latest trdnav schema ({state}); run `trdnav db upgrade`",
+                )
+            ]
+        )
+    return url
+
+
+def _migrate(step: Callable[[str, str], None], url: str, revision: str) -> None:
+    """Run ``migrate.upgrade`` or ``migrate.downgrade``; a revision Alembic cannot reach is
+    an input error naming the revisions there are."""
+    try:
+        step(url, revision)
+    except CommandError as exc:
+        script = ScriptDirectory(str(migrate.MIGRATIONS))
+        known = [r.revision for r in reversed(list(script.walk_revisions()))]
+        expected = (
+            f"head, base, a step such as -1 or +1, or one of the revisions {', '.join(known)} "
+            f"({' '.join(str(exc).split())})"
+        )
+        raise InputError([Problem("REVISION", revision, expected)]) from None
 
 
 def _out() -> Console:
@@ -76,13 +120,14 @@ def db_upgrade(
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Apply migrations up to REVISION (default: the latest)."""
-    url = _url(_settings(config, database_url))
-    migrate.upgrade(url, revision)
+    """Apply migrations up to REVISION (default: the latest); creates a SQLite database file
+    that does not exist yet."""
+    url = _url(_settings(config, database_url), create=True)
+    _migrate(migrate.upgrade, url, revision)
     _out().print(f"database at revision {migrate.current(url)}")
 
 
-@db_app.command("downgrade")
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target, e.g. base or -1.")],
     database_url: DatabaseOption = None,
@@ -90,7 +135,7 @@ def db_downgrade(
 ) -> None:
     """Revert migrations down to REVISION."""
     url = _url(_settings(config, database_url))
-    migrate.downgrade(url, revision)
+    _migrate(migrate.downgrade, url, revision)
     _out().print(f"database at revision {migrate.current(url) or 'base (empty)'}")
 
 
@@ -105,17 +150,23 @@ def db_current(database_url: DatabaseOption = None, config: ConfigOption = None)
 def db_refresh(database_url: DatabaseOption = None, config: ConfigOption = None) -> None:
     """Recompute every patient's assessment summary as of today (run daily)."""
     settings = _settings(config, database_url)
-    store = Store(_url(settings))
+    store = Store(_schema_url(settings))
     kb = knowledge_for(settings)
     with store.reading() as session:
         clinic_ids = list(session.scalars(select(Clinic.id)))
     for clinic_id in clinic_ids:
-        patients.refresh_stale_summaries(store, clinic_id, kb, settings.today())
+        patients.refresh_stale_summaries(
+            store,
+            clinic_id,
+            kb,
+            settings.today(),
+            adequate_trial_days=settings.adequate_trial_days,
+        )
     _out().print(f"summaries refreshed for {len(clinic_ids)} clinic(s)")
 
 
 def _store(config: Path | None, database_url: str | None) -> Store:
-    return Store(_url(_settings(config, database_url)))
+    return Store(_schema_url(_settings(config, database_url)))
 
 
 @clinic_app.command("add")
@@ -246,14 +297,18 @@ def import_command(
 ) -> None:
     """Store patient histories, each JSON file in one transaction (NDJSON files: one for all).
 
-    For FHIR input, data that is missing or ambiguous is listed under each patient."""
+    A file that cannot be imported (invalid, or its patient exists already) stores nothing
+    and the other files are still imported; every file not imported is named with why, and
+    the exit code is then 2. For FHIR input, data that is missing or ambiguous is listed
+    under each patient."""
     if report is not None:
         check_output_files({"--report": report})
     settings = _settings(config, database_url)
-    store = Store(_url(settings))
+    store = Store(_schema_url(settings))
     kb = knowledge_for(settings)
     actor = _cli_actor(store, clinic)
     failed: list[Problem] = []
+    not_imported: list[str] = []
     reports: list[dict[str, object]] = []
     out = _out()
     bulk = [Path(name) for name in files if name.endswith(".ndjson")]
@@ -272,15 +327,23 @@ def import_command(
                     settings.today(),
                     clinician=clinician,
                     name=name,
+                    adequate_trial_days=settings.adequate_trial_days,
                 )
                 _imported(out, name, view["id"], found.lines())
                 reports.append({"file": name, **found.to_json()})
             else:
                 view = patients.import_patient(
-                    store, actor, kb, data, settings.today(), clinician=clinician
+                    store,
+                    actor,
+                    kb,
+                    data,
+                    settings.today(),
+                    clinician=clinician,
+                    adequate_trial_days=settings.adequate_trial_days,
                 )
-                out.print(f"imported {name} as patient {view['id']}")
+                out.print(f"imported {name} as patient {view['id']}", markup=False)
         except InputError as exc:
+            not_imported.append(name)
             failed += [
                 Problem(
                     p.path if p.path.startswith(name) else f"{name}: {p.path}",
@@ -290,6 +353,9 @@ def import_command(
                 )
                 for p in exc.problems
             ]
+        except TrdnavError as exc:  # the patient exists already, say
+            not_imported.append(name)
+            failed.append(_NotImported(name, None, str(exc)))
     if bulk:
         try:
             for view, found in import_fhir_bulk(
@@ -304,16 +370,37 @@ def import_command(
                 _imported(out, "bulk data", view["id"], found.lines())
                 reports.append({"file": [str(p) for p in bulk], **found.to_json()})
         except InputError as exc:
+            not_imported += [str(p) for p in bulk]
             failed += list(exc.problems)
+        except TrdnavError as exc:
+            not_imported += [str(p) for p in bulk]
+            failed.append(_NotImported(", ".join(str(p) for p in bulk), None, str(exc)))
     if report is not None:
         text = json.dumps(reports, indent=2, ensure_ascii=False) + "\n"
         write_files([("--report", report, lambda path: path.write_text(text, encoding="utf-8"))])
     if failed:
-        raise InputError(failed)
+        summary = (
+            f"{len(files) - len(not_imported)} of {len(files)} file(s) imported; "
+            f"not imported (nothing of them stored): {', '.join(not_imported)}"
+        )
+        raise InputError([*failed, _NotImported("import", None, summary, summary=True)])
+
+
+@dataclass(frozen=True, slots=True)
+class _NotImported(Problem):
+    """A file not imported for a reason that is no field of it (its patient exists
+    already, say), or the summary of the files not imported."""
+
+    summary: bool = False
+
+    def __str__(self) -> str:
+        if self.summary:
+            return printable(f"{self.path}: {self.expected}")
+        return printable(f"{self.path}: not imported: {self.expected}")
 
 
 def _imported(out: Console, name: str, patient_id: str, notes: list[str]) -> None:
-    out.print(f"imported {name} as patient {patient_id}")
+    out.print(f"imported {name} as patient {patient_id}", markup=False)
     for line in notes:
         out.print(f"  {line}", markup=False)
 
@@ -340,7 +427,8 @@ def serve_command(
     url = settings.database_url
     if demo_data and url is None:
         url = default_database_url().replace("trdnav.db", "trdnav-demo.db")
-    url = _usable(url or default_database_url())
+    # upgrading the schema first (the default) sets a new database up, as `db upgrade` does
+    url = _usable(url or default_database_url(), create=migrate_first or demo_data)
     if migrate_first or demo_data:
         migrate.upgrade(url)
     elif migrate.current(url) != migrate.head():

@@ -8,6 +8,7 @@ logins are counted in the database, so every server process sees the same count.
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -60,22 +61,41 @@ def generate_password() -> str:
 
 
 def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise InputError([Problem("password", "(hidden)", f"at least {MIN_PASSWORD} characters")])
+    if len(password) < MIN_PASSWORD or not password.strip():
+        expected = f"at least {MIN_PASSWORD} characters, not all of them spaces"
+        raise InputError([Problem("password", "(hidden)", expected)])
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+"""One @, a local part before it, and a domain of dot-separated labels (at least two)."""
 
 
 def _normal_email(email: str) -> str:
     address = email.strip().lower()
-    if "@" not in address or address.startswith("@") or address.endswith("@"):
-        raise InputError([Problem("email", email, "an e-mail address")])
+    if not _EMAIL.fullmatch(address):
+        expected = "an e-mail address: one @ between a name and a domain such as clinic.example"
+        raise InputError([Problem("email", email, expected)])
     return address
 
 
+MAX_ROW_ID = 2**31 - 1
+"""The largest id a row can have; a larger number is no clinic's."""
+
+
 def add_clinic(store: Store, name: str) -> Clinic:
+    """A new clinic. Its name must be new (case aside) and not all digits, since
+    ``--clinic`` and ``cds_clients`` take a clinic's id or its name."""
     name = name.strip()
     if not name:
         raise InputError([Problem("name", name, "a clinic name")])
+    if name.isdigit():
+        expected = "a clinic name that is not all digits (a number is read as a clinic id)"
+        raise InputError([Problem("name", name, expected)])
     with store.transaction() as session:
+        same = [c for c in session.scalars(select(Clinic)) if c.name.casefold() == name.casefold()]
+        if same:
+            expected = f"a name no other clinic has (clinic {same[0].id} is {same[0].name!r})"
+            raise InputError([Problem("name", name, expected)])
         clinic = Clinic(name=name)
         session.add(clinic)
         session.flush()
@@ -84,15 +104,20 @@ def add_clinic(store: Store, name: str) -> Clinic:
 
 
 def find_clinic(store: Store, ref: str) -> Clinic:
-    """A clinic by id or exact name."""
+    """A clinic by id or exact name. A name that several clinics have (a database from
+    before names had to differ) is refused: the clinic must then be given by its id."""
     with store.reading() as session:
-        stmt = select(Clinic).where(Clinic.name == ref)
-        if ref.isdigit():
-            stmt = select(Clinic).where((Clinic.id == int(ref)) | (Clinic.name == ref))
-        clinic = session.scalars(stmt).first()
-    if clinic is None:
+        match = Clinic.name == ref
+        if ref.isascii() and ref.isdigit() and int(ref) <= MAX_ROW_ID:
+            match = match | (Clinic.id == int(ref))
+        found = list(session.scalars(select(Clinic).where(match).order_by(Clinic.id)))
+    if not found:
         raise NotFound(f"no clinic {ref!r}; create it with `trdnav clinic add`")
-    return clinic
+    if len(found) > 1:
+        ids = ", ".join(str(c.id) for c in found)
+        expected = f"one clinic: give its id, since clinics {ids} all answer to {ref!r}"
+        raise InputError([Problem("clinic", ref, expected)])
+    return found[0]
 
 
 def add_user(
@@ -155,9 +180,26 @@ def find_user(store: Store, actor: Actor, email: str) -> User:
 
 
 def set_active(store: Store, actor: Actor, email: str, active: bool) -> User:
+    """Enable or disable a user (revoking their tokens). The last active administrator of a
+    clinic cannot be disabled: nobody could then manage its users."""
     actor.require_admin()
     with store.transaction() as session:
         user = _user(session, actor, email)
+        if not active and user.active and user.role == "admin":
+            admins = session.scalars(
+                select(User.id)
+                .where(
+                    User.clinic_id == actor.clinic_id,
+                    User.role == "admin",
+                    User.active.is_(True),
+                )
+                .with_for_update()
+            ).all()
+            if set(admins) <= {user.id}:
+                raise Conflict(
+                    f"{user.email} is the clinic's last active administrator; add or enable "
+                    "another administrator first"
+                )
         user.active = active
         user.token_version += 1
         audit.record(

@@ -18,7 +18,7 @@ import icalendar
 from trdnav.core.course_templates import WEEKDAYS
 from trdnav.core.scheduling import WorkCalendar
 from trdnav.errors import InputError, Problem
-from trdnav.settings import Settings
+from trdnav.settings import Settings, holiday_problem
 
 __all__ = ["ClinicCalendar", "course_ical", "validate_clinic_settings"]
 
@@ -31,9 +31,12 @@ class ClinicCalendar:
     def __init__(self, values: Mapping[str, Any], settings: Settings) -> None:
         self.timezone: str = values.get("timezone") or settings.timezone or "UTC"
         self.country: str | None = values.get("holiday_country", settings.holiday_country)
-        self.subdivision: str | None = values.get(
-            "holiday_subdivision", settings.holiday_subdivision
+        # the server's default subdivision is one of the server's default country: a clinic
+        # with a country of its own has its own subdivision or none
+        default_subdivision = (
+            settings.holiday_subdivision if self.country == settings.holiday_country else None
         )
+        self.subdivision: str | None = values.get("holiday_subdivision", default_subdivision)
         self.closures: list[date] = [date.fromisoformat(d) for d in values.get("closures", [])]
         self.working_days: list[str] = list(
             values.get("working_days", ["mon", "tue", "wed", "thu", "fri"])
@@ -52,11 +55,22 @@ class ClinicCalendar:
         if not self.country:
             return {}
         years = range(first.year, last.year + 1)
-        found = holidays.country_holidays(self.country, subdiv=self.subdivision, years=years)
+        try:
+            found = holidays.country_holidays(self.country, subdiv=self.subdivision, years=years)
+        except NotImplementedError:  # settings stored before they were checked
+            wrong = holiday_problem(self.country, self.subdivision)
+            field, expected = wrong or ("holiday_country", "a country of the holidays library")
+            value = self.country if field == "holiday_country" else self.subdivision
+            raise InputError(
+                [Problem(field, value, f"{expected} (the clinic's calendar setting)")]
+            ) from None
         return {d: str(name) for d, name in found.items() if first <= d <= last}
 
     def work_calendar(self, start: date, years: int = 3) -> WorkCalendar:
-        last = start + timedelta(days=366 * years)
+        try:
+            last = start + timedelta(days=366 * years)
+        except OverflowError:  # the calendar ends on 9999-12-31
+            last = date.max
         closed = set(self.holidays_between(start, last)) | set(self.closures)
         working = frozenset(WEEKDAYS.index(d) for d in self.working_days)
         return WorkCalendar(working_weekdays=working, closed=frozenset(closed))
@@ -64,6 +78,13 @@ class ClinicCalendar:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+def _any_subdivision(code: str) -> bool:
+    """Whether ``code`` is a subdivision of some country of the holidays library (a clinic
+    that sets only its subdivision; the country it goes with is checked when its calendar
+    is read)."""
+    return any(code in codes for codes in holidays.list_supported_countries().values())
 
 
 def validate_clinic_settings(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -80,16 +101,18 @@ def validate_clinic_settings(values: Mapping[str, Any]) -> dict[str, Any]:
             except (ZoneInfoNotFoundError, ValueError):
                 problems.append(Problem(key, value, "an IANA time zone such as Europe/London"))
         elif key == "holiday_country":
-            if value is not None and str(value) not in holidays.list_supported_countries():
-                problems.append(
-                    Problem(
-                        key,
-                        value,
-                        "an ISO country code supported by the holidays library, e.g. US, GB, DE",
-                    )
-                )
+            if value is not None and not isinstance(value, str):
+                problems.append(Problem(key, value, "an ISO country code, e.g. US, GB, DE"))
+            elif value and (wrong := holiday_problem(value, None)) is not None:
+                problems.append(Problem(key, value, wrong[1]))
             clean[key] = value
         elif key == "holiday_subdivision":
+            if value is not None and not isinstance(value, str):
+                problems.append(Problem(key, value, "a state or region code, e.g. CA, ENG"))
+            elif value and "holiday_country" not in values and not _any_subdivision(value):
+                problems.append(
+                    Problem(key, value, "a subdivision of a country of the holidays library")
+                )
             clean[key] = value
         elif key == "closures":
             if not isinstance(value, list):
@@ -108,15 +131,9 @@ def validate_clinic_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     country = clean.get("holiday_country", values.get("holiday_country"))
     subdivision = clean.get("holiday_subdivision")
     if country and subdivision and not problems:
-        supported = holidays.list_supported_countries().get(country, [])
-        if subdivision not in supported:
-            problems.append(
-                Problem(
-                    "holiday_subdivision",
-                    subdivision,
-                    f"a subdivision of {country}: {', '.join(supported[:20])}",
-                )
-            )
+        wrong = holiday_problem(country, subdivision)
+        if wrong is not None:
+            problems.append(Problem("holiday_subdivision", subdivision, wrong[1]))
     if problems:
         raise InputError(problems)
     return clean

@@ -25,8 +25,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from trdnav.core.course_templates import WEEKDAYS, CourseTemplate
+from trdnav.errors import InputError, Problem
 
 __all__ = [
+    "LATEST_START",
     "Due",
     "Slot",
     "WorkCalendar",
@@ -36,6 +38,10 @@ __all__ = [
 ]
 
 MAX_DAYS = 3 * 366
+
+LATEST_START = date.max - timedelta(days=MAX_DAYS + 1)
+"""The latest day a course can start: its sessions are looked for up to three years after
+the start, and a date past 9999-12-31 does not exist."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,8 @@ def _place(
         remaining = needs[index]
         allowed = _weekdays(phase.weekdays, course_start, calendar)
         minutes = phase.session_minutes or template.session_minutes
-        limit = day + timedelta(days=MAX_DAYS)
+        # (a course planned again near the end of the calendar looks no further than its end)
+        limit = min(day, LATEST_START) + timedelta(days=MAX_DAYS)
         while remaining > 0:
             if day > limit:
                 raise ValueError(f"no open day for phase {phase.name!r} within three years")
@@ -151,7 +158,18 @@ def _place(
 
 
 def plan(template: CourseTemplate, start: date, at: time, calendar: WorkCalendar) -> list[Slot]:
-    """Every session of a new course, from its start date."""
+    """Every session of a new course, from its start date (at most :data:`LATEST_START`)."""
+    if start > LATEST_START:
+        raise InputError(
+            [
+                Problem(
+                    "start",
+                    start.isoformat(),
+                    f"a date on or before {LATEST_START.isoformat()} (a course is planned up "
+                    "to three years after its start, and the calendar ends on 9999-12-31)",
+                )
+            ]
+        )
     needs = [p.sessions for p in template.phases]
     return _place(template, needs, start, at, calendar, start, 1, [])
 

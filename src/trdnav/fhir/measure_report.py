@@ -9,15 +9,21 @@
 
 ``measure`` is the measure's canonical reference (``url|version``). Reports carry no ``date``:
 the same input gives the same files on any day.
+
+The folder the reports are written to holds exactly one run's reports: it must be new, empty
+or hold only MeasureReports an earlier run wrote (which are replaced); a folder of other
+files is refused and left as it was (:func:`trdnav.files.new_folder`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from trdnav.errors import InputError, Problem
+from trdnav.files import new_folder
 from trdnav.measures.measure import MeasureInfo
 from trdnav.measures.results import MeasureResult, PatientResult, Population
 
@@ -25,9 +31,16 @@ __all__ = [
     "IMPROVEMENT_SYSTEM",
     "POPULATION_SYSTEM",
     "individual_report",
+    "is_measure_report",
+    "report_folder",
     "summary_report",
     "write_measure_reports",
+    "write_reports_into",
 ]
+
+OPTION = "--measure-report"
+LARGEST_REPORT = 64 * 1024 * 1024
+"""A larger file is not taken for a report of ours (and is not read to find out)."""
 
 POPULATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/measure-population"
 IMPROVEMENT_SYSTEM = "http://terminology.hl7.org/CodeSystem/measure-improvement-notation"
@@ -85,24 +98,45 @@ def summary_report(info: MeasureInfo, result: MeasureResult) -> dict[str, Any]:
     return _report(info, result, "summary", result.counts(), result.score)
 
 
-def write_measure_reports(info: MeasureInfo, result: MeasureResult, folder: Path) -> list[Path]:
-    """Write ``<measure>-summary.json`` and ``<measure>-<patient id>.json`` for each patient
-    into ``folder`` (created if needed); the paths written, summary first."""
-    if folder.exists() and not folder.is_dir():
-        raise InputError([Problem("--measure-report", str(folder), "a folder")])
+def is_measure_report(entry: Path) -> bool:
+    """Whether ``entry`` is a report an earlier run wrote: a file ``<measure>-<name>.json``
+    holding a FHIR MeasureReport."""
+    if entry.is_symlink() or not entry.is_file() or entry.suffix != ".json":
+        return False
+    if "-" not in entry.stem or entry.stat().st_size > LARGEST_REPORT:
+        return False
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            [Problem("--measure-report", str(folder), f"a folder ({exc.strerror})")]
-        ) from None
-    written = []
+        document = json.loads(entry.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(document, dict) and document.get("resourceType") == "MeasureReport"
+
+
+@contextlib.contextmanager
+def report_folder(folder: Path) -> Iterator[Path]:
+    """A temporary folder to write reports into (:func:`write_reports_into`); when the block
+    ends without an error, its reports replace ``folder``'s. ``folder`` is checked first: a
+    file, or a folder holding anything but earlier reports, is an input error."""
+    with new_folder(OPTION, folder, is_measure_report) as temporary:
+        yield temporary
+
+
+def write_reports_into(info: MeasureInfo, result: MeasureResult, folder: Path) -> list[str]:
+    """Write ``<measure>-summary.json`` and ``<measure>-<patient id>.json`` for each patient
+    into ``folder``; the names written, summary first."""
     documents = [(f"{info.id}-summary.json", summary_report(info, result))]
     documents += [
         (f"{info.id}-{p.patient}.json", individual_report(info, result, p)) for p in result.patients
     ]
     for name, document in documents:
-        path = folder / name
-        path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        written.append(path)
-    return written
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        (folder / name).write_text(text, encoding="utf-8")
+    return [name for name, _ in documents]
+
+
+def write_measure_reports(info: MeasureInfo, result: MeasureResult, folder: Path) -> list[Path]:
+    """Make ``folder`` hold exactly the reports of ``result`` (:func:`report_folder`); the
+    paths written, summary first."""
+    with report_folder(folder) as temporary:
+        names = write_reports_into(info, result, temporary)
+    return [folder / name for name in names]

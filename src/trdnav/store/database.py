@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Store", "default_database_url", "make_engine", "unusable"]
+__all__ = ["Store", "default_database_url", "make_engine", "missing_file", "unusable"]
 
 
 def default_database_url() -> str:
@@ -50,6 +50,21 @@ def _sqlite_file(url: str) -> bool:
     return parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
 
 
+def missing_file(url: str) -> Path | None:
+    """The file of a SQLite database URL when that file does not exist (connecting would
+    create it, empty); None for an existing file and for other databases."""
+    try:
+        if not _sqlite_file(url):
+            return None
+        database = str(make_url(url).database)
+    except ArgumentError:
+        return None
+    if database.startswith("file:"):  # a URI filename (?uri=true): SQLite resolves it
+        return None
+    path = Path(database)
+    return None if path.exists() else path
+
+
 def make_engine(url: str, *, autocheckpoint: bool = True) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -61,9 +76,14 @@ def make_engine(url: str, *, autocheckpoint: bool = True) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def unusable(url: str) -> str | None:
+def unusable(url: str, *, create: bool = False) -> str | None:
     """Why the database at ``url`` cannot be used (it cannot be opened or connected to),
-    or None when a connection succeeds."""
+    or None when a connection succeeds. A SQLite file that does not exist is refused
+    unless ``create`` (only commands that set a database up create one: a mistyped path
+    must not become a new, empty database)."""
+    missing = None if create else missing_file(url)
+    if missing is not None:
+        return f"there is no database file {missing}; `trdnav db upgrade` creates one"
     try:
         engine = make_engine(url)
     except (ArgumentError, ImportError, OSError) as exc:
