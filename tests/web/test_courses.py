@@ -240,22 +240,19 @@ def test_the_course_page_shows_the_treatments_verdict_now_after_the_suicide_aler
         assert "Contraindicated: Implanted brain stimulator" in verdict
 
         # a positive suicide item at the baseline: its alert comes first, then the verdict
-        first = re.search(r'name="delivered_at" value="([^"]+)"', page).group(1)
-        recorded = browser.form(
-            course_url,
-            f"{course_url}/sessions/1",
-            {
-                "template": "tms-10hz",
-                "due": "PHQ-9",
-                "status": "delivered",
-                "delivered_at": first,
-                **phq9(2),
-            },
-        )
+        recorded = deliver_first_tms_session(browser, course_url, page, phq9(2))
         assert recorded.status_code == 303, recorded.text
         page = browser.get(course_url).text
         alert = page.index("Suicide-item alert in this course")
         assert alert < page.index('id="verdict"') < page.index('id="calendar-h"')
+
+
+def deliver_first_tms_session(browser, course_url, page, answers):
+    """Record a TMS course's first session as delivered at its planned time, with the PHQ-9
+    it is due (``answers``: the form's measurement fields)."""
+    first = re.search(r'name="delivered_at" value="([^"]+)"', page).group(1)
+    fields = {"template": "tms-10hz", "due": "PHQ-9", "status": "delivered", "delivered_at": first}
+    return browser.form(course_url, f"{course_url}/sessions/1", {**fields, **answers})
 
 
 def test_the_course_page_shows_a_caution(clinic, stage2):
@@ -278,19 +275,8 @@ def test_crafted_numbers_in_a_session_are_named(clinic, stage2, kb):
             browser, base, "tms-10hz", (today - timedelta(days=14)).isoformat(), reviewed="yes"
         ).headers["location"]
         page = browser.get(course_url).text
-        first = re.search(r'name="delivered_at" value="([^"]+)"', page).group(1)
-        response = browser.form(
-            course_url,
-            f"{course_url}/sessions/1",
-            {
-                "template": "tms-10hz",
-                "due": "PHQ-9",
-                "status": "delivered",
-                "delivered_at": first,
-                **phq9(0),
-                "measurements[0].items[0]": "²",
-            },
-        )
+        answers = {**phq9(0), "measurements[0].items[0]": "²"}
+        response = deliver_first_tms_session(browser, course_url, page, answers)
         assert response.status_code == 422
         assert 'id="measurements-0-items-0-error"' in response.text
         assert "PHQ-9 item 1: Expected an integer; got &#39;²&#39;." in response.text

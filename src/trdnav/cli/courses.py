@@ -199,18 +199,6 @@ def plan_command(
         Console().print(_sessions_table(view))
 
 
-_CHECK = "--check"
-"""A parameter name no course has: the session's own checks run and refuse it."""
-
-
-def _checking(problem: Problem, given: bool) -> bool:
-    """Whether ``problem`` was caused by the check parameter (and not by the user)."""
-    if problem.path == f"parameters.{_CHECK}":
-        return True
-    # a missed or cancelled session takes no parameters, and the user gave none
-    return problem.path == "status" and not given
-
-
 @course_app.command("list")
 def list_command(
     patient: str,
@@ -301,13 +289,10 @@ def record_command(
             )
         except ValueError:
             problems.append(Problem("--measurement", item, "INSTRUMENT:1,2,3,..."))
-    if problems and _CHECK in kb.parameters:  # (never: parameter names are identifiers)
-        raise InputError(problems)
     body: dict[str, Any] = {
+        # the session's own checks still run with an unknown status, and list it first
         "status": status if status in STATUSES else "delivered",
-        # with a problem above, a parameter no course has makes the call refuse (nothing is
-        # stored) after it has listed the session's other problems
-        "parameters": {**parameters, _CHECK: None} if problems else parameters,
+        "parameters": parameters,
         "side_effects": effects,
         "measurements": scores,
     }
@@ -315,7 +300,6 @@ def record_command(
         body["delivered_at"] = delivered_at
     if note:
         body["note"] = note
-    given = bool(param or side_effect or measurement)
     try:
         view = courses.record_session(
             store,
@@ -328,15 +312,14 @@ def record_command(
             body,
             _version(store, actor, patient),
             settings.today(),
+            given_problems=problems,
         )
-    except InputError as exc:
-        found = [p for p in exc.problems if not _checking(p, given)]
-        raise InputError([*problems, *found]) from None
+    except InputError:
+        raise  # the options' problems are listed in it, first
     except TrdnavError:  # no such course or session, or it is recorded already
         for line in InputError(problems).lines() if problems else []:
             sys.stderr.write(f"error: {line}\n")
         raise
-    assert not problems  # the check parameter is always refused
     console = Console()
     console.print(
         f"session {number}: {status}; {view['delivered']} delivered, "

@@ -9,6 +9,7 @@ in the same transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -501,12 +502,15 @@ def record_session(
     body: dict[str, Any],
     if_match: int | None,
     today: date,
+    given_problems: Sequence[Problem] = (),
 ) -> dict[str, Any]:
     """Record session ``number`` as delivered, missed or cancelled.
 
     Delivered: its parameters, side effects and the measurements taken are validated and
     stored, and the course outcome is written back to the history. Missed or cancelled: the
     sessions still owed are planned again (rule ``course.missed_session``).
+    ``given_problems`` are problems the caller found reading its input (a command's options):
+    they are listed first with the session's own, and nothing is stored.
     """
     actor.require_write()
     unknown = [
@@ -543,7 +547,7 @@ def record_session(
         if earlier:
             raise Conflict(f"record session {earlier[0]} before session {number}")
         when = _parse_when(body.get("delivered_at"), course, row)
-        problems: list[Problem] = []
+        problems: list[Problem] = list(given_problems)
         local_day = when.astimezone(ZoneInfo(course.timezone)).date()
         if local_day < course.start_date:
             problems.append(
