@@ -228,6 +228,13 @@ def test_explain(name, phrases):
         assert phrase in result.stdout, phrase
 
 
+@pytest.mark.parametrize("command", [("treatments",), ("explain", "esketamine"), ("rules",)])
+def test_printouts_of_clinical_facts_say_it_is_not_a_medical_device(command):
+    result = cli(*command)
+    assert result.returncode == 0, result.stderr
+    assert "not a medical device" in " ".join(result.stdout.split())
+
+
 def test_explain_unknown_name_suggests():
     result = cli("explain", "tmss")
     assert result.returncode == 2

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trdnav.core.scheduling import Taken, WorkCalendar, assign_measurements, plan, replan
+from trdnav.errors import InputError
 from trdnav.knowledge import load_knowledge
 
 OPEN = WorkCalendar()
@@ -111,8 +112,15 @@ def test_accelerated_itbs_is_ten_a_day_fifty_minutes_apart(kb):
 
 
 def test_a_day_that_would_run_past_midnight_is_refused(kb):
-    with pytest.raises(ValueError, match="before midnight"):
+    with pytest.raises(InputError, match=r"session_time.*end before midnight"):
         plan(kb.courses["tms-accelerated-itbs"], date(2027, 1, 4), time(16), OPEN)
+
+
+def test_a_calendar_without_the_phases_days_is_refused(kb):
+    """A clinic open only at weekends, for a weekday course: the start is named, not a crash."""
+    weekends = WorkCalendar(working_weekdays=frozenset({5, 6}))
+    with pytest.raises(InputError, match=r"start.*open on the days of phase"):
+        plan(kb.courses["ect-mwf"], date(2027, 1, 4), time(9), weekends)
 
 
 def test_psychotherapy_keeps_the_start_weekday(kb):

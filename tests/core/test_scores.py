@@ -116,3 +116,9 @@ def test_scores_do_not_depend_on_the_order_measurements_are_given_in(run, histor
     totals = {day: [sum(m["items"]) for m in measurements if m["date"] == day] for day in days}
     assert outcome.baseline.total == min(totals[min(days)])
     assert outcome.latest.total == max(totals[max(days)])
+
+
+def test_a_baseline_of_0_leaves_response_unjudged(run, history):
+    doc = history(measurements=[phq("2024-02-01", [0] * 9), phq("2024-05-01", [0] * 9)])
+    outcome = run(doc).outcome["PHQ-9"]
+    assert (outcome.response, outcome.remission) == (None, True)

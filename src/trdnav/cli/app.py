@@ -14,12 +14,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from trdnav.cli import catalog, server
 from trdnav.cli.cohort import cohort_app, synth_app
 from trdnav.cli.courses import course_app
 from trdnav.cli.measure import measure as measure_command
-from trdnav.cli.report import assessment_report, import_report
+from trdnav.cli.report import DISCLAIMER, assessment_report, import_report
 from trdnav.core.history import PatientHistory
 from trdnav.errors import InputError, KnowledgeError, Problem, TrdnavError
 from trdnav.fhir.assessment_export import assessment_bundle
@@ -112,6 +113,11 @@ def _parse_date(option: str, value: str) -> date:
         raise InputError([Problem(option, value, "a date as YYYY-MM-DD")]) from None
 
 
+def _notice() -> Text:
+    """The disclaimer under every printout of clinical facts and rules."""
+    return Text(DISCLAIMER, style="italic")
+
+
 @app.command()
 def treatments(
     as_json: Annotated[
@@ -124,7 +130,7 @@ def treatments(
     if as_json:
         _print_json(catalog.knowledge_json(kb))
     else:
-        _console().print(catalog.treatments_table(kb, date.today()))
+        _console().print(catalog.treatments_table(kb, date.today()), _notice())
 
 
 @app.command()
@@ -139,7 +145,7 @@ def explain(
 ) -> None:
     """Explain a treatment: status, schedule, efficacy, side effects, rules and sources."""
     kb = knowledge_for(_settings(config))
-    _console().print(catalog.explain(name, kb, date.today()))
+    _console().print(catalog.explain(name, kb, date.today()), _notice())
 
 
 @app.command()
@@ -158,6 +164,7 @@ def rules(
         console = _console()
         for rule in kb.rules.values():
             console.print(f"[bold]{rule.id}[/bold]  {rule.title}  [dim]({', '.join(rule.sources)})")
+        console.print(_notice())
 
 
 app.command("measure")(measure_command)

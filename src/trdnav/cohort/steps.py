@@ -667,7 +667,7 @@ class Steps:
         num, den = self.p.response_fraction
         o = o.mutate(
             phq9_response=ibis.ifelse(
-                o.phq9_count > 1,
+                (o.phq9_count > 1) & (o.phq9_baseline > 0),
                 o.phq9_latest * den <= o.phq9_baseline * num,
                 ibis.null("boolean"),
             ),

@@ -127,7 +127,18 @@ def _place(
         limit = min(day, LATEST_START) + timedelta(days=MAX_DAYS)
         while remaining > 0:
             if day > limit:
-                raise ValueError(f"no open day for phase {phase.name!r} within three years")
+                # the clinic's working days, closures and holidays leave no day of the phase
+                raise InputError(
+                    [
+                        Problem(
+                            "start",
+                            course_start.isoformat(),
+                            f"a start after which the clinic is open on the days of phase "
+                            f"{phase.name!r} (its working days, closures and holidays leave "
+                            "none within three years)",
+                        )
+                    ]
+                )
             week = _monday(day)
             if day.weekday() in allowed and calendar.is_open(day):
                 anchor = anchors.setdefault(index, week)
@@ -139,7 +150,16 @@ def _place(
                     for k in range(today):
                         begins = start + timedelta(minutes=k * (minutes + phase.gap_minutes))
                         if begins.date() != day:
-                            raise ValueError("sessions of one day must end before midnight")
+                            raise InputError(
+                                [
+                                    Problem(
+                                        "session_time",
+                                        at.isoformat(timespec="minutes"),
+                                        f"a time from which the {today} sessions of a day of "
+                                        f"phase {phase.name!r} end before midnight",
+                                    )
+                                ]
+                            )
                         slots.append(
                             Slot(
                                 number=number,

@@ -98,8 +98,9 @@ def score_episode(history: PatientHistory, kb: KnowledgeBase) -> EpisodeScores:
         first, last = lines[0], lines[-1]
         latest.append(last)
         outcome[key] = Outcome(
+            # a single measurement, or a baseline of 0, leaves nothing to respond from
             response=None
-            if len(lines) == 1
+            if len(lines) == 1 or first.total == 0
             else instruments.is_response(first.total, last.total, fraction),
             remission=instruments.is_remission(inst, last.total),
             baseline=first,
