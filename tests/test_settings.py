@@ -1,6 +1,11 @@
+import shutil
+
 import pytest
 
+from trdnav.core.rule_params import AdequacyParams
 from trdnav.errors import InputError
+from trdnav.knowledge.loader import DATA_DIR
+from trdnav.service import knowledge_for
 from trdnav.settings import load_settings
 
 
@@ -90,3 +95,22 @@ def test_holiday_country_and_subdivision_are_checked_when_loaded():
     )
     assert (good.holiday_country, good.holiday_subdivision) == ("GB", "ENG")
     assert load_settings({"holiday_subdivision": "CA"}, environ={}).holiday_subdivision == "CA"
+
+
+def test_the_shortest_trial_comes_from_the_knowledge_base_in_use(tmp_path):
+    """The 28 days are knowledge data: a knowledge folder with another floor is obeyed."""
+    folder = tmp_path / "knowledge"
+    shutil.copytree(DATA_DIR, folder)
+    rules = folder / "rules.yaml"
+    text = rules.read_text("utf-8")
+    rules.write_text(text.replace("shortest_duration_days: 28", "shortest_duration_days: 35"))
+    settings = load_settings({"adequate_trial_days": 30, "knowledge_dir": folder}, environ={})
+    with pytest.raises(InputError) as info:
+        knowledge_for(settings)
+    assert info.value.lines() == [
+        "settings.adequate_trial_days: got 30; expected a number of days from 35 (5 weeks, the "
+        "shortest any source accepts; see docs/settings.md and docs/rules.md) to 365"
+    ]
+    at_floor = load_settings({"adequate_trial_days": 35, "knowledge_dir": folder}, environ={})
+    kb = knowledge_for(at_floor)
+    assert kb.params("trial.adequate", AdequacyParams).shortest_duration_days == 35

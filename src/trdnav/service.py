@@ -23,7 +23,7 @@ from trdnav.fhir.imports import import_document, import_files, is_fhir
 from trdnav.fhir.intake import FhirHistory
 from trdnav.knowledge import DATA_DIR, load_knowledge
 from trdnav.knowledge.fhir_codes import load_fhir_codes
-from trdnav.settings import Settings
+from trdnav.settings import Settings, trial_days_problem
 
 __all__ = [
     "AssessedInput",
@@ -38,7 +38,14 @@ _PEEK = 65536
 
 
 def knowledge_for(settings: Settings) -> KnowledgeBase:
-    return load_knowledge(settings.knowledge_dir or DATA_DIR)
+    """The knowledge base of the settings; ``adequate_trial_days`` is checked against it
+    (the settings checked it against the packaged one, which another folder may differ from)."""
+    kb = load_knowledge(settings.knowledge_dir or DATA_DIR)
+    days = settings.adequate_trial_days
+    found = None if days is None else trial_days_problem(days, kb)
+    if found is not None:
+        raise InputError([Problem("settings.adequate_trial_days", days, found)])
+    return kb
 
 
 def fhir_codes_for(settings: Settings) -> FhirCodes:

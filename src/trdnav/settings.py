@@ -32,10 +32,13 @@ from pydantic import (
 )
 
 from trdnav.core.intake import problems_from_validation_error
+from trdnav.core.knowledge import KnowledgeBase
+from trdnav.core.rule_params import AdequacyParams
 from trdnav.errors import InputError, Problem, hide_password
+from trdnav.knowledge import load_knowledge
 
 __all__ = [
-    "MIN_ADEQUATE_TRIAL_DAYS",
+    "MAX_ADEQUATE_TRIAL_DAYS",
     "SETTINGS",
     "CdsClient",
     "SettingSpec",
@@ -43,6 +46,7 @@ __all__ = [
     "holiday_problem",
     "load_settings",
     "settings_markdown",
+    "trial_days_problem",
 ]
 
 
@@ -200,8 +204,19 @@ def _json_object(value: Any) -> Any:
 
 SECRET_MIN_LENGTH = 32
 
-MIN_ADEQUATE_TRIAL_DAYS = 28
-"""4 weeks: the shortest adequate trial any source accepts (docs/settings.md, docs/rules.md)."""
+MAX_ADEQUATE_TRIAL_DAYS = 365
+
+
+def trial_days_problem(days: int, kb: KnowledgeBase) -> str | None:
+    """What an ``adequate_trial_days`` setting is expected to be under ``kb`` (whose rule
+    ``trial.adequate`` holds the shortest duration any source accepts), or None when it is."""
+    shortest = kb.params("trial.adequate", AdequacyParams).shortest_duration_days
+    if shortest <= days <= MAX_ADEQUATE_TRIAL_DAYS:
+        return None
+    return (
+        f"a number of days from {shortest} ({shortest // 7} weeks, the shortest any "
+        f"source accepts; see docs/settings.md and docs/rules.md) to {MAX_ADEQUATE_TRIAL_DAYS}"
+    )
 
 
 def holiday_problem(country: str | None, subdivision: str | None) -> tuple[str, str] | None:
@@ -266,11 +281,10 @@ class Settings(BaseModel):
     @field_validator("adequate_trial_days")
     @classmethod
     def _trial_days(cls, value: int | None) -> int | None:
-        if value is not None and not MIN_ADEQUATE_TRIAL_DAYS <= value <= 365:
-            raise ValueError(
-                f"expected a number of days from {MIN_ADEQUATE_TRIAL_DAYS} (4 weeks, the shortest "
-                "any source accepts; see docs/settings.md and docs/rules.md) to 365"
-            )
+        # against the packaged knowledge base; knowledge_for checks another one given
+        found = None if value is None else trial_days_problem(value, load_knowledge())
+        if found is not None:
+            raise ValueError(f"expected {found}")
         return value
 
     @field_validator("holiday_country")

@@ -2,8 +2,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from trdnav.core.history import FHIR_ID, FHIR_ID_EXPECTED
 from trdnav.core.intake import parse_history, stored_history
 from trdnav.errors import InputError
+from trdnav.fhir import r4, resources
 
 
 def problems(kb, doc):
@@ -237,9 +239,6 @@ def test_an_id_stored_before_the_fhir_id_rule_is_still_read(kb, history, trial, 
 
 
 def test_the_fhir_import_refuses_ids_by_the_same_rule():
-    from trdnav.core.history import FHIR_ID, FHIR_ID_EXPECTED
-    from trdnav.fhir import r4, resources
-
     assert resources.FHIR_ID is FHIR_ID
     assert r4.FHIR_ID_EXPECTED is FHIR_ID_EXPECTED
 

@@ -35,6 +35,7 @@ class Params(BaseModel):
 
 class AdequacyParams(Params):
     min_duration_days: int = Field(ge=1)
+    shortest_duration_days: int = Field(ge=1, description="the shortest any source accepts")
 
 
 class FailedTrialParams(Params):
