@@ -266,7 +266,12 @@ def _run_course(spec: dict[str, Any], kb: KnowledgeBase) -> None:
         row = sessions[number]
         if status == "delivered":
             found, named = check_session(
-                template, kb, record.get("parameters", {}), record.get("side_effects", [])
+                template,
+                kb,
+                record.get("parameters", {}),
+                record.get("side_effects", []),
+                age=c.get("age"),
+                first_dose=not any(r.status == "delivered" for r in recorded),
             )
             problems += [p.path for p in found]
             row["status"] = "delivered"

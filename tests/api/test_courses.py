@@ -158,6 +158,13 @@ def test_session_problems_change_nothing(api, patient):
     duplicate = record(api, course, 1, {"parameters": {"dose_mg": 56}})
     assert duplicate.status_code == 409
     assert "recorded already" in duplicate.json()["detail"]
+    # the patient is under 65: 28 mg is not a labelled dose after the first either
+    recorded = version(api)
+    younger = record(api, course, 2, {"parameters": {"dose_mg": 28}})
+    assert younger.status_code == 422
+    assert [e["path"] for e in younger.json()["errors"]] == ["parameters.dose_mg"]
+    assert "lower doses from age 65" in younger.json()["errors"][0]["expected"]
+    assert version(api) == recorded
     future = record(api, course, 2, {"delivered_at": "2099-01-01T10:00"})
     assert future.status_code == 422
 

@@ -3,6 +3,7 @@
 from datetime import date
 
 import pytest
+from pydantic import ValidationError
 
 from trdnav.core.course_rules import (
     CourseMeasurement,
@@ -189,6 +190,40 @@ def test_outcome_needs_two_measurements_on_the_course_instrument(kb):
 )
 def test_esketamine_first_dose_depends_on_age(kb, age, dose, ok):
     problems, _ = check_session(
-        kb.courses["esketamine-trd"], kb, {"dose_mg": dose}, [], first_dose_age=age
+        kb.courses["esketamine-trd"], kb, {"dose_mg": dose}, [], age=age, first_dose=True
     )
     assert (problems == []) is ok
+
+
+@pytest.mark.parametrize(
+    ("age", "dose", "ok"),
+    [(64, 28, False), (64, 56, True), (64, 84, True), (65, 28, True), (80, 84, True)],
+)
+def test_esketamine_28_mg_is_labelled_only_from_age_65(kb, age, dose, ok):
+    """After the first dose too: below 65 the label gives 56 or 84 mg."""
+    problems, _ = check_session(kb.courses["esketamine-trd"], kb, {"dose_mg": dose}, [], age=age)
+    assert (problems == []) is ok
+    if not ok:
+        assert [(p.path, p.expected) for p in problems] == [
+            (
+                "parameters.dose_mg",
+                f"a labelled dose at age {age}: one of 56, 84 mg (lower doses from age 65)",
+            )
+        ]
+
+
+def test_a_dose_refused_at_this_age_is_one_problem_on_the_first_session(kb):
+    problems, _ = check_session(
+        kb.courses["esketamine-trd"], kb, {"dose_mg": 28}, [], age=40, first_dose=True
+    )
+    assert len(problems) == 1
+
+
+def test_doses_before_age_65_are_labelled_doses(kb):
+    dose = kb.courses["esketamine-trd"].dose
+    assert dose is not None
+    data = dose.model_dump()
+    with pytest.raises(ValidationError, match="allowed_before_age_65"):
+        type(dose).model_validate({**data, "allowed_before_age_65": [56, 100]})
+    with pytest.raises(ValidationError, match="first_dose"):
+        type(dose).model_validate({**data, "allowed_before_age_65": [84]})

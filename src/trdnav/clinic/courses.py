@@ -585,8 +585,10 @@ def record_session(
         first_dose = status == "delivered" and not any(
             s.status == "delivered" for s in course.sessions
         )
-        age = age_in_years(patient.birth_date, local_day) if first_dose else None
-        found, named = check_session(template, kb, parameters, effects, first_dose_age=age)
+        age = age_in_years(patient.birth_date, local_day)
+        found, named = check_session(
+            template, kb, parameters, effects, age=age, first_dose=first_dose
+        )
         problems += found
         if status != "delivered" and (parameters or effects or body.get("measurements")):
             problems.append(

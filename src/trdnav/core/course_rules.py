@@ -114,11 +114,13 @@ def check_session(
     parameters: Mapping[str, Any],
     side_effects: Sequence[Mapping[str, Any]],
     *,
-    first_dose_age: int | None = None,
+    age: int | None = None,
+    first_dose: bool = False,
 ) -> tuple[list[Problem], list[dict[str, str]]]:
     """Problems with a session's parameters and side effects, and the side effects named as
-    in the knowledge base. ``first_dose_age`` is the patient's age when this is the course's
-    first dose (the label sets the first dose, lower from age 65)."""
+    in the knowledge base. ``age`` is the patient's age on the day of the session, and
+    ``first_dose`` whether it gives the course's first dose: the label sets the first dose,
+    and some doses only from age 65."""
     problems: list[Problem] = []
     for key, value in parameters.items():
         if key not in template.parameters:
@@ -135,6 +137,7 @@ def check_session(
         key = "dose_mg" if dose.unit == "mg" else "dose_mg_per_kg"
         value = parameters.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
+            refused = len(problems)
             if dose.allowed is not None and value not in dose.allowed:
                 allowed = ", ".join(f"{a:g}" for a in dose.allowed)
                 problems.append(
@@ -142,16 +145,37 @@ def check_session(
                         f"parameters.{key}", value, f"a labelled dose: one of {allowed} {dose.unit}"
                     )
                 )
-            if first_dose_age is not None and dose.allowed is not None:
+            elif (
+                age is not None
+                and age < 65
+                and dose.allowed_before_age_65 is not None
+                and value not in dose.allowed_before_age_65
+            ):
+                allowed = ", ".join(f"{a:g}" for a in dose.allowed_before_age_65)
+                problems.append(
+                    Problem(
+                        f"parameters.{key}",
+                        value,
+                        f"a labelled dose at age {age}: one of {allowed} {dose.unit}"
+                        " (lower doses from age 65)",
+                    )
+                )
+            # one problem per dose: the first-dose rule only for a dose labelled at this age
+            if (
+                first_dose
+                and age is not None
+                and dose.allowed is not None
+                and len(problems) == refused
+            ):
                 first = dose.first_dose
-                if first_dose_age >= 65 and dose.first_dose_from_age_65 is not None:
+                if age >= 65 and dose.first_dose_from_age_65 is not None:
                     first = dose.first_dose_from_age_65
                 if value != first:
                     problems.append(
                         Problem(
                             f"parameters.{key}",
                             value,
-                            f"the first dose of {first:g} {dose.unit} at age {first_dose_age}",
+                            f"the first dose of {first:g} {dose.unit} at age {age}",
                         )
                     )
             if (

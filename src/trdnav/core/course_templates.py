@@ -70,6 +70,18 @@ class DoseSpec(Model):
     maximum: float | None = None
     first_dose: float = Field(gt=0)
     first_dose_from_age_65: float | None = None
+    allowed_before_age_65: list[float] | None = Field(
+        default=None, description="the labelled doses under age 65, when fewer than allowed"
+    )
+
+    @model_validator(mode="after")
+    def _younger_doses_allowed(self) -> DoseSpec:
+        younger = set(self.allowed_before_age_65 or [])
+        if younger and (self.allowed is None or not younger <= set(self.allowed)):
+            raise ValueError("allowed_before_age_65 must be doses of allowed")
+        if younger and self.first_dose not in younger:
+            raise ValueError("first_dose must be one of allowed_before_age_65")
+        return self
 
 
 class Monitoring(Model):
