@@ -61,6 +61,45 @@ def test_misspelt_fields_are_errors_because_they_could_hide_data(kb, history, tr
     assert "did you mean 'daily_dose_mg'" in found["medication_trials[0].daily_dose"].expected
 
 
+@pytest.mark.parametrize(
+    ("section", "key", "meant"),
+    [
+        ("medication_trials", "end_date", "end"),
+        ("medication_trials", "stopDate", "end"),
+        ("medication_trials", "start_date", "start"),
+        ("medication_trials", "dose", "daily_dose_mg"),
+        ("procedures", "End-Date", "end"),
+        ("psychotherapy", "stopped", "end"),
+        ("patient", "birthDate", "birth_date"),
+        ("episode", "onset_date", "onset"),
+        ("(document)", "asOf", "as_of"),
+    ],
+)
+def test_other_names_of_a_field_are_errors(kb, history, trial, section, key, meant):
+    """An ongoing trial with its end under ``end_date`` would otherwise count to as_of (and
+    could look adequate)."""
+    doc = history(
+        medication_trials=[trial("sertraline", 100, "2024-02-01", None)],
+        psychotherapy=[{"type": "CBT", "start": "2024-02-01", "sessions": 4}],
+        procedures=[{"type": "ECT", "start": "2024-05-01", "sessions": 3, "response": "none"}],
+    )
+    part = doc if section == "(document)" else doc[section]
+    if isinstance(part, list):
+        part = part[0]
+    part[key] = "2024-03-01"
+    path = key if section == "(document)" else f"{section}[0].{key}"
+    path = path if section not in ("patient", "episode") else f"{section}.{key}"
+    found = problems(kb, doc)
+    assert list(found) == [path]
+    assert found[path].expected == f"a known field; did you mean {meant!r}?"
+
+
+@pytest.mark.parametrize("key", ["language", "end_reason", "notes", "dosing_notes", "dated"])
+def test_extra_fields_unlike_known_ones_are_kept(kb, history, trial, key):
+    doc = history(medication_trials=[{**trial("sertraline", 100, "2024-02-01", None), key: "x"}])
+    assert parse_history(doc, kb).medication_trials[0].model_extra == {key: "x"}
+
+
 def test_unknown_drug_suggests_close_names(kb, history, trial):
     found = problems(kb, history(medication_trials=[trial("sertralin", 100, "2024-02-01", None)]))
     problem = found["medication_trials[0].drug"]

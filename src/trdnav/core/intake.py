@@ -111,20 +111,49 @@ def problems_from_errors(errors: Iterable[Mapping[str, Any]], prefix: Loc = ()) 
     return problems
 
 
+# Other names of a field, written without case or separators ("stop_date" is "stopdate").
+_OTHER_NAMES = {
+    "end": ("stop", "stopped", "ended", "finish", "finished"),
+    "start": ("begin", "began", "started"),
+    "daily_dose_mg": ("dose", "dosemg", "dailydose"),
+}
+_DATE_SUFFIXES = ("", "date", "day", "on", "at")
+
+
+def _plain(name: str) -> str:
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def _meant_field(key: str, fields: list[str]) -> str | None:
+    """The known field that ``key`` probably means: a near spelling (``conditons``), the
+    same name in another case or with other separators (``birthDate``), with a date suffix
+    (``end_date``, ``onset_day``) or under another usual name (``stop_date`` for ``end``)."""
+    close = difflib.get_close_matches(key, fields, n=1, cutoff=0.8)
+    if close:
+        return close[0]
+    plain = _plain(key)
+    for name in fields:
+        for stem in (_plain(name), *_OTHER_NAMES.get(name, ())):
+            if any(plain == stem + suffix for suffix in _DATE_SUFFIXES):
+                return name
+    return None
+
+
 def _misspelt_fields(data: Mapping[str, Any], model: type[BaseModel], loc: Loc) -> list[Problem]:
-    """Unknown keys that are close to a known field: probably typos, which could hide data."""
-    fields = model.model_fields
+    """Unknown keys that probably mean a known field: typos or other names, whose data
+    would otherwise be kept as an extra field and not read."""
+    fields = list(model.model_fields)
     problems = []
     for key in data:
         if key in fields:
             continue
-        close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.8)
-        if close:
+        meant = _meant_field(str(key), fields)
+        if meant:
             problems.append(
                 Problem(
                     format_path((*loc, str(key))),
                     data[key],
-                    f"a known field; did you mean {close[0]!r}?",
+                    f"a known field; did you mean {meant!r}?",
                 )
             )
     return problems
