@@ -115,6 +115,33 @@ def test_text_with_an_unpaired_surrogate_is_refused_and_shown_escaped(api, examp
     assert stored_ids(api) == []
 
 
+def test_text_with_a_nul_character_is_refused_on_every_database(api, example_doc):
+    """PostgreSQL cannot store or compare a NUL character: refused as input, naming the
+    field or parameter, never a server error (it was a 500, and a reset connection for a
+    search)."""
+    doc = example_doc("stage-2-trd")
+    doc = {**doc, "id": "nul", "patient": {**doc["patient"], "name": "Jane\u0000Example"}}
+    problem = invalid(api.post("/patients", content=raw(doc), headers=JSON), "patient.name")
+    assert "NUL" in problem["expected"]
+    assert stored_ids(api) == []
+    patient = api.post("/patients/import", json=example_doc("stage-2-trd")).json()["id"]
+    nul = "text without NUL characters"
+    for response, path in [
+        (api.post(f"/patients/{patient}/notes", json={"text": "a\u0000b"}), "text"),
+        (api.get("/patients", params={"q": "a\u0000b"}), "q"),
+        (api.get("/patients/a%00b"), "patient_id"),
+        (api.get("/patients/a%00b/assessment"), "patient_id"),
+    ]:
+        assert invalid(response, path)["expected"] == nul
+    assert api.get(f"/patients/{patient}/notes").json() == []
+
+
+def test_a_sign_in_with_a_nul_character_is_refused(clinic):
+    with clinic.client("anonymous") as anonymous:
+        response = anonymous.post("/auth/login", json={"email": "a\u0000@x.org", "password": "p"})
+    assert invalid(response, "email")["expected"] == "text without NUL characters"
+
+
 def test_a_missing_field_is_reported_missing_not_with_its_parent(server, clinic):
     secret = "SuperSecret-Password-2"
     with clinic.client("anonymous") as anonymous:

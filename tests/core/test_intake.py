@@ -314,6 +314,14 @@ def test_text_with_an_unpaired_surrogate_is_refused_in_any_field(kb, history):
     str(found["patient.name"]).encode("utf-8")  # printable on the command line
 
 
+def test_text_with_a_nul_character_is_refused_in_any_field(kb, history):
+    doc = history(patient={"name": "Jane\x00"}, note="a\x00b")
+    doc["episode"]["remark\x00"] = 1
+    found = problems(kb, doc)
+    assert set(found) == {"patient.name", "note", "episode"}
+    assert all("NUL characters" in p.expected for p in found.values())
+
+
 def test_a_missing_field_is_reported_without_the_object_around_it(kb, history):
     doc = history()
     del doc["episode"]["severity"]

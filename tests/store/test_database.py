@@ -5,9 +5,12 @@ import shutil
 import sqlite3
 import threading
 import time
+import uuid
 
+import pytest
 from sqlalchemy import text
 
+from trdnav.errors import InputError
 from trdnav.store.database import Store, missing_file, unusable
 
 
@@ -83,3 +86,28 @@ def test_a_sqlite_file_that_does_not_exist_is_only_created_when_asked(tmp_path):
     assert missing_file("sqlite://") is None
     assert missing_file("sqlite:///:memory:") is None
     assert missing_file("postgresql+psycopg://u:p@127.0.0.1/x") is None
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_text_with_a_nul_character_is_refused_on_every_database(request, tmp_path, database):
+    """PostgreSQL cannot store a NUL (its driver fails); SQLite refuses it the same way."""
+    url = (
+        request.getfixturevalue("postgres_url")
+        if database == "postgresql"
+        else f"sqlite:///{tmp_path / 'nul.db'}"
+    )
+    store = Store(url)
+    table = f"nul_{uuid.uuid4().hex[:8]}"
+    try:
+        with store.engine.begin() as connection:
+            connection.execute(text(f"CREATE TABLE {table} (s TEXT)"))
+        for rows in ({"s": "a\x00b"}, [{"s": "fine"}, {"s": "\x00"}]):
+            with pytest.raises(InputError) as info, store.engine.begin() as connection:
+                connection.execute(text(f"INSERT INTO {table} VALUES (:s)"), rows)
+            assert [p.expected for p in info.value.problems] == ["text without NUL characters"]
+        with store.engine.begin() as connection:
+            connection.execute(text(f"INSERT INTO {table} VALUES (:s)"), {"s": "fine"})
+            assert connection.execute(text(f"SELECT s FROM {table}")).scalars().all() == ["fine"]
+            connection.execute(text(f"DROP TABLE {table}"))
+    finally:
+        store.dispose()

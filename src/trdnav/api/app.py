@@ -12,7 +12,7 @@ import gc
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 
 from trdnav import __version__
 from trdnav.api import problems
+from trdnav.api.bodies import refuse_nul_parameters
 from trdnav.api.kept_assessments import KeptAssessments
 from trdnav.api.request_ids import RequestIds
 from trdnav.api.routes import admin, auth, cds, courses, fhir, items, measures, meta, patients
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         settings.database_url or default_database_url(), background_checkpoints=True
     )
     app = FastAPI(
+        dependencies=[Depends(refuse_nul_parameters)],
         title="trdnav",
         version=__version__,
         description=DESCRIPTION,

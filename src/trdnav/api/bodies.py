@@ -1,13 +1,40 @@
 """Request bodies read up to a size limit: a larger body is refused as soon as it passes the
-limit, never buffered beyond it."""
+limit, never buffered beyond it; text fields and parameters without NUL characters."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import AfterValidator
 from starlette.requests import Request
 
 from trdnav.errors import InputError, Problem
+from trdnav.store.database import NUL_EXPECTED
 
-__all__ = ["read_limited"]
+__all__ = ["Text", "read_limited", "refuse_nul_parameters"]
+
+
+def _without_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError(NUL_EXPECTED)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_without_nul)]
+"""A text field of a request body: a NUL character is never text anyone meant (and
+PostgreSQL cannot store one)."""
+
+
+async def refuse_nul_parameters(request: Request) -> None:
+    """Refuse path and query parameters holding a NUL character, naming each (async: it
+    runs on the event loop, before the route's other dependencies)."""
+    found = [
+        Problem(name, value, NUL_EXPECTED)
+        for name, value in [*request.path_params.items(), *request.query_params.multi_items()]
+        if "\x00" in str(value)
+    ]
+    if found:
+        raise InputError(found)
 
 
 async def read_limited(request: Request, max_mb: int, what: str) -> bytes:

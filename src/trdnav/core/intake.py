@@ -57,7 +57,7 @@ _EXPECTED_BY_TYPE = {
     "dict_type": "an object",
     "model_attributes_type": "an object",
     "finite_number": "a finite number",
-    "string_unicode": "text without unpaired surrogate escapes (such as \\ud800)",
+    "string_unicode": "text without NUL characters or unpaired surrogate escapes (such as \\ud800)",
 }
 
 _LIST_SECTIONS: dict[str, type[BaseModel]] = {
@@ -187,10 +187,11 @@ def _validate_value(
 
 
 def _unencodable_text(data: Any) -> list[Problem]:
-    """Strings holding an unpaired surrogate, such as JSON's ``"\\ud800"``: they cannot be
-    written as UTF-8, so such a document could be neither stored nor shown. Every field is
-    checked, the ones the format ignores too (they are kept with the history); a field name
-    is reported at the object that has it."""
+    """Strings holding an unpaired surrogate, such as JSON's ``"\\ud800"`` (they cannot be
+    written as UTF-8), or a NUL character (``"\\u0000"``, which PostgreSQL cannot store):
+    such a document could be neither stored nor shown. Every field is checked, the ones the
+    format ignores too (they are kept with the history); a field name is reported at the
+    object that has it."""
     expected = _EXPECTED_BY_TYPE["string_unicode"]
     problems = []
     stack: list[tuple[Loc, Any]] = [((), data)]
@@ -221,7 +222,11 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 
 
 def _unencodable(value: Any) -> bool:
-    if not isinstance(value, str) or value.isascii():
+    if not isinstance(value, str):
+        return False
+    if "\x00" in value:  # not text either: PostgreSQL refuses to store it
+        return True
+    if value.isascii():
         return False
     try:
         value.encode("utf-8")

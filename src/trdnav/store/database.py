@@ -21,6 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from trdnav.errors import InputError, Problem
+
 __all__ = ["Store", "default_database_url", "make_engine", "missing_file", "unusable"]
 
 
@@ -43,6 +45,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, autocheckpoint: bool
     if not autocheckpoint:
         cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
+
+
+NUL_EXPECTED = "text without NUL characters"
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _many: bool
+) -> None:
+    """Refuse a statement whose text values hold a NUL character, on every database:
+    PostgreSQL cannot store or compare one (the driver fails), and it is never text anyone
+    meant. The edges refuse such input with its field path first; this keeps anything that
+    reaches the database another way from becoming an internal error."""
+    rows = parameters if isinstance(parameters, list) else [parameters]
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else row or ()
+        for value in values:
+            if isinstance(value, str) and "\x00" in value:
+                raise InputError([Problem("(text)", value, NUL_EXPECTED)])
 
 
 def _sqlite_file(url: str) -> bool:
@@ -72,8 +92,10 @@ def make_engine(url: str, *, autocheckpoint: bool = True) -> Engine:
             Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 10})
         event.listen(engine, "connect", partial(_sqlite_pragmas, autocheckpoint=autocheckpoint))
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
 
 
 def unusable(url: str, *, create: bool = False) -> str | None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from trdnav.api.bodies import Text
 from trdnav.api.deps import ActorDep, StateDep
 from trdnav.clinic import accounts, audit
 from trdnav.store.tables import User
@@ -27,10 +28,10 @@ def list_users(actor: ActorDep, state: StateDep) -> list[dict[str, Any]]:
 
 
 class NewUser(BaseModel):
-    email: str = Field(min_length=3, max_length=254)
-    name: str = Field(default="", max_length=200)
+    email: Text = Field(min_length=3, max_length=254)
+    name: Text = Field(default="", max_length=200)
     role: Literal["admin", "clinician", "viewer"]
-    password: str = Field(min_length=1, max_length=1024)
+    password: Text = Field(min_length=1, max_length=1024)
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, summary="Add a user")
@@ -43,7 +44,7 @@ def add_user(body: NewUser, actor: ActorDep, state: StateDep) -> dict[str, Any]:
 
 class UserChange(BaseModel):
     active: bool | None = None
-    password: str | None = Field(default=None, min_length=1, max_length=1024)
+    password: Text | None = Field(default=None, min_length=1, max_length=1024)
 
 
 @router.patch("/users/{email}", summary="Disable, enable or reset the password of a user")

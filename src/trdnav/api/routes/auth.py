@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from trdnav.api.bodies import Text
 from trdnav.api.deps import ActorDep, StateDep
 from trdnav.clinic import accounts
 
@@ -14,8 +15,8 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 class LoginRequest(BaseModel):
-    email: str = Field(min_length=1, max_length=254)
-    password: str = Field(min_length=1, max_length=1024)
+    email: Text = Field(min_length=1, max_length=254)
+    password: Text = Field(min_length=1, max_length=1024)
 
 
 class TokenOut(BaseModel):

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Response, status
 from pydantic import BaseModel, Field
 
+from trdnav.api.bodies import Text
 from trdnav.api.deps import ActorDep, IfMatchDep, StateDep
 from trdnav.clinic import courses
 
@@ -160,7 +161,7 @@ def record_session(
 
 
 class StopCourse(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 @router.post(

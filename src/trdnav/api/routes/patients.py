@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import BaseModel, Field
 
+from trdnav.api.bodies import Text
 from trdnav.api.deps import ActorDep, IfMatchDep, StateDep
 from trdnav.clinic import patients
 from trdnav.core.history import IsoDate, Severity
@@ -165,11 +166,11 @@ def read_patient(
 
 class PatientChanges(BaseModel):
     model_config = {"extra": "allow"}
-    mrn: str | None = None
-    name: str | None = None
+    mrn: Text | None = None
+    name: Text | None = None
     birth_date: date | None = None
-    sex: str | None = None
-    clinician: str | None = Field(default=None, description="e-mail of the clinician")
+    sex: Text | None = None
+    clinician: Text | None = Field(default=None, description="e-mail of the clinician")
     episode: dict[str, Any] | None = None
     conditions: list[str] | None = None
 
@@ -253,7 +254,7 @@ def history(
 
 
 class NoteIn(BaseModel):
-    text: str = Field(min_length=1, max_length=20000)
+    text: Text = Field(min_length=1, max_length=20000)
 
 
 @router.get("/{patient_id}/notes", summary="Notes on a patient")
