@@ -154,13 +154,16 @@ def test_session_problems_change_nothing(api, patient):
     assert version(api) == before
     out_of_order = record(api, course, 2, {})
     assert out_of_order.status_code == 409
-    assert record(api, course, 1, {"parameters": {"dose_mg": 56}}).status_code == 200
-    duplicate = record(api, course, 1, {"parameters": {"dose_mg": 56}})
+    unmeasured = record(api, course, 1, {"parameters": {"dose_mg": 56}})
+    assert [e["path"] for e in unmeasured.json()["errors"]] == ["parameters.bp_before"]
+    given = {"dose_mg": 56, "bp_before": "124/80"}
+    assert record(api, course, 1, {"parameters": given}).status_code == 200
+    duplicate = record(api, course, 1, {"parameters": given})
     assert duplicate.status_code == 409
     assert "recorded already" in duplicate.json()["detail"]
     # the patient is under 65: 28 mg is not a labelled dose after the first either
     recorded = version(api)
-    younger = record(api, course, 2, {"parameters": {"dose_mg": 28}})
+    younger = record(api, course, 2, {"parameters": {"dose_mg": 28, "bp_before": "124/80"}})
     assert younger.status_code == 422
     assert [e["path"] for e in younger.json()["errors"]] == ["parameters.dose_mg"]
     assert "lower doses from age 65" in younger.json()["errors"][0]["expected"]

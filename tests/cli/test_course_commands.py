@@ -78,6 +78,8 @@ def test_plan_record_show_export(tmp_path):
         "dose_mg_per_kg=0.5",
         "--param",
         "infusion_minutes=40",
+        "--param",
+        "bp_before=128/80",
         "--side-effect",
         "Dissociation:severe",
         "--measurement",
@@ -211,6 +213,10 @@ def test_course_ids_are_shown_and_every_problem_of_a_recording_is_listed(tmp_pat
         'error: --at: got "soon"; expected a date-time such as 2026-01-05T09:00',
         'error: --param: got "dose_mg_per_kg"; expected name=value',
         'error: --measurement: got "QIDS-SR16:1,x"; expected INSTRUMENT:1,2,3,...',
+        "error: parameters.dose_mg_per_kg: missing; expected a value: Dose (mg/kg) is recorded "
+        "at every ketamine-iv session",
+        "error: parameters.bp_before: missing; expected a value: Blood pressure before dosing "
+        "(mmHg) is recorded at every ketamine-iv session",
         "error: parameters.bogus: got 3; expected a parameter of ketamine-iv (dose_mg_per_kg, "
         "infusion_minutes, bp_before, bp_after, dissociation)",
         'error: side_effects[0].severity: got "huge"; expected mild, moderate or severe',

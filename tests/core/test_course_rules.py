@@ -13,6 +13,8 @@ from trdnav.core.course_rules import (
     course_outcome,
 )
 
+BP = {"bp_before": "120/80"}
+
 
 def session(n, status="delivered", **kw):
     return RecordedSession(number=n, date=date(2027, 1, n), status=status, **kw)
@@ -71,7 +73,7 @@ def test_ect_parameters(kb, params, paths):
     ("dose", "ok"), [(28, True), (56, True), (84, True), (42, False), (112, False), (0, False)]
 )
 def test_esketamine_dose_must_be_a_labelled_dose(kb, dose, ok):
-    problems, _ = check_session(kb.courses["esketamine-trd"], kb, {"dose_mg": dose}, [])
+    problems, _ = check_session(kb.courses["esketamine-trd"], kb, {"dose_mg": dose, **BP}, [])
     assert (problems == []) is ok
 
 
@@ -79,7 +81,7 @@ def test_esketamine_dose_must_be_a_labelled_dose(kb, dose, ok):
     ("dose", "ok"), [(0.1, True), (0.5, True), (0.75, True), (0.8, False), (0.09, False)]
 )
 def test_ketamine_dose_range(kb, dose, ok):
-    problems, _ = check_session(kb.courses["ketamine-iv"], kb, {"dose_mg_per_kg": dose}, [])
+    problems, _ = check_session(kb.courses["ketamine-iv"], kb, {"dose_mg_per_kg": dose, **BP}, [])
     assert (problems == []) is ok
 
 
@@ -95,7 +97,9 @@ def test_ketamine_dose_range(kb, dose, ok):
     ],
 )
 def test_blood_pressure_format(kb, bp, ok):
-    problems, _ = check_session(kb.courses["esketamine-trd"], kb, {"bp_before": bp}, [])
+    problems, _ = check_session(
+        kb.courses["esketamine-trd"], kb, {"bp_before": bp, "dose_mg": 56}, []
+    )
     assert (problems == []) is ok
 
 
@@ -167,8 +171,61 @@ def test_tms_early_nonresponse_at_the_review_point(kb, at_review, alert):
     measurements = (
         [phq(20, 1), phq(at_review, 20)] if at_review != 20 else [phq(20, 1), phq(20, 19)]
     )
-    alerts = course_alerts(kb.courses["tms-10hz"], kb, [session(1)], measurements)
+    sessions = [session(n) for n in range(1, 21)]
+    alerts = course_alerts(kb.courses["tms-10hz"], kb, sessions, measurements)
     assert ("early_nonresponse" in codes(alerts)) is alert
+
+
+@pytest.mark.parametrize(
+    ("at_21", "at_22", "alert"),
+    [(17, 8, False), (10, 19, True)],  # 22 is the 20th treatment: its score decides
+)
+def test_the_review_point_counts_treatments_given_not_session_numbers(kb, at_21, at_22, alert):
+    """Sessions 2 and 3 were missed: session 21 is the 19th treatment, 22 the 20th."""
+    sessions = [session(n, "missed" if n in (2, 3) else "delivered") for n in range(1, 23)]
+    measurements = [phq(20, 1), phq(at_21, 21), phq(at_22, 22)]
+    alerts = course_alerts(kb.courses["tms-10hz"], kb, sessions, measurements)
+    found = [a for a in alerts if a.code == "early_nonresponse"]
+    assert bool(found) is alert
+    if alert:
+        assert "(session 22, after 20 treatments)" in found[0].message
+
+
+def test_severe_sedation_or_dissociation_and_a_high_pressure_after_dosing_alert(kb):
+    sessions = [
+        session(1, parameters={"dose_mg": 56, "bp_before": "130/80", "sedation": "severe"}),
+        session(2, parameters={"dose_mg": 56, "bp_before": "130/80", "bp_after": "200/120"}),
+        session(3, parameters={"dose_mg": 56, "bp_before": "130/80", "dissociation": "severe"}),
+        session(4, parameters={"dose_mg": 56, "bp_before": "130/80", "sedation": "moderate"}),
+    ]
+    alerts = course_alerts(kb.courses["esketamine-trd"], kb, sessions, [])
+    assert [(a.code, a.session) for a in alerts] == [
+        ("blood_pressure_high_after", 2),
+        ("severe_side_effect", 1),
+        ("severe_side_effect", 3),
+    ]
+    assert "200/120 after dosing at session 2 is above 140/90" in alerts[0].message
+    assert alerts[1].message == "Severe sedation at session 1: review the course."
+    assert alerts[2].message == "Severe dissociation at session 3: review the course."
+
+
+@pytest.mark.parametrize(
+    ("template", "parameters", "missing"),
+    [
+        ("esketamine-trd", {}, ["parameters.dose_mg", "parameters.bp_before"]),
+        ("esketamine-trd", {"dose_mg": 56}, ["parameters.bp_before"]),
+        ("esketamine-trd", {"dose_mg": 56, "bp_before": ""}, ["parameters.bp_before"]),
+        ("ketamine-iv", {"bp_before": "120/80"}, ["parameters.dose_mg_per_kg"]),
+        ("tms-10hz", {}, []),
+    ],
+)
+def test_a_delivered_dosing_session_records_its_dose_and_blood_pressure(
+    kb, template, parameters, missing
+):
+    problems, _ = check_session(kb.courses[template], kb, parameters, [])
+    assert [p.path for p in problems if p.missing] == missing
+    not_delivered, _ = check_session(kb.courses[template], kb, {}, [], delivered=False)
+    assert not_delivered == []
 
 
 @pytest.mark.parametrize(
@@ -190,7 +247,7 @@ def test_outcome_needs_two_measurements_on_the_course_instrument(kb):
 )
 def test_esketamine_first_dose_depends_on_age(kb, age, dose, ok):
     problems, _ = check_session(
-        kb.courses["esketamine-trd"], kb, {"dose_mg": dose}, [], age=age, first_dose=True
+        kb.courses["esketamine-trd"], kb, {"dose_mg": dose, **BP}, [], age=age, first_dose=True
     )
     assert (problems == []) is ok
 
@@ -201,7 +258,9 @@ def test_esketamine_first_dose_depends_on_age(kb, age, dose, ok):
 )
 def test_esketamine_28_mg_is_labelled_only_from_age_65(kb, age, dose, ok):
     """After the first dose too: below 65 the label gives 56 or 84 mg."""
-    problems, _ = check_session(kb.courses["esketamine-trd"], kb, {"dose_mg": dose}, [], age=age)
+    problems, _ = check_session(
+        kb.courses["esketamine-trd"], kb, {"dose_mg": dose, **BP}, [], age=age
+    )
     assert (problems == []) is ok
     if not ok:
         assert [(p.path, p.expected) for p in problems] == [
@@ -214,7 +273,7 @@ def test_esketamine_28_mg_is_labelled_only_from_age_65(kb, age, dose, ok):
 
 def test_a_dose_refused_at_this_age_is_one_problem_on_the_first_session(kb):
     problems, _ = check_session(
-        kb.courses["esketamine-trd"], kb, {"dose_mg": 28}, [], age=40, first_dose=True
+        kb.courses["esketamine-trd"], kb, {"dose_mg": 28, **BP}, [], age=40, first_dose=True
     )
     assert len(problems) == 1
 

@@ -290,8 +290,11 @@ def record_command(
         except ValueError:
             problems.append(Problem("--measurement", item, "INSTRUMENT:1,2,3,..."))
     body: dict[str, Any] = {
-        # the session's own checks still run with an unknown status, and list it first
-        "status": status if status in STATUSES else "delivered",
+        # the session's own checks still run with an unknown status, after it: as a
+        # delivered session when something only a delivered one records was given
+        "status": status
+        if status in STATUSES
+        else ("delivered" if parameters or effects or scores else "missed"),
         "parameters": parameters,
         "side_effects": effects,
         "measurements": scores,

@@ -587,7 +587,13 @@ def record_session(
         )
         age = age_in_years(patient.birth_date, local_day)
         found, named = check_session(
-            template, kb, parameters, effects, age=age, first_dose=first_dose
+            template,
+            kb,
+            parameters,
+            effects,
+            age=age,
+            first_dose=first_dose,
+            delivered=status == "delivered",
         )
         problems += found
         if status != "delivered" and (parameters or effects or body.get("measurements")):

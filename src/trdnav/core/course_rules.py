@@ -21,6 +21,7 @@ with fewer than two measurements.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from datetime import date
 from fractions import Fraction
@@ -116,12 +117,25 @@ def check_session(
     *,
     age: int | None = None,
     first_dose: bool = False,
+    delivered: bool = True,
 ) -> tuple[list[Problem], list[dict[str, str]]]:
     """Problems with a session's parameters and side effects, and the side effects named as
     in the knowledge base. ``age`` is the patient's age on the day of the session, and
     ``first_dose`` whether it gives the course's first dose: the label sets the first dose,
-    and some doses only from age 65."""
+    and some doses only from age 65. A ``delivered`` session records every required
+    parameter of its template (the dose and the blood pressure before it, for esketamine)."""
     problems: list[Problem] = []
+    if delivered:
+        problems += [
+            Problem(
+                f"parameters.{key}",
+                None,
+                f"a value: {kb.parameters[key].label} is recorded at every {template.id} session",
+                missing=True,
+            )
+            for key in template.required_parameters
+            if parameters.get(key) in (None, "")
+        ]
     for key, value in parameters.items():
         if key not in template.parameters:
             allowed = ", ".join(template.parameters) or "none"
@@ -281,21 +295,40 @@ def course_alerts(
     if template.monitoring is not None:
         limit = template.monitoring
         for s in delivered:
-            bp = _blood_pressure(s.parameters.get("bp_before"))
-            if bp and (bp[0] > limit.bp_limit_systolic or bp[1] > limit.bp_limit_diastolic):
+            for key, when, advice in (
+                ("bp_before", "before", "weigh the risk before dosing"),
+                ("bp_after", "after", "keep monitoring it before the patient leaves"),
+            ):
+                bp = _blood_pressure(s.parameters.get(key))
+                if bp and (bp[0] > limit.bp_limit_systolic or bp[1] > limit.bp_limit_diastolic):
+                    alerts.append(
+                        _alert(
+                            kb,
+                            "course.esketamine_blood_pressure",
+                            "blood_pressure_high"
+                            if when == "before"
+                            else "blood_pressure_high_after",
+                            "warning",
+                            f"Blood pressure {bp[0]}/{bp[1]} {when} dosing at session "
+                            f"{s.number} is above {limit.bp_limit_systolic}/"
+                            f"{limit.bp_limit_diastolic}: {advice}.",
+                            s.number,
+                        )
+                    )
+    for s in delivered:
+        for key, value in s.parameters.items():
+            spec = kb.parameters.get(key)
+            if value == "severe" and spec is not None and spec.kind == "choice":
                 alerts.append(
                     _alert(
                         kb,
-                        "course.esketamine_blood_pressure",
-                        "blood_pressure_high",
+                        "course.severe_side_effect",
+                        "severe_side_effect",
                         "warning",
-                        f"Blood pressure {bp[0]}/{bp[1]} before dosing at session {s.number} is "
-                        f"above {limit.bp_limit_systolic}/{limit.bp_limit_diastolic}: weigh the "
-                        "risk before dosing.",
+                        f"Severe {spec.label.lower()} at session {s.number}: review the course.",
                         s.number,
                     )
                 )
-    for s in delivered:
         for effect in s.side_effects:
             if effect.get("severity") == "severe":
                 alerts.append(
@@ -346,11 +379,18 @@ def course_alerts(
     if template.review and scored:
         review = template.review
         baseline = scored[0][1]
-        at_review = next(((m, s) for m, s in scored[1:] if m.session >= review.at_session), None)
+        # the review point counts treatments given, not session numbers (a missed session
+        # keeps its number and the course runs on past it)
+        given = sorted(s.number for s in delivered)
+        at_review = next(
+            ((m, s) for m, s in scored[1:] if bisect_right(given, m.session) >= review.at_session),
+            None,
+        )
         if at_review is not None:
             m, score = at_review
             gain = _improvement(baseline, score)
             if gain < Fraction(str(review.min_improvement)):
+                treatments = bisect_right(given, m.session)
                 alerts.append(
                     _alert(
                         kb,
@@ -358,8 +398,9 @@ def course_alerts(
                         "early_nonresponse",
                         "warning",
                         f"{float(gain):.0%} improvement on {inst.id} ({baseline} to {score}) "
-                        f"at the review point (session {m.session}); less than "
-                        f"{review.min_improvement:.0%}: reconsider the course.",
+                        f"at the review point (session {m.session}, after {treatments} "
+                        f"treatments); less than {review.min_improvement:.0%}: reconsider "
+                        "the course.",
                         m.session,
                     )
                 )

@@ -121,7 +121,17 @@ class CourseTemplate(Cited):
     dose: DoseSpec | None = None
     monitoring: Monitoring | None = None
     parameters: list[Id] = Field(default_factory=list)
+    required_parameters: list[Id] = Field(
+        default_factory=list, description="parameters every delivered session must record"
+    )
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _required_are_parameters(self) -> CourseTemplate:
+        unknown = [p for p in self.required_parameters if p not in self.parameters]
+        if unknown:
+            raise ValueError(f"{self.id}: required_parameters not in parameters: {unknown}")
+        return self
 
     @property
     def planned_sessions(self) -> int:
