@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -155,6 +156,37 @@ def test_postgres_engine_gives_the_duckdb_results(synthetic, default_run, tmp_pa
     )
     assert result.returncode == 0, result.stderr
     assert pq.read_table(duck).equals(pq.read_table(pg))
+
+
+def test_load_replaces_only_the_tables_of_the_folder(synthetic, tmp_path, fresh_postgres_url):
+    """A folder holding only some tables leaves the schema's other tables in place: they
+    were dropped before (the vocabulary and clinical tables of a real schema included)."""
+    url = fresh_postgres_url
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    assert cli("cohort", "load", "--data", str(synthetic), "--to", url).returncode == 0
+    with psycopg.connect(plain) as conn:
+        conn.execute("CREATE TABLE my_notes (n int)")
+    only_person = tmp_path / "only-person"
+    only_person.mkdir()
+    if (synthetic / "person.parquet").is_file():
+        shutil.copy(synthetic / "person.parquet", only_person / "person.parquet")
+    else:
+        shutil.copytree(synthetic / "person", only_person / "person")
+    loaded = cli("cohort", "load", "--data", str(only_person), "--to", url)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "loaded into public: person " in loaded.stderr
+    with psycopg.connect(plain) as conn:
+        names = {
+            row[0]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            )
+        }
+        rows = conn.execute("SELECT count(*) FROM drug_exposure").fetchone()
+    assert {"my_notes", "person", "drug_exposure", "concept", "measurement"} <= names
+    exposures = next(synthetic.glob("drug_exposure*"))
+    assert rows is not None
+    assert rows[0] == pq.read_table(exposures).num_rows
 
 
 def test_output_paths_are_checked_before_the_run(synthetic, tmp_path):

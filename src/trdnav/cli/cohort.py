@@ -217,7 +217,8 @@ def cohort_load(
     to: Annotated[str, typer.Option("--to", help="postgresql:// URL of the database.")],
     schema: Annotated[str, typer.Option(help="Schema to create the tables in.")] = "public",
 ) -> None:
-    """Copy OMOP Parquet tables into PostgreSQL (tables of the same name are replaced)."""
+    """Copy OMOP Parquet tables into PostgreSQL (tables of the same name are replaced; the
+    schema's other tables are left as they are)."""
     from trdnav.cohort.postgres_runner import load_parquet
 
     if not data.is_dir():

@@ -96,9 +96,10 @@ def _copy_value(value: Any) -> Any:
 
 
 def load_parquet(folder: Path, url: str, *, schema: str = "public") -> dict[str, int]:
-    """Copy the OMOP Parquet tables of ``folder`` into ``schema`` (tables replaced), in one
-    transaction: the schema's tables change only when all were copied. Returns the rows per
-    table."""
+    """Copy the OMOP Parquet tables of ``folder`` into ``schema`` in one transaction: a table
+    of the same name is replaced, and the schema's other tables (an OMOP table the folder
+    does not have, or any other) are left as they are; nothing changes unless every table
+    was copied. Returns the rows per table copied."""
     from trdnav.cohort.core_runner import read_tables
 
     target = conninfo(url, "--to")
@@ -113,10 +114,9 @@ def load_parquet(folder: Path, url: str, *, schema: str = "public") -> dict[str,
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         for name, table in tables.items():
             columns = SCHEMAS[name]
-            conn.execute(f'DROP TABLE IF EXISTS "{schema}"."{name}"')
-            present = _present(folder, name)
-            if not present:
+            if not _present(folder, name):
                 continue
+            conn.execute(f'DROP TABLE IF EXISTS "{schema}"."{name}"')
             ddl = ", ".join(f'"{c}" {_SQL_TYPES[t]}' for c, t in columns.items())
             conn.execute(f'CREATE TABLE "{schema}"."{name}" ({ddl})')
             names = ", ".join(f'"{c}"' for c in columns)
