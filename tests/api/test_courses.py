@@ -283,3 +283,26 @@ def test_course_reads_and_writes_are_audited(clinic, api, patient):
         "course.read",
         "course.session",
     ]
+
+
+def test_delivered_sessions_are_dated_on_the_clinics_calendar(clinic, api, patient):
+    """08:00 in Tokyo is 23:00 UTC the day before: the history's course starts on the local
+    day of its first session, not on the UTC one."""
+    with clinic.client("admin") as admin:
+        tokyo = admin.patch("/clinic/settings", json={"timezone": "Asia/Tokyo"})
+        assert tokyo.status_code == 200, tokyo.text
+    course = new_course(api, template="ect-mwf", start="2026-11-02", time="08:00")
+    assert course["timezone"] == "Asia/Tokyo"
+    for number, day in [(1, "2026-11-02"), (2, "2026-11-04")]:
+        done = record(api, course, number, {"delivered_at": f"{day}T08:00"})
+        assert done.status_code == 200, done.text
+    ect = next(p for p in api.get(PATIENT).json()["procedures"] if p["type"] == "ECT")
+    assert (ect["start"], ect["sessions"]) == ("2026-11-02", 2)
+    stopped = api.post(
+        f"{PATIENT}/courses/{course['id']}/stop",
+        json={"reason": "remission"},
+        headers={"If-Match": version(api)},
+    )
+    assert stopped.status_code == 200, stopped.text
+    ect = next(p for p in api.get(PATIENT).json()["procedures"] if p["type"] == "ECT")
+    assert (ect["start"], ect["end"]) == ("2026-11-02", "2026-11-04")

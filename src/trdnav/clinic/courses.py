@@ -186,11 +186,21 @@ def _measurements(patient: Patient, course: Course) -> list[CourseMeasurement]:
     return sorted(out, key=lambda m: (m.session, m.date))
 
 
+def _local_day(course: Course, when: datetime) -> date:
+    """The calendar day of ``when`` (stored in UTC) where the course is given."""
+    return when.astimezone(ZoneInfo(course.timezone)).date()
+
+
+def _day_of(course: Course, s: CourseSession) -> date:
+    """A session's day: the local day it was delivered, else its planned day."""
+    return _local_day(course, s.delivered_at) if s.delivered_at else s.planned_date
+
+
 def _recorded(course: Course) -> list[RecordedSession]:
     return [
         RecordedSession(
             number=s.number,
-            date=(s.delivered_at.date() if s.delivered_at else s.planned_date),
+            date=_day_of(course, s),
             status=s.status,
             parameters=s.parameters or {},
             side_effects=s.side_effects or [],
@@ -217,9 +227,9 @@ def _write_back(
     item.sessions = len(delivered)
     if delivered:
         first = min(s.delivered_at for s in delivered if s.delivered_at is not None)
-        item.start = min(first.date(), item.start)
+        item.start = min(_local_day(course, first), item.start)
     if course.status != "active":
-        ends = [s.delivered_at.date() for s in delivered if s.delivered_at]
+        ends = [_local_day(course, s.delivered_at) for s in delivered if s.delivered_at]
         item.end = max(ends) if ends else item.start
     if isinstance(item, Procedure):
         item.response = course_outcome(template, kb, _measurements(patient, course))
@@ -245,9 +255,7 @@ def course_view(
     template = kb.courses[course.template_id]
     ordered = sorted(course.sessions, key=lambda s: s.number)
     counting = [
-        (s.number, s.delivered_at.date() if s.delivered_at else s.planned_date)
-        for s in ordered
-        if s.status in ("planned", "delivered")
+        (s.number, _day_of(course, s)) for s in ordered if s.status in ("planned", "delivered")
     ]
     due = assign_measurements(template, counting)
     measurements = _measurements(patient, course)
@@ -548,7 +556,7 @@ def record_session(
             raise Conflict(f"record session {earlier[0]} before session {number}")
         when = _parse_when(body.get("delivered_at"), course, row)
         problems: list[Problem] = list(given_problems)
-        local_day = when.astimezone(ZoneInfo(course.timezone)).date()
+        local_day = _local_day(course, when)
         if local_day < course.start_date:
             problems.append(
                 Problem(
@@ -677,7 +685,7 @@ def _shift(
     taken = [
         Taken(
             number=s.number,
-            date=(s.delivered_at.date() if s.delivered_at else s.planned_date),
+            date=_day_of(course, s),
             phase=s.phase,
             delivered=s.status == "delivered",
         )
