@@ -186,6 +186,19 @@ def bad_records(o, pid):
     o.phq9(pid, "2024-01-02", 31)  # out of range
 
 
+@scenario(16)
+def observed_until_inside_the_follow_up_window(o, pid):
+    """Observation ends on 2024-01-20: the window around 2024-01-05 (to 2024-03-05) is still
+    open, and the ECT of 2024-03-01 and the esketamine of 2024-02-01 come after it."""
+    o.add_person(pid, observed_to="2024-01-20")
+    o.mdd(pid, "2023-01-01")
+    o.phq9(pid, "2023-01-05", 18)
+    o.phq9(pid, "2023-12-20", 3)  # in the window, but a later total could still come
+    o.procedure(pid, o.ECT, "2023-06-01")
+    o.procedure(pid, o.ECT, "2024-03-01")
+    o.drug(pid, o.ESKETAMINE, "2024-02-01", "2024-02-01", days_supply=1)
+
+
 @scenario(15)
 def not_depressed(o, pid):
     o.add_person(pid, observed_to=None)
@@ -293,6 +306,14 @@ def test_phq9_outcomes_and_remission_at_12_months(shared):
     )
     found = {f.check: f.examples for f in shared.findings}
     assert shared.ids["phq9_invalid_value"]["measurement"][1] in found["invalid_value"]
+
+
+def test_results_stop_at_the_persons_assessment_date(shared):
+    e, p = episode(shared, 16), person(shared, 16)
+    assert e["as_of"] == D(2024, 1, 20)
+    assert (e["phq9_latest"], e["phq9_remission"]) == (3, True)
+    assert e["remission_12m"] is None  # pending: the window is open on 2024-01-20
+    assert (p["ect_first_date"], p["esketamine_first_date"]) == (D(2023, 6, 1), None)
 
 
 def test_icd10_codes_resolve_through_the_concept_table(shared):

@@ -110,6 +110,10 @@ class Definition(Steps):
                 part, [r.person_id == part.person_id, r.episode == part.episode]
             ).select(r, *[part[c] for c in part.columns if c not in ("person_id", "episode")])
         zero = ibis.literal(0, type="int64")
+        # Remission at 12 months is not known while its window is still open on the
+        # person's assessment date: a later total in the window could change it.
+        window_open = r.due_day + self.p.phq9_followup_window_days > r.person_as_of_day
+        r = r.mutate(remission_12m=ibis.ifelse(window_open, ibis.null("boolean"), r.remission_12m))
         r = r.mutate(
             failed_trials=r.failed_trials.fill_null(zero),
             failed_drugs=r.failed_drugs.fill_null(zero).cast("int64"),
@@ -208,7 +212,12 @@ class Definition(Steps):
         chosen = e.join(pick, [e.person_id == pick.person_id, e.episode == pick.chosen]).select(
             e, episodes=pick.episodes
         )
-        td = self.treatment_days()
+        # treatments up to the person's assessment date, as every other result
+        td, persons = self.treatment_days(), self.persons()
+        td = td.join(persons, td.person_id == persons.person_id).select(
+            td.person_id, td.treatment, td.day, persons.as_of_day
+        )
+        td = td.filter(td.day <= td.as_of_day)
         received = td.group_by("person_id").agg(
             **{
                 f"{name.lower()}_first_day": ibis.ifelse(
@@ -219,7 +228,6 @@ class Definition(Steps):
                 for number, name in enumerate(TREATMENTS)
             }
         )
-        persons = self.persons()
         out = persons.left_join(chosen, persons.person_id == chosen.person_id).select(
             persons.person_id,
             persons.as_of,

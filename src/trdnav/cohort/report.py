@@ -173,7 +173,8 @@ first.</p>
 {remission_rows}</table>
 <h2>Remission at 12 months (PHQ-9)</h2>
 <p>{r12["yes"]:,} in remission, {r12["no"]:,} not ({_pct(r12["yes"], r12_known)} of those
-assessed); {r12["unknown"]:,} with an episode but no PHQ-9 index or follow-up.</p>
+assessed); {r12["unknown"]:,} with an episode but no PHQ-9 index or follow-up, or whose
+follow-up window was still open on their assessment date.</p>
 <h2>Treatments received</h2>
 {_bars(list(s["received"].items()))}
 <h2>Data checks</h2>

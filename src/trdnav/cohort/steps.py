@@ -418,7 +418,7 @@ class Steps:
                     ibis.least(e.following - ibis.interval(days=1), e.person_as_of),
                 )
             )
-            e = e.mutate(as_of_day=day_number(e.as_of))
+            e = e.mutate(as_of_day=day_number(e.as_of), person_as_of_day=day_number(e.person_as_of))
             return e.drop("person_as_of", "following")
 
         return self._once("episodes", build)
@@ -701,7 +701,9 @@ class Steps:
         out = o.left_join(f, [o.person_id == f.person_id, o.episode == f.episode]).select(
             o, remission_12m=f.remission_12m
         )
-        return out.drop("index_date", "due_day")
+        # ``due_day`` stays: the result is pending while the window is open on the
+        # person's assessment date (:meth:`Definition._episode_results`)
+        return out.drop("index_date")
 
     # --- lines of treatment -----------------------------------------------------------
 
