@@ -306,3 +306,23 @@ def test_delivered_sessions_are_dated_on_the_clinics_calendar(clinic, api, patie
     assert stopped.status_code == 200, stopped.text
     ect = next(p for p in api.get(PATIENT).json()["procedures"] if p["type"] == "ECT")
     assert (ect["start"], ect["end"]) == ("2026-11-02", "2026-11-04")
+
+
+def test_a_second_course_of_a_running_treatment_is_refused(api, patient):
+    first = new_course(api, template="tms-10hz", start="2026-12-21")
+    before = version(api)
+    again = api.post(
+        f"{PATIENT}/courses",
+        json={"template": "tms-10hz", "start": "2027-01-04", "reviewed": True},
+        headers={"If-Match": before},
+    )
+    assert again.status_code == 409
+    assert f"course {first['id']} of tms is active" in again.json()["detail"]
+    assert version(api) == before
+    stopped = api.post(
+        f"{PATIENT}/courses/{first['id']}/stop",
+        json={"reason": "moved"},
+        headers={"If-Match": before},
+    )
+    assert stopped.status_code == 200, stopped.text
+    assert new_course(api, template="tms-10hz", start="2027-01-04")["status"] == "active"

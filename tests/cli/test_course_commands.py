@@ -177,20 +177,24 @@ def test_course_ids_are_shown_and_every_problem_of_a_recording_is_listed(tmp_pat
     planned = run(*plan, "--start", "2025-06-02", db=db)
     assert planned.returncode == 0, planned.stderr
     assert "course 1: IV ketamine" in planned.stdout
-    assert run(*plan, "--start", "2025-07-07", db=db).returncode == 0
+    again = run(*plan, "--start", "2025-07-07", db=db)
+    assert again.returncode == 2
+    assert again.stderr.startswith("error: course 1 of ketamine is active for this patient")
+    other = ("course", "plan", "example-stage-2", "--template", "esketamine-trd", "--clinic", "1")
+    assert run(*other, "--start", "2025-07-07", "--reviewed", db=db).returncode == 0
     listing = run("course", "list", "example-stage-2", "--clinic", "1", db=db)
     assert listing.returncode == 0, listing.stderr
-    rows = [line.split("│") for line in listing.stdout.splitlines() if "ketamine-iv" in line]
-    assert [(r[1].strip(), r[3].strip(), r[4].strip()) for r in rows] == [
-        ("1", "active", "2025-06-02"),
-        ("2", "active", "2025-07-07"),
+    rows = [line.split("│") for line in listing.stdout.splitlines() if "ketamine-" in line]
+    assert [(r[1].strip(), r[2].strip(), r[3].strip(), r[4].strip()) for r in rows] == [
+        ("1", "ketamine-iv", "active", "2025-06-02"),
+        ("2", "esketamine-trd", "active", "2025-07-07"),
     ]
     listed = json.loads(
         run("course", "list", "example-stage-2", "--clinic", "1", "--json", db=db).stdout
     )
     assert [c["id"] for c in listed] == [1, 2]
     shown = run("course", "show", "example-stage-2", "2", "--clinic", "1", db=db)
-    assert "course 2: IV ketamine" in shown.stdout
+    assert "course 2: Esketamine nasal spray" in shown.stdout
     preview = run("course", "plan", "--template", "ketamine-iv", "--start", "2025-06-02")
     assert "preview: IV ketamine" in preview.stdout
     record = ("course", "record", "example-stage-2", "1", "1", "--clinic", "1")

@@ -363,6 +363,18 @@ def create_course(
     with store.transaction() as session:
         patient = load_patient(session, actor, patient_id)
         bump_version(session, patient, if_match)  # the version first: 428 and 412 as usual
+        running = session.scalars(
+            select(Course.id).where(
+                Course.patient_pk == patient.pk,
+                Course.treatment == template.treatment,
+                Course.status == "active",
+            )
+        ).first()
+        if running is not None:
+            raise Conflict(
+                f"course {running} of {template.treatment} is active for this patient: "
+                "stop it before planning another course of the same treatment"
+            )
         if not reviewed:
             _require_review(patient, kb, template, today, settings.adequate_trial_days)
         calendar = _calendar(session, actor, settings)
