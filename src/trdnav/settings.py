@@ -143,7 +143,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "timezone",
         None,
         "IANA time zone that decides the clinic's 'today' (the default assessment date). "
-        "Empty means the server's local time zone.",
+        "Empty means the server's local time zone. Courses are planned in the clinic's "
+        "`timezone` (clinic settings), else this one, else UTC: set one before planning "
+        "courses.",
     ),
     SettingSpec(
         "fhir_max_bundle_mb",
