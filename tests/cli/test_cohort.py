@@ -189,6 +189,30 @@ def test_load_replaces_only_the_tables_of_the_folder(synthetic, tmp_path, fresh_
     assert rows[0] == pq.read_table(exposures).num_rows
 
 
+def test_a_table_folder_with_a_bad_file_is_refused_naming_it(synthetic, tmp_path):
+    """DuckDB reads a table's other files only when the run reaches them: a file that is not
+    Parquet, or one with other columns, was an internal error in the middle of the run."""
+    for case, extra in [("not-parquet", None), ("other-columns", pa.table({"person_id": [1]}))]:
+        data = tmp_path / case
+        shutil.copytree(synthetic, data)
+        people = data / "person"
+        if (data / "person.parquet").is_file():
+            people.mkdir()
+            (data / "person.parquet").rename(people / "part-0.parquet")
+        if extra is None:
+            (people / "part-9.parquet").write_text("a,b\n")
+        else:
+            pq.write_table(extra, people / "part-9.parquet")
+        result = cli("cohort", "run", "--data", str(data), "--out", str(tmp_path / "x.parquet"))
+        assert result.returncode == 2, result.stderr
+        assert "\nerror: --data: got" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+        assert "internal error" not in result.stderr
+        if extra is not None:
+            said = " ".join(result.stderr.split())  # the console wraps long lines
+            assert said.endswith("year_of_birth; part-9.parquet has person_id)"), said
+
+
 def test_output_paths_are_checked_before_the_run(synthetic, tmp_path):
     (tmp_path / "a-file").write_text("x")
     cases = [

@@ -314,6 +314,14 @@ def test_results_stop_at_the_persons_assessment_date(shared):
     assert (e["phq9_latest"], e["phq9_remission"]) == (3, True)
     assert e["remission_12m"] is None  # pending: the window is open on 2024-01-20
     assert (p["ect_first_date"], p["esketamine_first_date"]) == (D(2023, 6, 1), None)
+    found = {(f.check, f.table): (f.count, f.examples) for f in shared.findings}
+    ids = shared.ids["observed_until_inside_the_follow_up_window"]
+    assert found[("after_as_of", "procedure_occurrence")] == (
+        1,
+        [ids["procedure_occurrence"][1]],
+    )
+    assert found[("after_as_of", "drug_exposure")] == (1, ids["drug_exposure"])
+    assert ("after_as_of", "condition_occurrence") not in found
 
 
 def test_icd10_codes_resolve_through_the_concept_table(shared):
@@ -411,9 +419,11 @@ def test_a_null_person_id_hides_unknown_persons_as_not_in_does(engines, omop):
     o.drug(99, o.CITALOPRAM, "2024-01-01", "2024-03-01")
     found = {(f.check, f.table) for f in run(engines, o).findings}
     assert ("unknown_person", "drug_exposure") in found
+    assert ("missing_id", "person") not in found
     o.rows["person"].append({**o.rows["person"][0], "person_id": None})
-    found = {(f.check, f.table) for f in engines.duckdb(o.write()).findings}
-    assert ("unknown_person", "drug_exposure") not in found
+    counted = {(f.check, f.table): (f.count, f.examples) for f in run(engines, o).findings}
+    assert ("unknown_person", "drug_exposure") not in counted
+    assert counted[("missing_id", "person")] == (1, [])  # reported, not silently dropped
 
 
 @pytest.mark.parametrize(

@@ -93,6 +93,7 @@ def run_checks(checks: list[Check], execute: Execute) -> list[Finding]:
             if check.weight
             else [row[check.id_column] for row in sample]
         )
+        examples = [e for e in examples if e is not None]  # a missing id is no example
         findings.append(
             Finding(check.code, check.table, check.message, int(count), examples[:EXAMPLES])
         )
@@ -113,6 +114,7 @@ _DATES = {
     "measurement": "measurement_date",
     "observation_period": "observation_period_start_date",
 }
+_AFTER_AS_OF = ("condition_occurrence", "drug_exposure", "procedure_occurrence")
 _UNKNOWN_PERSON = "{name} records of a person not in the person table: left out"
 _MISSING_DATE = "{name} records without a start date: left out"
 _UNKNOWN_CONCEPT = "{name} records with no concept (id 0 or empty): not matched to any concept set"
@@ -261,6 +263,9 @@ def _table_checks(
         extra = {
             "dates_out_of_order": t.observation_period_end_date < t.observation_period_start_date
         }
+    if name in _AFTER_AS_OF:
+        dated = t[_DATES[name]]
+        extra["after_as_of"] = t.known_person.notnull() & (dated > t.person_as_of)
     flags = {**_common_flags(name, t), **extra}
     return _problem_rows(definition, name, t, flags, weights, weighed)
 
@@ -321,6 +326,23 @@ def data_checks(tables: dict[str, ir.Table], definition: Definition) -> list[Che
         "measurement",
         "PHQ-9 totals dated after the person's assessment date (end of observation or "
         "--as-of): not counted",
+    )
+    for table in _AFTER_AS_OF:
+        more(
+            "after_as_of",
+            table,
+            f"{table} records dated after the person's assessment date (end of observation "
+            "or --as-of): not counted",
+        )
+    checks.append(
+        Check(
+            "missing_id",
+            "person",
+            "person rows without a person_id: left out",
+            ids.filter(ids.person_id.isnull()),
+            "person_id",
+            "records",
+        )
     )
     persons, episodes = definition.persons(), definition.episodes()
     checks.append(

@@ -54,10 +54,36 @@ class DuckDBRunner(Runner):
         if path is None:
             return None
         try:
+            self._same_columns(path)
             return self.con.read_parquet(path, table_name=f"omop_{table}")
         except duckdb.Error as exc:
             reason = str(exc).strip().splitlines()[0].removeprefix("Invalid Input Error: ")
             raise InputError([Problem("--data", path, f"Parquet files ({reason})")]) from None
+
+    def _same_columns(self, path: str) -> None:
+        """Every file of a table is a Parquet file with the same columns (their footers
+        only are read): DuckDB reads the other files only when the run reaches them."""
+        columns: dict[str, list[str]] = {}
+        rows = self.con.con.execute(
+            "SELECT file_name, name FROM parquet_schema(?)", [path]
+        ).fetchall()
+        for file_name, name in rows:
+            columns.setdefault(file_name, []).append(name)
+        shapes = {file_name: sorted(names[1:]) for file_name, names in columns.items()}
+        first, *others = sorted(shapes)
+        for other in others:
+            if shapes[other] != shapes[first]:
+                raise InputError(
+                    [
+                        Problem(
+                            "--data",
+                            path,
+                            f"Parquet files with the same columns ({Path(first).name} has "
+                            f"{', '.join(shapes[first])}; {Path(other).name} has "
+                            f"{', '.join(shapes[other])})",
+                        )
+                    ]
+                )
 
     def keep_result(self, expr: ir.Table) -> tuple[pa.Table, ir.Table]:
         """The rows are fetched as they are computed and read again where they are, in

@@ -195,7 +195,8 @@ def group_by_person(tables: Mapping[str, pa.Table]) -> Iterator[PersonRecords]:
     repeated person rows are left out, as the engines leave them out."""
     people: dict[int, PersonRecords] = {}
     for row in tables["person"].to_pylist():
-        people.setdefault(row["person_id"], PersonRecords(row))
+        if row["person_id"] is not None:  # a row without an id is nobody's (reported)
+            people.setdefault(row["person_id"], PersonRecords(row))
     for name in SCHEMAS:
         if name in ("person", "concept", "concept_ancestor", "drug_strength"):
             continue
