@@ -326,3 +326,25 @@ def test_a_second_course_of_a_running_treatment_is_refused(api, patient):
     )
     assert stopped.status_code == 200, stopped.text
     assert new_course(api, template="tms-10hz", start="2027-01-04")["status"] == "active"
+
+
+def test_a_late_delivery_moves_the_sessions_it_overtook(api, patient):
+    course = new_course(api, template="ect-mwf", start="2026-11-02", time="08:00")
+    planned = {s["number"]: s["date"] for s in course["sessions"]}
+    # Wednesday 11 November is Veterans Day, a holiday
+    assert [planned[n] for n in (3, 4, 5)] == ["2026-11-06", "2026-11-09", "2026-11-13"]
+    for number, day in [(1, "2026-11-02"), (2, "2026-11-04")]:
+        assert record(api, course, number, {"delivered_at": f"{day}T08:00"}).status_code == 200
+    late = record(api, course, 3, {"delivered_at": "2026-11-09T10:00"})
+    assert late.status_code == 200, late.text
+    sessions = {s["number"]: s for s in late.json()["sessions"]}
+    assert (sessions[3]["status"], sessions[4]["date"], sessions[5]["date"]) == (
+        "delivered",
+        "2026-11-13",
+        "2026-11-16",
+    )
+    assert len(sessions) == len(planned)  # nothing lost or added
+    on_time = record(api, course, 4, {})  # at its new planned time
+    assert on_time.status_code == 200, on_time.text
+    plans = api.get(f"{PATIENT}/courses/{course['id']}/plans").json()
+    assert plans[-1]["reason"] == "session 3 delivered late"

@@ -668,6 +668,12 @@ def record_session(
                 session.flush()
                 ids.append(measurement.id)
             row.measurement_ids = ids
+            overtaken = [
+                s for s in course.sessions if s.status == "planned" and s.planned_date <= local_day
+            ]
+            if overtaken:  # delivered late: the sessions still owed follow it
+                calendar = _calendar(session, actor, settings)
+                _shift(session, course, template, row, calendar, after=local_day)
         else:
             _shift(session, course, template, row, _calendar(session, actor, settings))
         if all(s.status != "planned" for s in course.sessions):
@@ -692,8 +698,11 @@ def _shift(
     template: CourseTemplate,
     row: CourseSession,
     calendar: ClinicCalendar,
+    *,
+    after: date | None = None,
 ) -> None:
-    """Re-plan the sessions still owed from the day after a missed or cancelled one."""
+    """Re-plan the sessions still owed from the day after a missed or cancelled one, or
+    after ``after`` (the day a session was delivered later than planned)."""
     taken = [
         Taken(
             number=s.number,
@@ -708,7 +717,7 @@ def _shift(
         course.sessions.remove(s)
         session.delete(s)
     session.flush()
-    resume = row.planned_date + timedelta(days=1)
+    resume = (after or row.planned_date) + timedelta(days=1)
     slots = replan(
         template,
         course.start_date,
@@ -720,7 +729,8 @@ def _shift(
     course.sessions.extend(_rows(course, slots))
     course.plan_version += 1
     session.flush()
-    session.add(_snapshot(course, f"session {row.number} {row.status}"))
+    late = " late" if after is not None else ""
+    session.add(_snapshot(course, f"session {row.number} {row.status}{late}"))
 
 
 def stop_course(
