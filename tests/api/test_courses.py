@@ -1,6 +1,7 @@
 """Treatment courses over HTTP: plan, record, re-plan, stop, write back, iCalendar."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
@@ -348,3 +349,24 @@ def test_a_late_delivery_moves_the_sessions_it_overtook(api, patient):
     assert on_time.status_code == 200, on_time.text
     plans = api.get(f"{PATIENT}/courses/{course['id']}/plans").json()
     assert plans[-1]["reason"] == "session 3 delivered late"
+
+
+def test_today_is_the_clinics_today_for_a_delivery(clinic, api, patient):
+    """The server runs in UTC. In Kiritimati (UTC+14) today may be UTC's tomorrow, and in
+    Pago Pago (UTC-11) UTC's today may be tomorrow: at any hour one of the two differs."""
+    utc_today = datetime.now(UTC).date()
+    for zone, template in [("Pacific/Kiritimati", "ect-mwf"), ("Pacific/Pago_Pago", "tms-10hz")]:
+        with clinic.client("admin") as admin:
+            assert admin.patch("/clinic/settings", json={"timezone": zone}).status_code == 200
+        local_today = datetime.now(ZoneInfo(zone)).date()
+        course = new_course(
+            api, template=template, start=(local_today - timedelta(days=3)).isoformat()
+        )
+        day = max(local_today, utc_today)
+        done = record(api, course, 1, {"delivered_at": f"{day}T00:30"})
+        if day == local_today:
+            assert done.status_code == 200, done.text
+        else:
+            assert done.status_code == 422
+            expected = done.json()["errors"][0]["expected"]
+            assert expected == f"a time on or before today ({local_today}, {zone})"

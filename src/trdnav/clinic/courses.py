@@ -577,12 +577,14 @@ def record_session(
                     f"a time on or after the course start ({course.start_date.isoformat()})",
                 )
             )
-        if status == "delivered" and local_day > today:
+        # today where the course is given, which need not be the server's
+        course_today = utcnow().astimezone(ZoneInfo(course.timezone)).date()
+        if status == "delivered" and local_day > course_today:
             problems.append(
                 Problem(
                     "delivered_at",
                     when.isoformat(),
-                    f"a time on or before today ({today.isoformat()})",
+                    f"a time on or before today ({course_today.isoformat()}, {course.timezone})",
                 )
             )
         previous = [s for s in course.sessions if s.number < number and s.delivered_at]
