@@ -370,3 +370,19 @@ def test_today_is_the_clinics_today_for_a_delivery(clinic, api, patient):
             assert done.status_code == 422
             expected = done.json()["errors"][0]["expected"]
             assert expected == f"a time on or before today ({local_today}, {zone})"
+
+
+def test_a_missed_session_that_cannot_be_planned_again_names_the_session(clinic, api, patient):
+    course = new_course(api, template="ect-mwf", start="2026-11-02")
+    with clinic.client("admin") as admin:
+        weekend = admin.patch("/clinic/settings", json={"working_days": ["sat", "sun"]})
+        assert weekend.status_code == 200
+    before = version(api)
+    missed = record(api, course, 1, {"status": "missed"})
+    assert missed.status_code == 422
+    [problem] = missed.json()["errors"]
+    assert (problem["path"], problem["value"]) == ("status", "missed")
+    assert problem["expected"].startswith(
+        "a session after which the sessions still owed can be planned again from 2026-11-03"
+    )
+    assert version(api) == before

@@ -720,14 +720,28 @@ def _shift(
         session.delete(s)
     session.flush()
     resume = (after or row.planned_date) + timedelta(days=1)
-    slots = replan(
-        template,
-        course.start_date,
-        course.session_time,
-        calendar.work_calendar(course.start_date),
-        taken,
-        resume,
-    )
+    try:
+        slots = replan(
+            template,
+            course.start_date,
+            course.session_time,
+            calendar.work_calendar(course.start_date),
+            taken,
+            resume,
+        )
+    except InputError as exc:  # the sessions still owed find no open day: say so here
+        raise InputError(
+            [
+                Problem(
+                    "delivered_at" if after is not None else "status",
+                    after.isoformat() if after is not None else row.status,
+                    "a session after which the sessions still owed can be planned again "
+                    f"from {resume.isoformat()} on the clinic's calendar (its working days, "
+                    f"closures and holidays): {p.expected}",
+                )
+                for p in exc.problems
+            ]
+        ) from None
     course.sessions.extend(_rows(course, slots))
     course.plan_version += 1
     session.flush()
