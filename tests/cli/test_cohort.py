@@ -213,6 +213,35 @@ def test_a_table_folder_with_a_bad_file_is_refused_naming_it(synthetic, tmp_path
             assert said.endswith("year_of_birth; part-9.parquet has person_id)"), said
 
 
+def test_data_without_a_person_table_is_named(synthetic, tmp_path):
+    data = tmp_path / "no-person"
+    shutil.copytree(synthetic, data, ignore=shutil.ignore_patterns("person", "person.parquet"))
+    result = cli("cohort", "run", "--data", str(data), "--out", str(tmp_path / "x.parquet"))
+    assert result.returncode == 2
+    said = " ".join(result.stderr.split())
+    assert said.endswith("expected a folder holding person.parquet or person/*.parquet")
+
+
+def test_a_schema_without_a_person_table_is_named(tmp_path, postgres_url):
+    result = cli(
+        "cohort",
+        "run",
+        "--engine",
+        "postgres",
+        "--data",
+        postgres_url,
+        "--schema",
+        "nosuch",
+        "--out",
+        str(tmp_path / "x.parquet"),
+    )
+    assert result.returncode == 2
+    said = " ".join(result.stderr.split())
+    assert said.endswith(
+        'error: --schema: got "nosuch"; expected a schema holding an OMOP table person'
+    )
+
+
 def test_output_paths_are_checked_before_the_run(synthetic, tmp_path):
     (tmp_path / "a-file").write_text("x")
     cases = [

@@ -49,6 +49,11 @@ class DuckDBRunner(Runner):
         spill = Path(tempfile.gettempdir()) / "trdnav-duckdb"
         self.con.raw_sql(f"SET temp_directory = '{spill}'")
 
+    def no_person_table(self) -> Problem:
+        return Problem(
+            "--data", str(self.folder), "a folder holding person.parquet or person/*.parquet"
+        )
+
     def raw(self, table: str) -> ir.Table | None:
         path = parquet_path(self.folder, table)
         if path is None:

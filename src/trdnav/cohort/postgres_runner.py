@@ -74,6 +74,9 @@ class PostgresRunner(Runner):
         self.present = set(self.con.list_tables(database=schema))
         self._kept = 0
 
+    def no_person_table(self) -> Problem:
+        return Problem("--schema", self.schema, "a schema holding an OMOP table person")
+
     def raw(self, table: str) -> ir.Table | None:
         if table not in self.present:
             return None

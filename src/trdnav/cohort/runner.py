@@ -48,6 +48,10 @@ class Runner(ABC):
     def raw(self, table: str) -> ir.Table | None:
         """The table as stored, or None when the data has no such table."""
 
+    def no_person_table(self) -> Problem:
+        """The problem of data without a person table, naming where it was looked for."""
+        return Problem("--data", self.name, "data with an OMOP person table")
+
     def materialize(self, table: ir.Table) -> ir.Table:
         """Keep an intermediate result (a temporary table, a cached DataFrame)."""
         return table.cache()
@@ -76,7 +80,7 @@ class Runner(ABC):
             table = self.raw(name)
             if table is None:
                 if name in REQUIRED:
-                    raise InputError([Problem("--data", name, "an OMOP person table")])
+                    raise InputError([self.no_person_table()])
                 findings.append(
                     Finding(
                         "missing_table", name, f"table {name} is missing: treated as empty", 1, []

@@ -77,6 +77,11 @@ class SparkRunner(Runner):
         self._kept: list[Any] = []
         self._tables = 0
 
+    def no_person_table(self) -> Problem:
+        return Problem(
+            "--data", str(self.folder), "a folder holding person.parquet or person/*.parquet"
+        )
+
     def raw(self, table: str) -> ir.Table | None:
         path = parquet_path(self.folder, table)
         if path is None:
