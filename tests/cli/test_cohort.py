@@ -136,24 +136,18 @@ def test_invalid_input_is_one_line_and_exit_2(synthetic, tmp_path, args, message
     assert "Traceback" not in result.stderr
 
 
+def run_on_postgres(url, schema, out):
+    engine = ("--engine", "postgres", "--data", url, "--schema", schema)
+    return cli("cohort", "run", *engine, "--out", str(out))
+
+
 def test_postgres_engine_gives_the_duckdb_results(synthetic, default_run, tmp_path, postgres_url):
     loaded = cli(
         "cohort", "load", "--data", str(synthetic), "--to", postgres_url, "--schema", "omop"
     )
     assert loaded.returncode == 0, loaded.stderr
     duck, pg = default_run[1], tmp_path / "pg.parquet"
-    result = cli(
-        "cohort",
-        "run",
-        "--engine",
-        "postgres",
-        "--data",
-        postgres_url,
-        "--schema",
-        "omop",
-        "--out",
-        str(pg),
-    )
+    result = run_on_postgres(postgres_url, "omop", pg)
     assert result.returncode == 0, result.stderr
     assert pq.read_table(duck).equals(pq.read_table(pg))
 
@@ -223,18 +217,7 @@ def test_data_without_a_person_table_is_named(synthetic, tmp_path):
 
 
 def test_a_schema_without_a_person_table_is_named(tmp_path, postgres_url):
-    result = cli(
-        "cohort",
-        "run",
-        "--engine",
-        "postgres",
-        "--data",
-        postgres_url,
-        "--schema",
-        "nosuch",
-        "--out",
-        str(tmp_path / "x.parquet"),
-    )
+    result = run_on_postgres(postgres_url, "nosuch", tmp_path / "x.parquet")
     assert result.returncode == 2
     said = " ".join(result.stderr.split())
     assert said.endswith(
