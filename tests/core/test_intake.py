@@ -94,7 +94,9 @@ def test_other_names_of_a_field_are_errors(kb, history, trial, section, key, mea
     assert found[path].expected == f"a known field; did you mean {meant!r}?"
 
 
-@pytest.mark.parametrize("key", ["language", "end_reason", "notes", "dosing_notes", "dated"])
+@pytest.mark.parametrize(
+    "key", ["language", "end_reason", "notes", "dosing_notes", "dated", "response_date"]
+)
 def test_extra_fields_unlike_known_ones_are_kept(kb, history, trial, key):
     doc = history(medication_trials=[{**trial("sertraline", 100, "2024-02-01", None), key: "x"}])
     assert parse_history(doc, kb).medication_trials[0].model_extra == {key: "x"}
@@ -343,3 +345,20 @@ def test_check_as_of_applies_the_documents_rule_to_a_date_given_apart():
     (problem,) = info.value.problems
     assert (problem.path, problem.value) == ("query.as_of", "0001-01-01")
     assert problem.expected == "a date on or after the episode onset (2023-09-01)"
+
+
+def test_the_date_fields_read_with_a_date_suffix_are_the_models_date_fields():
+    from trdnav.core import history
+    from trdnav.core.intake import _DATE_FIELDS
+
+    models = [
+        history.Patient,
+        history.Episode,
+        history.MedicationTrial,
+        history.PsychotherapyCourse,
+        history.Procedure,
+        history.Measurement,
+        history.PatientHistory,
+    ]
+    dated = {n for m in models for n, f in m.model_fields.items() if "date" in str(f.annotation)}
+    assert dated == _DATE_FIELDS

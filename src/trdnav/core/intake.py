@@ -118,6 +118,9 @@ _OTHER_NAMES = {
     "daily_dose_mg": ("dose", "dosemg", "dailydose"),
 }
 _DATE_SUFFIXES = ("", "date", "day", "on", "at")
+# The date fields of the history's records: only these are also meant with a date suffix
+# (``response_date`` is not ``response``).
+_DATE_FIELDS = frozenset({"start", "end", "onset", "birth_date", "as_of", "date"})
 
 
 def _plain(name: str) -> str:
@@ -133,8 +136,9 @@ def _meant_field(key: str, fields: list[str]) -> str | None:
         return close[0]
     plain = _plain(key)
     for name in fields:
+        suffixes = _DATE_SUFFIXES if name in _DATE_FIELDS else ("",)
         for stem in (_plain(name), *_OTHER_NAMES.get(name, ())):
-            if any(plain == stem + suffix for suffix in _DATE_SUFFIXES):
+            if any(plain == stem + suffix for suffix in suffixes):
                 return name
     return None
 
