@@ -43,11 +43,18 @@ def test_templates_and_preview():
     assert "--template" in bad.stderr
 
 
-def test_plan_record_show_export(tmp_path):
+def clinic_with_patient(tmp_path):
+    """A new SQLite database with one clinic holding example-stage-2; its URL."""
     db = f"sqlite:///{tmp_path / 'c.db'}"
     assert run("db", "upgrade", db=db).returncode == 0
-    run("clinic", "add", "Course Clinic", db=db)
-    run("import", str(ROOT / "examples" / "stage-2-trd.json"), "--clinic", "1", db=db)
+    assert run("clinic", "add", "Course Clinic", db=db).returncode == 0
+    stage_2 = str(ROOT / "examples" / "stage-2-trd.json")
+    assert run("import", stage_2, "--clinic", "1", db=db).returncode == 0
+    return db
+
+
+def test_plan_record_show_export(tmp_path):
+    db = clinic_with_patient(tmp_path)
     planned = run(
         "course",
         "plan",
@@ -169,10 +176,7 @@ def test_preview_refuses_what_cannot_be_planned():
 
 
 def test_course_ids_are_shown_and_every_problem_of_a_recording_is_listed(tmp_path):
-    db = f"sqlite:///{tmp_path / 'c.db'}"
-    assert run("db", "upgrade", db=db).returncode == 0
-    run("clinic", "add", "Course Clinic", db=db)
-    run("import", str(ROOT / "examples" / "stage-2-trd.json"), "--clinic", "1", db=db)
+    db = clinic_with_patient(tmp_path)
     plan = ("course", "plan", "example-stage-2", "--template", "ketamine-iv", "--clinic", "1")
     planned = run(*plan, "--start", "2025-06-02", db=db)
     assert planned.returncode == 0, planned.stderr
@@ -241,10 +245,7 @@ def test_course_ids_are_shown_and_every_problem_of_a_recording_is_listed(tmp_pat
 
 
 def test_planning_a_course_under_caution_needs_reviewed(tmp_path):
-    db = f"sqlite:///{tmp_path / 'c.db'}"
-    assert run("db", "upgrade", db=db).returncode == 0
-    run("clinic", "add", "Course Clinic", db=db)
-    run("import", str(ROOT / "examples" / "stage-2-trd.json"), "--clinic", "1", db=db)
+    db = clinic_with_patient(tmp_path)
     plan = ("course", "plan", "example-stage-2", "--template", "tms-10hz", "--clinic", "1")
     refused = run(*plan, "--start", "2025-06-02", db=db)
     assert refused.returncode == 2
