@@ -25,7 +25,7 @@ import time as time_module
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,10 @@ import yaml
 from trdnav.core.assessment import Assessment, assess
 from trdnav.core.course_rules import (
     CourseMeasurement,
+    GivenSession,
     RecordedSession,
     check_session,
+    check_spacing,
     course_alerts,
     course_outcome,
 )
@@ -255,16 +257,32 @@ def _run_course(spec: dict[str, Any], kb: KnowledgeBase) -> None:
     at = time.fromisoformat(str(c.get("time", "09:00")))
     calendar = WorkCalendar(closed=frozenset(c.get("closed", [])))
     sessions = {
-        s.number: {"date": s.date, "phase": s.phase, "status": "planned"}
+        s.number: {"date": s.date, "phase": s.phase, "status": "planned", "slot": s}
         for s in plan(template, start, at, calendar)
     }
     recorded: list[RecordedSession] = []
     measured: list[CourseMeasurement] = []
     problems: list[str] = []
+    given: list[GivenSession] = []
     for record in c.get("records", []):
         number, status = record["number"], record.get("status", "delivered")
         row = sessions[number]
         if status == "delivered":
+            slot = row["slot"]
+            when = record.get("at") or datetime.combine(slot.date, slot.time)
+            this = GivenSession(
+                number=number,
+                start=when.replace(tzinfo=UTC),
+                day=when.date(),
+                minutes=slot.minutes,
+                phase=slot.phase,
+            )
+            spacing = check_spacing(template, this, given)
+            if spacing is not None:  # refused: the session is still owed
+                problems.append(spacing.path)
+                continue
+            given.append(this)
+            row["date"] = this.day
             found, named = check_session(
                 template,
                 kb,
@@ -304,7 +322,12 @@ def _run_course(spec: dict[str, Any], kb: KnowledgeBase) -> None:
         for n in [n for n, r in sessions.items() if r["status"] == "planned"]:
             del sessions[n]
         for slot in replan(template, start, at, calendar, taken, row["date"] + timedelta(days=1)):
-            sessions[slot.number] = {"date": slot.date, "phase": slot.phase, "status": "planned"}
+            sessions[slot.number] = {
+                "date": slot.date,
+                "phase": slot.phase,
+                "status": "planned",
+                "slot": slot,
+            }
     expect = spec["expect"]
     actual = {
         "count": len(sessions),

@@ -363,7 +363,7 @@ def test_today_is_the_clinics_today_for_a_delivery(clinic, api, patient):
             api, template=template, start=(local_today - timedelta(days=3)).isoformat()
         )
         day = max(local_today, utc_today)
-        done = record(api, course, 1, {"delivered_at": f"{day}T00:30"})
+        done = record(api, course, 1, {"delivered_at": f"{day}T00:00"})
         if day == local_today:
             assert done.status_code == 200, done.text
         else:
@@ -386,3 +386,75 @@ def test_a_missed_session_that_cannot_be_planned_again_names_the_session(clinic,
         "a session after which the sessions still owed can be planned again from 2026-11-03"
     )
     assert version(api) == before
+
+
+def test_a_dose_too_soon_after_the_previous_one_is_refused(clinic, api, patient):
+    """Esketamine gives one session a day, each taking 150 minutes. Times are shown in the
+    course's zone."""
+    with clinic.client("admin") as admin:
+        new_york = admin.patch("/clinic/settings", json={"timezone": "America/New_York"})
+        assert new_york.status_code == 200
+    course = new_course(api, template="esketamine-trd", start="2026-11-03", time="09:00")
+    dose = {"parameters": {"dose_mg": 56, "bp_before": "124/80"}}
+    first = record(api, course, 1, {**dose, "delivered_at": "2026-11-03T09:00"})
+    assert first.status_code == 200, first.text
+    before = version(api)
+    for at, expected in [
+        (
+            "2026-11-03T09:30",
+            "a time after session 1 ended (it began at 2026-11-03T09:00:00-05:00 and takes 150 "
+            "minutes, to 2026-11-03T11:30:00-05:00; rule course.session_spacing)",
+        ),
+        (
+            "2026-11-03T16:00",
+            "a day after 2026-11-03, when session 1 was given: phase 'induction' of "
+            "esketamine-trd gives one session a day (rule course.session_spacing)",
+        ),
+    ]:
+        refused = record(api, course, 2, {**dose, "delivered_at": at})
+        assert refused.status_code == 422
+        assert refused.json()["errors"] == [
+            {"path": "delivered_at", "value": f"{at}:00-05:00", "expected": expected}
+        ]
+        assert version(api) == before
+    next_day = record(api, course, 2, {**dose, "delivered_at": "2026-11-04T09:00"})
+    assert next_day.status_code == 200, next_day.text
+
+
+def _midday_zone() -> str:
+    """A fixed-offset zone where it is now about noon: an hour later is still today there."""
+    offset = datetime.now(UTC).hour - 12
+    return f"Etc/GMT{offset:+d}"  # Etc/GMT+5 is five hours behind UTC
+
+
+def test_a_delivery_later_than_now_is_refused(clinic, api, patient):
+    zone = _midday_zone()
+    with clinic.client("admin") as admin:
+        every_day = {
+            "timezone": zone,
+            "holiday_country": None,
+            "working_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        }
+        assert admin.patch("/clinic/settings", json=every_day).status_code == 200
+    now = datetime.now(ZoneInfo(zone))
+    later = (now + timedelta(hours=1)).replace(second=0, microsecond=0)
+    ect = new_course(api, template="ect-mwf", start=(now.date() - timedelta(days=7)).isoformat())
+    before = version(api)
+    refused = record(api, ect, 1, {"delivered_at": later.isoformat()})
+    assert refused.status_code == 422
+    [problem] = refused.json()["errors"]
+    assert problem["path"] == "delivered_at"
+    assert problem["expected"].startswith("a time not after now (")
+    # no time given: the planned time, later today, is refused too, saying why
+    cbt = new_course(
+        api, template="cbt-weekly", start=now.date().isoformat(), time=f"{later:%H:%M}"
+    )
+    assert cbt["sessions"][0]["date"] == now.date().isoformat()
+    planned = record(api, cbt, 1, {})
+    assert planned.status_code == 422
+    [problem] = planned.json()["errors"]
+    assert problem["expected"].endswith(": none was given and the session is planned later today")
+    assert version(api) != before  # only the second course was planned
+    assert api.get(f"{PATIENT}/courses/{ect['id']}").json()["delivered"] == 0
+    earlier = record(api, ect, 1, {"delivered_at": (now - timedelta(hours=1)).isoformat()})
+    assert earlier.status_code == 200, earlier.text

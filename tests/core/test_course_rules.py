@@ -1,14 +1,18 @@
 """Session checks, course alerts and course outcome, at their boundaries."""
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given as given_
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from trdnav.core.course_rules import (
     CourseMeasurement,
+    GivenSession,
     RecordedSession,
     check_session,
+    check_spacing,
     course_alerts,
     course_outcome,
 )
@@ -286,3 +290,51 @@ def test_doses_before_age_65_are_labelled_doses(kb):
         type(dose).model_validate({**data, "allowed_before_age_65": [56, 100]})
     with pytest.raises(ValidationError, match="first_dose"):
         type(dose).model_validate({**data, "allowed_before_age_65": [84]})
+
+
+def given(number, start, minutes, phase=0):
+    return GivenSession(number=number, start=start, day=start.date(), minutes=minutes, phase=phase)
+
+
+T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("later", "problem"),
+    [
+        (timedelta(minutes=30), "a time after session 1 ended"),
+        (timedelta(minutes=149), "a time after session 1 ended"),
+        (timedelta(minutes=150), "a day after 2027-01-04, when session 1 was given"),
+        (timedelta(hours=14, minutes=59), "a day after 2027-01-04, when session 1 was given"),
+        (timedelta(hours=15), None),  # midnight: the next day
+        (timedelta(days=3), None),
+    ],
+)
+def test_one_session_a_day(kb, later, problem):
+    template = kb.courses["esketamine-trd"]
+    found = check_spacing(template, given(2, T0 + later, 150), [given(1, T0, 150)])
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert found.path == "delivered_at"
+        assert found.expected.startswith(problem)
+        assert found.expected.endswith("rule course.session_spacing)")
+
+
+@given_(
+    starts=st.lists(st.integers(min_value=0, max_value=24 * 60 - 1), min_size=1, max_size=12),
+    at=st.integers(min_value=0, max_value=24 * 60 - 1),
+)
+def test_accelerated_tms_sessions_keep_their_gap_and_daily_number(kb, starts, at):
+    """Ten 10-minute sessions a day, 50 minutes between the end of one and the next: a
+    session is refused exactly when it starts before the previous ended plus the gap, or
+    when ten were given that day already."""
+    template = kb.courses["tms-accelerated-itbs"]
+    day = datetime(2027, 1, 4, tzinfo=UTC)
+    previous = [given(n, day + timedelta(minutes=m), 10) for n, m in enumerate(sorted(starts), 1)]
+    last = max(starts)
+    session = given(len(starts) + 1, day + timedelta(minutes=at), 10)
+    found = check_spacing(template, session, previous)
+    allowed = at >= last + 10 + 50 and len(starts) < 10
+    assert (found is None) == allowed, found

@@ -24,8 +24,10 @@ from trdnav.clinic.patients import bump_version, load_patient, revalidate, summa
 from trdnav.core.assessment import assess
 from trdnav.core.course_rules import (
     CourseMeasurement,
+    GivenSession,
     RecordedSession,
     check_session,
+    check_spacing,
     course_alerts,
     course_outcome,
 )
@@ -72,6 +74,9 @@ PROCEDURE_TYPES = {
     "dbs": "DBS",
 }
 STATUSES = ("delivered", "missed", "cancelled")
+CLOCK_TOLERANCE = timedelta(minutes=5)
+"""How far after the server's clock a delivery time may be: the clock of the device it was
+entered on may run a little ahead."""
 
 
 # --- clinic calendar settings ---------------------------------------------------------
@@ -194,6 +199,22 @@ def _local_day(course: Course, when: datetime) -> date:
 def _day_of(course: Course, s: CourseSession) -> date:
     """A session's day: the local day it was delivered, else its planned day."""
     return _local_day(course, s.delivered_at) if s.delivered_at else s.planned_date
+
+
+def _given(course: Course, s: CourseSession, when: datetime) -> GivenSession:
+    local = when.astimezone(ZoneInfo(course.timezone))
+    return GivenSession(
+        number=s.number, start=local, day=local.date(), minutes=s.minutes, phase=s.phase
+    )
+
+
+def _delivered(course: Course) -> list[GivenSession]:
+    """The course's delivered sessions, as their spacing sees them."""
+    return [
+        _given(course, s, s.delivered_at)
+        for s in course.sessions
+        if s.status == "delivered" and s.delivered_at is not None
+    ]
 
 
 def _recorded(course: Course) -> list[RecordedSession]:
@@ -578,7 +599,8 @@ def record_session(
                 )
             )
         # today where the course is given, which need not be the server's
-        course_today = utcnow().astimezone(ZoneInfo(course.timezone)).date()
+        now = utcnow()
+        course_today = now.astimezone(ZoneInfo(course.timezone)).date()
         if status == "delivered" and local_day > course_today:
             problems.append(
                 Problem(
@@ -587,15 +609,21 @@ def record_session(
                     f"a time on or before today ({course_today.isoformat()}, {course.timezone})",
                 )
             )
-        previous = [s for s in course.sessions if s.number < number and s.delivered_at]
-        if (
-            status == "delivered"
-            and previous
-            and when <= max(s.delivered_at for s in previous if s.delivered_at)
-        ):
+        elif status == "delivered" and when > now + CLOCK_TOLERANCE:
+            clock = now.astimezone(when.tzinfo).isoformat(timespec="minutes")
+            planned = body.get("delivered_at") is None
             problems.append(
-                Problem("delivered_at", when.isoformat(), "a time after the previous session")
+                Problem(
+                    "delivered_at",
+                    when.isoformat(),
+                    f"a time not after now ({clock})"
+                    + (": none was given and the session is planned later today" * planned),
+                )
             )
+        if status == "delivered":
+            spacing = check_spacing(template, _given(course, row, when), _delivered(course))
+            if spacing is not None:
+                problems.append(spacing)
         parameters = body.get("parameters") or {}
         effects = body.get("side_effects") or []
         if not isinstance(parameters, dict):

@@ -1,5 +1,9 @@
 """What a course's record says: checks of recorded sessions, alerts, and the outcome.
 
+A delivered session is spaced as its phase allows (``course.session_spacing``): it starts
+after the previous one ended; in a phase of one session a day, on a later day; in a phase of
+several, at most that many a day and the phase's gap after the previous one ended.
+
 Alerts (each a rule with its sources in the knowledge data), suicide item first:
 
 * ``course.suicide_item``: a course measurement whose suicide item reaches the alert value
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -39,8 +43,10 @@ __all__ = [
     "SEVERITIES",
     "CourseAlert",
     "CourseMeasurement",
+    "GivenSession",
     "RecordedSession",
     "check_session",
+    "check_spacing",
     "course_alerts",
     "course_outcome",
 ]
@@ -66,6 +72,19 @@ class CourseMeasurement(BaseModel):
     date: date
     instrument: str
     items: tuple[int, ...]
+
+
+class GivenSession(BaseModel):
+    """A delivered session as its spacing sees it: when it began (an instant), its day on
+    the course's calendar, its length and phase."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    start: datetime
+    day: date
+    minutes: int
+    phase: int
 
 
 class CourseAlert(BaseModel):
@@ -224,6 +243,48 @@ def check_session(
         if name.casefold() in known and severity in SEVERITIES:
             named.append({"name": known[name.casefold()], "severity": str(severity)})
     return problems, named
+
+
+def check_spacing(
+    template: CourseTemplate, session: GivenSession, given: Sequence[GivenSession]
+) -> Problem | None:
+    """Whether ``session`` can be delivered when it says, after the ``given`` sessions of
+    its course (rule ``course.session_spacing``), as a problem with its ``delivered_at``."""
+    if not given:
+        return None
+    phase = template.phases[session.phase]
+    last = max(given, key=lambda g: g.start)
+    same_day = [g for g in given if g.day == session.day]
+    rule = "rule course.session_spacing"
+    after = "a time after"
+    if session.start < last.start + timedelta(minutes=last.minutes):
+        ends = last.start + timedelta(minutes=last.minutes)
+        expected = (
+            f"{after} session {last.number} ended (it began at {last.start.isoformat()} and "
+            f"takes {last.minutes} minutes, to {ends.isoformat()}; {rule})"
+        )
+    elif len(same_day) >= phase.sessions_per_day:
+        per_day = (
+            "one session" if phase.sessions_per_day == 1 else (f"{phase.sessions_per_day} sessions")
+        )
+        numbers = ", ".join(str(g.number) for g in sorted(same_day, key=lambda g: g.number))
+        expected = (
+            f"a day after {session.day.isoformat()}, when session{'s' * (len(same_day) > 1)} "
+            f"{numbers} {'were' if len(same_day) > 1 else 'was'} given: phase "
+            f"{phase.name!r} of {template.id} gives {per_day} a day ({rule})"
+        )
+    elif same_day and session.start < (
+        ready := last.start + timedelta(minutes=last.minutes + phase.gap_minutes)
+    ):
+        expected = (
+            f"a time from {ready.isoformat()} on: phase {phase.name!r} of {template.id} leaves "
+            f"{phase.gap_minutes} minutes between the end of one session and the next, and "
+            f"session {last.number} began at {last.start.isoformat()} ({last.minutes} "
+            f"minutes; {rule})"
+        )
+    else:
+        return None
+    return Problem("delivered_at", session.start.isoformat(), expected)
 
 
 def _alert(
