@@ -374,9 +374,13 @@ def test_today_is_the_clinics_today_for_a_delivery(clinic, api, patient):
 
 def test_a_missed_session_that_cannot_be_planned_again_names_the_session(clinic, api, patient):
     course = new_course(api, template="ect-mwf", start="2026-11-02")
+    last = date.fromisoformat(course["sessions"][-1]["date"])
+    # closed for three years after the last session: a session more finds no day
+    closed = [(last + timedelta(days=n)).isoformat() for n in range(1, 3 * 366 + 2)]
     with clinic.client("admin") as admin:
-        weekend = admin.patch("/clinic/settings", json={"working_days": ["sat", "sun"]})
-        assert weekend.status_code == 200
+        closure = admin.patch("/clinic/settings", json={"closures": closed})
+        assert closure.status_code == 200, closure.text
+        assert closure.json()["replanned"] == []
     before = version(api)
     missed = record(api, course, 1, {"status": "missed"})
     assert missed.status_code == 422
@@ -458,3 +462,55 @@ def test_a_delivery_later_than_now_is_refused(clinic, api, patient):
     assert api.get(f"{PATIENT}/courses/{ect['id']}").json()["delivered"] == 0
     earlier = record(api, ect, 1, {"delivered_at": (now - timedelta(hours=1)).isoformat()})
     assert earlier.status_code == 200, earlier.text
+
+
+def test_a_day_closed_after_planning_moves_the_sessions_planned_on_it(clinic, api, patient):
+    course = new_course(api, template="ect-mwf", start="2026-12-21")
+    planned = [(s["number"], s["date"]) for s in course["sessions"]]
+    assert planned[:5] == [
+        (1, "2026-12-21"),
+        (2, "2026-12-23"),
+        (3, "2026-12-28"),  # Christmas Day and New Year's Day are holidays
+        (4, "2026-12-30"),
+        (5, "2027-01-04"),
+    ]
+    therapy = new_course(api, template="cbt-weekly", start="2027-03-01")
+    before = version(api)
+    with clinic.client("admin") as admin:
+        changed = admin.patch("/clinic/settings", json={"closures": ["2026-12-23", "2027-01-11"]})
+        assert changed.status_code == 200, changed.text
+        [moved] = changed.json()["replanned"]
+        actions = [a["action"] for a in admin.get("/audit").json()]
+    assert (moved["course_id"], moved["patient_id"]) == (course["id"], "example-stage-2")
+    assert moved["closed"] == ["2026-12-23", "2027-01-11"]
+    assert moved["sessions"][:3] == [
+        {"number": 2, "from": "2026-12-23", "to": "2026-12-28"},
+        {"number": 3, "from": "2026-12-28", "to": "2026-12-30"},
+        {"number": 4, "from": "2026-12-30", "to": "2027-01-04"},
+    ]
+    view = api.get(f"{PATIENT}/courses/{course['id']}").json()
+    dates = [s["date"] for s in view["sessions"]]
+    assert not {"2026-12-23", "2027-01-11"} & set(dates)
+    assert len(dates) == 12
+    plans = api.get(f"{PATIENT}/courses/{course['id']}/plans").json()
+    assert plans[-1]["reason"] == "clinic calendar changed: closed on 2026-12-23, 2027-01-11"
+    assert version(api) != before  # the patient's courses changed
+    # the weekly therapy course had nothing on those days and stays as it was
+    assert api.get(f"{PATIENT}/courses/{therapy['id']}").json()["sessions"] == therapy["sessions"]
+    assert "course.replan" in actions
+
+
+def test_a_calendar_that_leaves_a_course_no_day_is_refused(clinic, api, patient):
+    course = new_course(api, template="ect-mwf", start="2026-11-02")
+    with clinic.client("admin") as admin:
+        before = admin.get("/clinic/settings").json()
+        weekend = admin.patch("/clinic/settings", json={"working_days": ["sat", "sun"]})
+        assert weekend.status_code == 422
+        [problem] = weekend.json()["errors"]
+        assert problem["path"] == "working_days"
+        assert problem["expected"].startswith(
+            f"a calendar on which the sessions still owed of course {course['id']} "
+            "(patient example-stage-2) can be planned again from 2026-11-02"
+        )
+        assert admin.get("/clinic/settings").json() == before
+    assert api.get(f"{PATIENT}/courses/{course['id']}").json()["sessions"] == course["sessions"]

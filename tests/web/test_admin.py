@@ -78,3 +78,32 @@ def test_users_are_added_disabled_and_reset(clinic):
     users = {u.email: u for u in accounts.list_users(clinic.server.store, clinic.actor)}
     assert not users["new@web.test"].active
     assert users[clinic.emails["admin"]].active
+
+
+def test_a_closure_on_a_planned_session_moves_it_and_says_so(clinic, example):
+    pid = clinic.add_patient(example("refractory-recurrent"))["id"]
+    with clinic.client("admin") as browser:
+        planned = browser.form(
+            f"/app/patients/{pid}/courses/new",
+            f"/app/patients/{pid}/courses",
+            {"template": "ect-mwf", "start": "2027-03-01", "session_time": "08:00"},
+        )
+        assert planned.status_code == 303, planned.text
+        saved = browser.form(
+            "/app/settings",
+            "/app/settings",
+            {
+                "timezone": "UTC",
+                "holiday_country": "US",
+                "closures": "2027-03-03",
+                "working_days": ["mon", "tue", "wed", "thu", "fri"],
+            },
+        )
+        assert saved.status_code == 303
+        page = browser.get("/app/settings").text
+        course = browser.get(planned.headers["location"]).text
+    assert (
+        "Clinic settings saved. 1 active course had sessions on days now closed and was "
+        f"planned again: ect-mwf for {pid} (11 sessions moved). Tell the patients."
+    ) in page
+    assert "plan version 2" in course

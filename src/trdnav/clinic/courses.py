@@ -35,7 +35,14 @@ from trdnav.core.course_templates import CourseTemplate
 from trdnav.core.dates import age_in_years
 from trdnav.core.intake import stored_history
 from trdnav.core.knowledge import KnowledgeBase
-from trdnav.core.scheduling import Slot, Taken, assign_measurements, plan, replan
+from trdnav.core.scheduling import (
+    Slot,
+    Taken,
+    WorkCalendar,
+    assign_measurements,
+    plan,
+    replan,
+)
 from trdnav.errors import Conflict, InputError, NotFound, Problem
 from trdnav.settings import Settings
 from trdnav.store import history_rows
@@ -74,6 +81,8 @@ PROCEDURE_TYPES = {
     "dbs": "DBS",
 }
 STATUSES = ("delivered", "missed", "cancelled")
+CALENDAR_FIELDS = ("closures", "working_days", "holiday_country", "holiday_subdivision")
+"""The clinic settings that can close a day, in the order a problem names them."""
 CLOCK_TOLERANCE = timedelta(minutes=5)
 """How far after the server's clock a delivery time may be: the clock of the device it was
 entered on may run a little ahead."""
@@ -95,15 +104,25 @@ def clinic_settings(store: Store, actor: Actor, settings: Settings) -> dict[str,
 
 
 def update_clinic_settings(
-    store: Store, actor: Actor, settings: Settings, changes: dict[str, Any]
+    store: Store, actor: Actor, settings: Settings, kb: KnowledgeBase, changes: dict[str, Any]
 ) -> dict[str, Any]:
+    """Change the clinic's calendar settings. Sessions still planned on a day the new
+    calendar closes are planned again (``replanned`` in the answer lists them by course);
+    when one cannot be, nothing changes."""
     actor.require_admin()
     clean = validate_clinic_settings(changes)
     with store.transaction() as session:
         clinic = _clinic(session, actor)
         clinic.settings = {**(clinic.settings or {}), **clean}
-        audit.record(session, actor, "clinic.settings", detail={"fields": sorted(clean)})
-        return {"name": clinic.name, **ClinicCalendar(clinic.settings, settings).as_dict()}
+        calendar = ClinicCalendar(clinic.settings, settings)
+        replanned = _replan_closed_days(session, actor, kb, calendar, sorted(clean))
+        audit.record(
+            session,
+            actor,
+            "clinic.settings",
+            detail={"fields": sorted(clean), "replanned_courses": len(replanned)},
+        )
+        return {"name": clinic.name, **calendar.as_dict(), "replanned": replanned}
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -722,6 +741,38 @@ def record_session(
         return course_view(patient, course, kb)
 
 
+def _replan_owed(
+    session: Session,
+    course: Course,
+    template: CourseTemplate,
+    work: WorkCalendar,
+    resume: date,
+    reason: str,
+) -> None:
+    """Plan the sessions still owed again from ``resume`` on ``work`` (rule
+    ``course.missed_session``: delivered and recorded sessions never move), and keep the
+    new plan with ``reason``. Raises InputError when they find no open day."""
+    taken = [
+        Taken(
+            number=s.number,
+            date=_day_of(course, s),
+            phase=s.phase,
+            delivered=s.status == "delivered",
+        )
+        for s in course.sessions
+        if s.status != "planned"
+    ]
+    slots = replan(template, course.start_date, course.session_time, work, taken, resume)
+    for s in [s for s in course.sessions if s.status == "planned"]:
+        course.sessions.remove(s)
+        session.delete(s)
+    session.flush()
+    course.sessions.extend(_rows(course, slots))
+    course.plan_version += 1
+    session.flush()
+    session.add(_snapshot(course, reason))
+
+
 def _shift(
     session: Session,
     course: Course,
@@ -733,29 +784,16 @@ def _shift(
 ) -> None:
     """Re-plan the sessions still owed from the day after a missed or cancelled one, or
     after ``after`` (the day a session was delivered later than planned)."""
-    taken = [
-        Taken(
-            number=s.number,
-            date=_day_of(course, s),
-            phase=s.phase,
-            delivered=s.status == "delivered",
-        )
-        for s in course.sessions
-        if s.status != "planned"
-    ]
-    for s in [s for s in course.sessions if s.status == "planned"]:
-        course.sessions.remove(s)
-        session.delete(s)
-    session.flush()
     resume = (after or row.planned_date) + timedelta(days=1)
+    late = " late" if after is not None else ""
     try:
-        slots = replan(
+        _replan_owed(
+            session,
+            course,
             template,
-            course.start_date,
-            course.session_time,
             calendar.work_calendar(course.start_date),
-            taken,
             resume,
+            f"session {row.number} {row.status}{late}",
         )
     except InputError as exc:  # the sessions still owed find no open day: say so here
         raise InputError(
@@ -770,11 +808,94 @@ def _shift(
                 for p in exc.problems
             ]
         ) from None
-    course.sessions.extend(_rows(course, slots))
-    course.plan_version += 1
-    session.flush()
-    late = " late" if after is not None else ""
-    session.add(_snapshot(course, f"session {row.number} {row.status}{late}"))
+
+
+def _replan_closed_days(
+    session: Session,
+    actor: Actor,
+    kb: KnowledgeBase,
+    calendar: ClinicCalendar,
+    changed: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Re-plan every active course of the clinic with a session planned on a day the new
+    ``calendar`` closes (a closure, a holiday, a day no longer worked): its sessions still
+    owed are planned again from the first of them, as a missed session's are. Returns what
+    moved, by course. Each patient's version is taken, as for any change to a course."""
+    courses = session.scalars(
+        select(Course)
+        .join(Patient, Course.patient_pk == Patient.pk)
+        .where(
+            Patient.clinic_id == actor.clinic_id,
+            Patient.deleted_at.is_(None),
+            Course.status == "active",
+        )
+        .options(selectinload(Course.sessions))
+        .order_by(Course.id)
+    ).all()
+    moved: list[dict[str, Any]] = []
+    for course in courses:
+        planned = sorted((s for s in course.sessions if s.status == "planned"), key=_number)
+        work = calendar.work_calendar(course.start_date)
+        closed = sorted({s.planned_date for s in planned if not work.is_open(s.planned_date)})
+        if not closed:
+            continue
+        patient = session.get(Patient, course.patient_pk)
+        assert patient is not None
+        before = {s.number: s.planned_date for s in planned}
+        days = ", ".join(d.isoformat() for d in closed)
+        try:
+            _replan_owed(
+                session,
+                course,
+                kb.courses[course.template_id],
+                work,
+                planned[0].planned_date,
+                f"clinic calendar changed: closed on {days}",
+            )
+        except InputError as exc:
+            field = next((f for f in CALENDAR_FIELDS if f in changed), "closures")
+            raise InputError(
+                [
+                    Problem(
+                        field,
+                        calendar.as_dict().get(field),
+                        f"a calendar on which the sessions still owed of course {course.id} "
+                        f"(patient {patient.id}) can be planned again from "
+                        f"{planned[0].planned_date.isoformat()}: {p.expected}",
+                    )
+                    for p in exc.problems
+                ]
+            ) from None
+        bump_version(session, patient, patient.version)
+        course.updated_at = utcnow()
+        after = {s.number: s.planned_date for s in course.sessions if s.status == "planned"}
+        sessions = [
+            {"number": n, "from": before[n].isoformat(), "to": after[n].isoformat()}
+            for n in sorted(after)
+            if n in before and before[n] != after[n]
+        ]
+        audit.record(
+            session,
+            actor,
+            "course.replan",
+            patient_id=patient.id,
+            resource=f"courses/{course.id}",
+            detail={"closed": [d.isoformat() for d in closed]},
+        )
+        moved.append(
+            {
+                "patient_id": patient.id,
+                "course_id": course.id,
+                "template": course.template_id,
+                "closed": [d.isoformat() for d in closed],
+                "sessions": sessions,
+            }
+        )
+    return moved
+
+
+def _number(s: CourseSession) -> int:
+    return s.number
 
 
 def stop_course(

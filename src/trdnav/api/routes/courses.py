@@ -232,4 +232,4 @@ def read_settings(actor: ActorDep, state: StateDep) -> dict[str, Any]:
 @router.patch("/clinic/settings", summary="Change the clinic's calendar settings (admins)")
 def change_settings(body: ClinicSettings, actor: ActorDep, state: StateDep) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
-    return courses.update_clinic_settings(state.store, actor, state.settings, changes)
+    return courses.update_clinic_settings(state.store, actor, state.settings, state.kb, changes)

@@ -77,7 +77,9 @@ def change_settings(request: Request, user: Writer) -> Response:
         "working_days": user.fields("working_days"),
     }
     try:
-        courses.update_clinic_settings(user.state.store, user.actor, user.state.settings, changes)
+        saved = courses.update_clinic_settings(
+            user.state.store, user.actor, user.state.settings, user.state.kb, changes
+        )
     except InputError as exc:
         problems = [
             Problem("closures", p.value, p.expected) if p.path.startswith("closures[") else p
@@ -88,7 +90,31 @@ def change_settings(request: Request, user: Writer) -> Response:
         values["holiday_subdivision"] = changes["holiday_subdivision"] or ""
         errors = forms.place_problems(problems, SETTING_LABELS)
         return _settings_page(request, user, values, errors, status=422)
-    return redirect(request, "/app/settings", flash="Clinic settings saved.")
+    return redirect(request, "/app/settings", flash=_saved_message(saved["replanned"]))
+
+
+SHOWN_COURSES = 5
+"""How many re-planned courses the message after saving names (it travels in the session
+cookie); each course's plan history has the rest."""
+
+
+def _saved_message(replanned: list[dict[str, Any]]) -> str:
+    if not replanned:
+        return "Clinic settings saved."
+    named = [
+        f"{c['template']} for {c['patient_id']} ({len(c['sessions'])} sessions moved)"
+        for c in replanned[:SHOWN_COURSES]
+    ]
+    more = len(replanned) - SHOWN_COURSES
+    tail = f" and {more} more" if more > 0 else ""
+    return (
+        f"Clinic settings saved. {len(replanned)} active course"
+        f"{'s' * (len(replanned) != 1)} had sessions on days now closed and "
+        f"{'were' if len(replanned) != 1 else 'was'} planned again: "
+        + "; ".join(named)
+        + tail
+        + ". Tell the patients."
+    )
 
 
 def _users_page(
