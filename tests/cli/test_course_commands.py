@@ -109,7 +109,7 @@ def test_plan_record_show_export(tmp_path):
         db=db,
     )
     assert bad.returncode == 2
-    assert "parameters.dose_mg_per_kg: got 2" in bad.stderr
+    assert "--param dose_mg_per_kg: got 2" in bad.stderr
     shown = json.loads(
         run(
             "course", "show", "example-stage-2", str(course["id"]), "--clinic", "1", "--json", db=db
@@ -221,13 +221,13 @@ def test_course_ids_are_shown_and_every_problem_of_a_recording_is_listed(tmp_pat
         'error: --at: got "soon"; expected a date-time such as 2026-01-05T09:00',
         'error: --param: got "dose_mg_per_kg"; expected name=value',
         'error: --measurement: got "QIDS-SR16:1,x"; expected INSTRUMENT:1,2,3,...',
-        "error: parameters.dose_mg_per_kg: missing; expected a value: Dose (mg/kg) is recorded "
+        "error: --param dose_mg_per_kg: missing; expected a value: Dose (mg/kg) is recorded "
         "at every ketamine-iv session",
-        "error: parameters.bp_before: missing; expected a value: Blood pressure before dosing "
+        "error: --param bp_before: missing; expected a value: Blood pressure before dosing "
         "(mmHg) is recorded at every ketamine-iv session",
-        "error: parameters.bogus: got 3; expected a parameter of ketamine-iv (dose_mg_per_kg, "
+        "error: --param bogus: got 3; expected a parameter of ketamine-iv (dose_mg_per_kg, "
         "infusion_minutes, bp_before, bp_after, dissociation)",
-        'error: side_effects[0].severity: got "huge"; expected mild, moderate or severe',
+        'error: --side-effect 1 severity: got "huge"; expected mild, moderate or severe',
     ]
     missed = run(*record, "--status", "lost", db=db)
     assert missed.stderr.splitlines() == [
@@ -236,6 +236,24 @@ def test_course_ids_are_shown_and_every_problem_of_a_recording_is_listed(tmp_pat
     only_options = run(*record, "--status", "missed", "--at", "soon", db=db)
     assert only_options.stderr.splitlines() == [
         'error: --at: got "soon"; expected a date-time such as 2026-01-05T09:00'
+    ]
+    # the session's own problems are named by the options they came from
+    future = run(
+        *record,
+        "--param",
+        "dose_mg_per_kg=0.5",
+        "--param",
+        "bp_before=120/80",
+        "--measurement",
+        "QIDS-SR16:9," + ",".join(["1"] * 15),
+        "--at",
+        "2099-01-05T09:00",
+        db=db,
+    )
+    assert future.returncode == 2
+    assert [line.split(": ")[1] for line in future.stderr.splitlines()] == [
+        "--at",
+        "--measurement 1 items[0]",
     ]
     after = json.loads(
         run("course", "show", "example-stage-2", "1", "--clinic", "1", "--json", db=db).stdout

@@ -120,6 +120,28 @@ def _version(store: Store, actor: Actor, patient_id: str) -> int:
     return int(get_patient(store, actor, patient_id)["version"])
 
 
+_FIELD_OPTIONS = {"delivered_at": "--at", "status": "--status", "note": "--note"}
+_LIST_OPTIONS = {"side_effects": "--side-effect", "measurements": "--measurement"}
+
+
+def _as_option(problem: Problem) -> Problem:
+    """A session's problem named by the option it came from: ``parameters.dose_mg`` is
+    ``--param dose_mg``, ``side_effects[0].severity`` ``--side-effect 1 severity`` (the
+    first ``--side-effect`` given)."""
+    path = problem.path
+    if path in _FIELD_OPTIONS:
+        path = _FIELD_OPTIONS[path]
+    elif path.startswith("parameters."):
+        path = "--param " + path.removeprefix("parameters.")
+    else:
+        name, bracket, rest = path.partition("[")
+        index, _, field = rest.partition("]")
+        if name in _LIST_OPTIONS and bracket and index.isdigit():
+            path = f"{_LIST_OPTIONS[name]} {int(index) + 1}"
+            path += f" {field.removeprefix('.')}" if field else ""
+    return Problem(path, problem.value, problem.expected, problem.missing)
+
+
 @course_app.command("plan")
 def plan_command(
     patient: Annotated[str | None, typer.Argument(help="Patient id; omit to preview only.")] = None,
@@ -317,8 +339,8 @@ def record_command(
             settings.today(),
             given_problems=problems,
         )
-    except InputError:
-        raise  # the options' problems are listed in it, first
+    except InputError as exc:  # the options' problems are listed in it, first
+        raise InputError([_as_option(p) for p in exc.problems]) from None
     except TrdnavError:  # no such course or session, or it is recorded already
         for line in InputError(problems).lines() if problems else []:
             sys.stderr.write(f"error: {line}\n")
