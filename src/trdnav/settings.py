@@ -142,10 +142,11 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "timezone",
         None,
-        "IANA time zone that decides the clinic's 'today' (the default assessment date). "
-        "Empty means the server's local time zone. Courses are planned in the clinic's "
-        "`timezone` (clinic settings), else this one, else UTC: set one before planning "
-        "courses.",
+        "IANA time zone that decides 'today' (the default assessment date) for clinics "
+        "without a `timezone` of their own (clinic settings), which decides it for its "
+        "users, its CDS clients and the command line acting for it. Empty means the "
+        "server's local time zone. Courses are planned in the clinic's `timezone`, else "
+        "this one, else UTC: set one before planning courses.",
     ),
     SettingSpec(
         "fhir_max_bundle_mb",
@@ -318,10 +319,11 @@ class Settings(BaseModel):
                 raise ValueError("expected an IANA time zone such as Europe/London") from None
         return value
 
-    def today(self) -> date:
-        """The clinic's current date (the default assessment date)."""
-        if self.timezone:
-            return datetime.now(ZoneInfo(self.timezone)).date()
+    def today(self, zone: str | None = None) -> date:
+        """The current date in ``zone`` (a clinic's own time zone), else in the server's
+        time zone setting, else the machine's: the default assessment date."""
+        if zone or self.timezone:
+            return datetime.now(ZoneInfo(zone or self.timezone or "UTC")).date()
         return date.today()
 
 

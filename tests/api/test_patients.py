@@ -5,6 +5,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -51,6 +52,18 @@ def test_assessment_defaults_to_today(api, example_doc):
     api.post("/patients/import", json=example_doc("stage-2-trd"))
     result = api.get("/patients/example-stage-2/assessment").json()
     assert result["as_of"] == datetime.now(UTC).date().isoformat()
+
+
+def test_assessment_defaults_to_the_clinics_today(clinic, api, example_doc):
+    """The server runs in UTC. In Kiritimati (UTC+14) and Pago Pago (UTC-11): at any hour
+    one of the two is not on UTC's date."""
+    assert api.post("/patients/import", json=example_doc("stage-2-trd")).status_code == 201
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        with clinic.client("admin") as admin:
+            assert admin.patch("/clinic/settings", json={"timezone": zone}).status_code == 200
+        for _ in range(2):  # computed, then kept
+            result = api.get("/patients/example-stage-2/assessment").json()
+            assert result["as_of"] == datetime.now(ZoneInfo(zone)).date().isoformat()
 
 
 def test_an_invalid_import_stores_nothing_and_lists_every_problem(api, clinic, example_doc):

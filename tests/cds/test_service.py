@@ -6,7 +6,9 @@ import re
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -301,3 +303,27 @@ def test_a_prefetch_of_another_patient_gives_no_cards(cds):
     assert response.status_code == 422
     assert [e["path"] for e in response.json()["errors"]] == ["prefetch.patient"]
     assert "cards" not in response.json()
+
+
+def test_a_call_is_decided_on_the_clinics_today(cds):
+    """The server runs in UTC. The patient turns 18 on the later of UTC's date and the
+    clinic's: esketamine is open only on that day. At any hour Kiritimati (UTC+14) or Pago
+    Pago (UTC-11) is not on UTC's date."""
+    utc_today = datetime.now(UTC).date()
+    zone = "Pacific/Kiritimati"
+    if datetime.now(ZoneInfo(zone)).date() == utc_today:
+        zone = "Pacific/Pago_Pago"
+    zone_today = datetime.now(ZoneInfo(zone)).date()
+    later = max(zone_today, utc_today)
+    prefetch = cds.prefetch()
+    prefetch["patient"]["birthDate"] = later.replace(year=later.year - 18).isoformat()
+    prefetch["conditions"]["entry"] = []  # nothing else closes esketamine
+    with cds.client("admin") as admin:
+        assert admin.patch("/clinic/settings", json={"timezone": zone}).status_code == 200
+        try:
+            response = cds.call("trdnav-patient-view", cds.request(prefetch=prefetch))
+        finally:
+            assert admin.patch("/clinic/settings", json={"timezone": "UTC"}).status_code == 200
+    assert response.status_code == 200, response.text
+    [open_] = [c for c in response.json()["cards"] if c["summary"].startswith("Open options")]
+    assert ("Esketamine" in open_["summary"]) == (zone_today == later), open_["summary"]

@@ -4,9 +4,17 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import icalendar
+
+from trdnav.clinic import courses
+from trdnav.clinic.actor import Actor
+from trdnav.knowledge import load_knowledge
+from trdnav.settings import Settings
+from trdnav.store.database import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 TRDNAV = Path(sys.executable).parent / "trdnav"
@@ -274,3 +282,25 @@ def test_planning_a_course_under_caution_needs_reviewed(tmp_path):
     )
     planned = run(*plan, "--start", "2025-06-02", "--reviewed", db=db)
     assert planned.returncode == 0, planned.stderr
+
+
+def test_a_course_starts_by_default_on_the_clinics_today(tmp_path):
+    """The command runs in UTC (TRDNAV_TIMEZONE). At any hour Kiritimati (UTC+14) or Pago
+    Pago (UTC-11) is not on UTC's date; a weekly course open every day starts today there."""
+    db = clinic_with_patient(tmp_path)
+    zone = "Pacific/Kiritimati"
+    if datetime.now(ZoneInfo(zone)).date() == datetime.now(UTC).date():
+        zone = "Pacific/Pago_Pago"
+    every_day = {
+        "timezone": zone,
+        "holiday_country": None,
+        "working_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+    }
+    courses.update_clinic_settings(
+        Store(db), Actor.command_line(1), Settings(), load_knowledge(), every_day
+    )
+    plan = ("course", "plan", "example-stage-2", "--template", "cbt-weekly", "--clinic", "1")
+    planned = run(*plan, "--reviewed", "--json", db=db)
+    assert planned.returncode == 0, planned.stderr
+    first = json.loads(planned.stdout)["sessions"][0]["date"]
+    assert first == datetime.now(ZoneInfo(zone)).date().isoformat()

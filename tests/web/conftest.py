@@ -95,7 +95,7 @@ class FixedDay(Settings):
     """Settings whose "today" never moves: the demo's dates, and so the browser tests'
     screenshots, are the same on every run."""
 
-    def today(self) -> date:
+    def today(self, zone: str | None = None) -> date:
         return DAY
 
 

@@ -62,7 +62,7 @@ class KeptAssessments:
         if not cache.size or query is None or token is None:
             return None
         try:
-            as_of = date.fromisoformat(query.group(1).decode()) if query.group(1) else state.today()
+            given = date.fromisoformat(query.group(1).decode()) if query.group(1) else None
         except ValueError:
             return None
         client = scope.get("client")
@@ -81,6 +81,7 @@ class KeptAssessments:
                     )
                 except TrdnavError:
                     return None  # the route refuses it, with its problem details
+                as_of = given or state.today(actor)
                 return patients.kept_assessment_json_on(
                     connection,
                     actor,

@@ -8,6 +8,7 @@ from datetime import date
 from trdnav.cds.auth import KeySets
 from trdnav.cds.decisions import DecisionCache
 from trdnav.clinic import accounts
+from trdnav.clinic.actor import Actor
 from trdnav.clinic.assessment_cache import AssessmentCache
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.fhir.codes import FhirCodes
@@ -41,8 +42,9 @@ class AppState:
             self._key = accounts.token_key(self.store, self.settings)
         return self._key
 
-    def today(self) -> date:
-        return self.settings.today()
+    def today(self, actor: Actor | None = None) -> date:
+        """Today in the time zone of ``actor``'s clinic (else the server's)."""
+        return self.settings.today(actor.timezone if actor is not None else None)
 
     @property
     def codes(self) -> FhirCodes:

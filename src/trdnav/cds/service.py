@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -34,6 +34,7 @@ from trdnav.cds.discovery import SERVICES, prefetch_templates
 from trdnav.cds.models import CdsRequest, Response
 from trdnav.cds.prefetch import complete, gather
 from trdnav.clinic import audit
+from trdnav.clinic.accounts import clinic_zone
 from trdnav.clinic.actor import Actor
 from trdnav.core.assessment import assess
 from trdnav.core.intake import problems_from_validation_error
@@ -191,6 +192,8 @@ def _answer(
     use: TokenUse,
     body: CallBody,
 ) -> dict[str, Any]:
+    # today where the caller's clinic is
+    call = replace(call, today=call.settings.today(clinic_zone(call.store, caller.clinic_id)))
     return call_service(
         call,
         caller,

@@ -14,8 +14,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from trdnav.cli.server import ClinicOption, ConfigOption, DatabaseOption, _schema_url, _settings
-from trdnav.clinic import accounts, courses
+from trdnav.cli.server import (
+    ClinicOption,
+    ConfigOption,
+    DatabaseOption,
+    _cli_actor,
+    _schema_url,
+    _settings,
+)
+from trdnav.clinic import courses
 from trdnav.clinic.actor import Actor
 from trdnav.clinic.calendars import ClinicCalendar
 from trdnav.clinic.patients import get_patient
@@ -111,10 +118,6 @@ def templates(
     Console().print(table)
 
 
-def _actor(store: Store, clinic: str) -> Actor:
-    return Actor.command_line(accounts.find_clinic(store, clinic).id)
-
-
 def _version(store: Store, actor: Actor, patient_id: str) -> int:
     """The command line acts on the current version (it is one user at a terminal)."""
     return int(get_patient(store, actor, patient_id)["version"])
@@ -193,7 +196,8 @@ def plan_command(
         if clinic is None:
             raise InputError([Problem("--clinic", None, "the patient's clinic")])
         store = Store(_schema_url(settings))
-        actor = _actor(store, clinic)
+        actor = _cli_actor(store, clinic)
+        first = _start(start or settings.today(actor.timezone).isoformat())  # the clinic's today
         try:
             view = courses.create_course(
                 store,
@@ -205,7 +209,7 @@ def plan_command(
                 start=first,
                 session_time=when,
                 if_match=_version(store, actor, patient),
-                today=settings.today(),
+                today=settings.today(actor.timezone),
                 reviewed=reviewed,
             )
         except InputError as exc:  # the review is given on the command line as --reviewed
@@ -232,7 +236,7 @@ def list_command(
     """List a patient's courses with their ids (which record, show and export take)."""
     settings = _settings(config, database_url)
     store = Store(_schema_url(settings))
-    found = courses.list_courses(store, _actor(store, clinic), knowledge_for(settings), patient)
+    found = courses.list_courses(store, _cli_actor(store, clinic), knowledge_for(settings), patient)
     if as_json:
         sys.stdout.write(json.dumps(found, indent=2) + "\n")
         return
@@ -279,7 +283,7 @@ def record_command(
     settings = _settings(config, database_url)
     kb = knowledge_for(settings)
     store = Store(_schema_url(settings))
-    actor = _actor(store, clinic)
+    actor = _cli_actor(store, clinic)
     problems: list[Problem] = []
     if status not in STATUSES:
         problems.append(Problem("--status", status, "delivered, missed or cancelled"))
@@ -336,7 +340,7 @@ def record_command(
             number,
             body,
             _version(store, actor, patient),
-            settings.today(),
+            settings.today(actor.timezone),
             given_problems=problems,
         )
     except InputError as exc:  # the options' problems are listed in it, first
@@ -367,7 +371,7 @@ def show_command(
     settings = _settings(config, database_url)
     store = Store(_schema_url(settings))
     view = courses.get_course(
-        store, _actor(store, clinic), knowledge_for(settings), settings, patient, course
+        store, _cli_actor(store, clinic), knowledge_for(settings), settings, patient, course
     )
     if as_json:
         sys.stdout.write(json.dumps(view, indent=2) + "\n")
@@ -393,7 +397,7 @@ def export_command(
     settings = _settings(config, database_url)
     store = Store(_schema_url(settings))
     data = courses.course_calendar(
-        store, _actor(store, clinic), knowledge_for(settings), patient, course
+        store, _cli_actor(store, clinic), knowledge_for(settings), patient, course
     )
     write_files([("--out", out, lambda path: path.write_bytes(data))])
     Console().print(f"wrote {out}")

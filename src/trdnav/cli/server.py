@@ -153,16 +153,16 @@ def db_refresh(database_url: DatabaseOption = None, config: ConfigOption = None)
     store = Store(_schema_url(settings))
     kb = knowledge_for(settings)
     with store.reading() as session:
-        clinic_ids = list(session.scalars(select(Clinic.id)))
-    for clinic_id in clinic_ids:
+        clinics = list(session.execute(select(Clinic.id, Clinic.settings)))
+    for clinic_id, clinic_settings in clinics:
         patients.refresh_stale_summaries(
             store,
             clinic_id,
             kb,
-            settings.today(),
+            settings.today(accounts.zone_of(clinic_settings)),  # the clinic's today
             adequate_trial_days=settings.adequate_trial_days,
         )
-    _out().print(f"summaries refreshed for {len(clinic_ids)} clinic(s)")
+    _out().print(f"summaries refreshed for {len(clinics)} clinic(s)")
 
 
 def _store(config: Path | None, database_url: str | None) -> Store:
@@ -185,7 +185,9 @@ def clinic_list(database_url: DatabaseOption = None, config: ConfigOption = None
 
 
 def _cli_actor(store: Store, clinic: str) -> Actor:
-    return Actor.command_line(accounts.find_clinic(store, clinic).id)
+    """The command line acting for ``clinic`` (an id or name), in its time zone."""
+    found = accounts.find_clinic(store, clinic)
+    return Actor.command_line(found.id, accounts.zone_of(found.settings))
 
 
 @user_app.command("add")
@@ -324,7 +326,7 @@ def import_command(
                     kb,
                     fhir_codes_for(settings),
                     data,
-                    settings.today(),
+                    settings.today(actor.timezone),
                     clinician=clinician,
                     name=name,
                     adequate_trial_days=settings.adequate_trial_days,
@@ -337,7 +339,7 @@ def import_command(
                     actor,
                     kb,
                     data,
-                    settings.today(),
+                    settings.today(actor.timezone),
                     clinician=clinician,
                     adequate_trial_days=settings.adequate_trial_days,
                 )
@@ -364,7 +366,7 @@ def import_command(
                 kb,
                 fhir_codes_for(settings),
                 bulk,
-                settings.today(),
+                settings.today(actor.timezone),
                 clinician=clinician,
             ):
                 _imported(out, "bulk data", view["id"], found.lines())

@@ -13,6 +13,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import jwt
 from argon2 import PasswordHasher
@@ -340,9 +341,19 @@ def authenticate(
 
 # a plain row, not an ORM object, from a statement built once: this runs on every
 # authenticated request
-_TOKEN_USER = select(
-    User.id, User.clinic_id, User.role, User.email, User.active, User.token_version
-).where(User.id == bindparam("user_id"))
+_TOKEN_USER = (
+    select(
+        User.id,
+        User.clinic_id,
+        User.role,
+        User.email,
+        User.active,
+        User.token_version,
+        Clinic.settings.label("clinic_settings"),
+    )
+    .join(Clinic, Clinic.id == User.clinic_id)
+    .where(User.id == bindparam("user_id"))
+)
 
 
 def resolve_token(
@@ -377,4 +388,17 @@ def resolve_token_on(
         email=user.email,
         remote_addr=remote_addr,
         request_id=request_id,
+        timezone=zone_of(user.clinic_settings),
     )
+
+
+def zone_of(clinic_settings: dict[str, Any] | None) -> str | None:
+    """A clinic's own time zone setting, from its stored settings (None: the server's)."""
+    return (clinic_settings or {}).get("timezone") or None
+
+
+def clinic_zone(store: Store, clinic_id: int) -> str | None:
+    """The time zone setting of clinic ``clinic_id`` (None: the server's)."""
+    with store.engine.begin() as connection:
+        found = connection.execute(select(Clinic.settings).where(Clinic.id == clinic_id)).first()
+    return zone_of(found[0] if found else None)

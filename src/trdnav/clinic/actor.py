@@ -19,10 +19,13 @@ class Actor:
     email: str | None = None
     remote_addr: str | None = None
     request_id: str | None = None
+    timezone: str | None = None
+    """The clinic's own time zone setting (None: the server's): its today is the default
+    assessment date of what this actor does."""
 
     @classmethod
-    def command_line(cls, clinic_id: int) -> Actor:
-        return cls(clinic_id=clinic_id, role="admin", email="(command line)")
+    def command_line(cls, clinic_id: int, timezone: str | None = None) -> Actor:
+        return cls(clinic_id=clinic_id, role="admin", email="(command line)", timezone=timezone)
 
     @property
     def can_write(self) -> bool:

@@ -60,7 +60,7 @@ class WebUser:
 
     @property
     def today(self) -> date:
-        return self.state.today()
+        return self.state.today(self.actor)
 
     def field(self, name: str, default: str = "") -> str:
         """A text field of the form, stripped of surrounding whitespace."""

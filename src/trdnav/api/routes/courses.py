@@ -69,7 +69,7 @@ def create_course(
         start=body.start,
         session_time=body.session_time,
         if_match=version,
-        today=state.today(),
+        today=state.today(actor),
         reviewed=body.reviewed,
     )
     response.headers["Location"] = f"/patients/{patient_id}/courses/{view['id']}"
@@ -155,7 +155,7 @@ def record_session(
         number,
         body,
         version,
-        state.today(),
+        state.today(actor),
     )
     return _etag(response, view)
 
@@ -185,7 +185,7 @@ def stop_course(
         course_id,
         body.reason,
         version,
-        state.today(),
+        state.today(actor),
         adequate_trial_days=state.settings.adequate_trial_days,
     )
     return _etag(response, view)

@@ -81,7 +81,7 @@ async def import_fhir(
         state.kb,
         state.codes,
         data,
-        state.today(),
+        state.today(actor),
         clinician=clinician,
         adequate_trial_days=state.settings.adequate_trial_days,
     )
@@ -108,7 +108,7 @@ def export_fhir(
         state.kb,
         state.codes,
         patient_id,
-        as_of or state.today(),
+        as_of or state.today(actor),
         state.settings.adequate_trial_days,
     )
     return JSONResponse(bundle, media_type=FHIR_JSON)

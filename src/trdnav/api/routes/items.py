@@ -56,7 +56,7 @@ def _register(segment: str) -> None:
             segment,
             item,
             version,
-            state.today(),
+            state.today(actor),
             adequate_trial_days=state.settings.adequate_trial_days,
         )
         response.headers["ETag"] = f'"{view["version"]}"'
@@ -87,7 +87,7 @@ def _register(segment: str) -> None:
             item_id,
             item,
             version,
-            state.today(),
+            state.today(actor),
             adequate_trial_days=state.settings.adequate_trial_days,
         )
         response.headers["ETag"] = f'"{view["version"]}"'
@@ -112,7 +112,7 @@ def _register(segment: str) -> None:
             segment,
             item_id,
             version,
-            state.today(),
+            state.today(actor),
             adequate_trial_days=state.settings.adequate_trial_days,
         )
         response.headers["ETag"] = f'"{view["version"]}"'

@@ -29,5 +29,5 @@ def measure(
     if measure.lower() not in known:
         raise UnknownName([Problem("path.measure", measure, "one of " + ", ".join(known))])
     return measures.clinic_measure(
-        state.store, actor, state.kb, state.codes, measure.lower(), period, state.today()
+        state.store, actor, state.kb, state.codes, measure.lower(), period, state.today(actor)
     )

@@ -91,7 +91,7 @@ def list_patients(
             limit=limit,
             offset=offset,
         ),
-        state.today(),
+        state.today(actor),
         state.settings.adequate_trial_days,
     )
     return PatientPage(
@@ -116,7 +116,7 @@ def _store(
         actor,
         state.kb,
         document,
-        state.today(),
+        state.today(actor),
         clinician=clinician,
         action=action,
         adequate_trial_days=state.settings.adequate_trial_days,
@@ -192,7 +192,7 @@ def update_patient(
         patient_id,
         data,
         version,
-        state.today(),
+        state.today(actor),
         adequate_trial_days=state.settings.adequate_trial_days,
     )
     return _etag(response, view)
@@ -233,7 +233,7 @@ def assessment(
         actor,
         state.kb,
         patient_id,
-        as_of or state.today(),
+        as_of or state.today(actor),
         state.settings.adequate_trial_days,
         cache=state.assessments,
     )
@@ -250,7 +250,7 @@ def history(
     state: StateDep,
     as_of: AsOf = None,
 ) -> dict[str, Any]:
-    return patients.history_document(state.store, actor, patient_id, as_of or state.today())
+    return patients.history_document(state.store, actor, patient_id, as_of or state.today(actor))
 
 
 class NoteIn(BaseModel):
