@@ -6,14 +6,12 @@ from hypothesis import strategies as st
 
 from trdnav.fhir.elements import ElementReader, read_moment
 from trdnav.measures.records import Coding
-from trdnav.measures.timing import Moment
+from trdnav.measures.timing import Moment, Precision
 
 
 @pytest.mark.parametrize(
     ("text", "day", "at"),
     [
-        ("2025", date(2025, 1, 1), None),
-        ("2025-03", date(2025, 3, 1), None),
         ("2025-03-04", date(2025, 3, 4), None),
         ("2025-03-04T10:20:30Z", date(2025, 3, 4), datetime(2025, 3, 4, 10, 20, 30, tzinfo=UTC)),
         (
@@ -30,6 +28,24 @@ from trdnav.measures.timing import Moment
 )
 def test_fhir_dates_and_times(text, day, at):
     assert read_moment(text) == Moment(day, at)
+
+
+@pytest.mark.parametrize(
+    ("text", "precision", "first", "last"),
+    [
+        ("2013", Precision.YEAR, date(2013, 1, 1), date(2013, 12, 31)),
+        ("2024-02", Precision.MONTH, date(2024, 2, 1), date(2024, 2, 29)),
+        ("2025-02", Precision.MONTH, date(2025, 2, 1), date(2025, 2, 28)),
+        ("2025-12", Precision.MONTH, date(2025, 12, 1), date(2025, 12, 31)),
+        ("2025-03-04", Precision.DAY, date(2025, 3, 4), date(2025, 3, 4)),
+        ("2025-03-04T10:20:30Z", Precision.TIME, date(2025, 3, 4), date(2025, 3, 4)),
+    ],
+)
+def test_a_date_keeps_its_precision_and_shows_as_given(text, precision, first, last):
+    moment = read_moment(text)
+    assert (moment.precision, moment.day, moment.last_day) == (precision, first, last)
+    assert moment.is_partial == (precision < Precision.DAY)
+    assert str(moment) == text[:10]
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from trdnav.measures.timing import (
     Moment,
+    Precision,
     Span,
     add_months,
     day_in,
@@ -140,3 +141,17 @@ def test_full_precision_overlap_agrees_with_instant_arithmetic(a, b, c):
     point = Span.at(Moment(c.date(), c))
     assert overlaps(span, point) == (lo <= c <= hi)
     assert moment_during(Moment(c.date(), c), span) == (lo <= c <= hi)
+
+
+def test_a_partial_moment_starts_its_year_or_month_and_knows_its_last_day():
+    assert Moment.year(2013) == Moment(date(2013, 1, 1), precision=Precision.YEAR)
+    assert Moment.month(2024, 2).last_day == date(2024, 2, 29)
+    assert str(Moment.month(2024, 2)) == "2024-02"
+    assert Moment.year(2013).sort_key == datetime(2013, 1, 1, tzinfo=UTC)
+    with pytest.raises(ValueError, match="1 January"):
+        Moment(date(2013, 5, 1), precision=Precision.YEAR)
+    with pytest.raises(ValueError, match="first day"):
+        Moment(date(2013, 5, 2), precision=Precision.MONTH)
+    with pytest.raises(ValueError, match="instant"):
+        Moment(date(2013, 5, 2), precision=Precision.TIME)
+    assert at("2025-01-02T01:00:00+05:00").precision is Precision.TIME

@@ -6,7 +6,8 @@ element's path, the value and what was expected for each one it cannot read; the
 raises them together.
 
 * Dates: a FHIR ``date``, ``dateTime`` or ``instant``. A time must have an offset (``Z`` or
-  ``+hh:mm``), as FHIR requires; a year or a year and month stands for its first day.
+  ``+hh:mm``), as FHIR requires; a year or a year and month keeps that precision (its
+  :class:`~trdnav.measures.timing.Moment` knows its first and last possible day).
 * ``<x>DateTime``, ``<x>Instant`` or ``<x>Period`` is read as a span of time; other forms of a
   timing element (Age, Range, string, Timing) are taken as not given.
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 from trdnav.errors import Problem
 from trdnav.measures.records import Coding, Concept
-from trdnav.measures.timing import Moment, Span
+from trdnav.measures.timing import Moment, Precision, Span
 
 __all__ = ["DATETIME_EXPECTED", "ElementReader", "read_moment"]
 
@@ -66,6 +67,10 @@ def _parse_moment(text: str) -> Moment:
         raise ValueError(text)
     g = found.groupdict()
     day = date(int(g["y"]), int(g["m"] or 1), int(g["d"] or 1))
+    if g["m"] is None:
+        return Moment(day, precision=Precision.YEAR)
+    if g["d"] is None:
+        return Moment(day, precision=Precision.MONTH)
     if g["H"] is None:
         return Moment(day)
     if g["tz"] is None:

@@ -1,8 +1,10 @@
 """Points and periods of time as the measures' CQL compares them.
 
 A FHIR ``dateTime`` becomes a :class:`Moment`: the calendar day as recorded, plus the exact
-instant when a time of day (with its offset) was recorded. A ``Period`` (or the interval of a
-single dateTime) becomes a :class:`Span`.
+instant when a time of day (with its offset) was recorded. A date given only to the year or
+the month keeps that precision: it could be any day from :attr:`Moment.day` to
+:attr:`Moment.last_day` (the comparisons below still read it as its first day). A ``Period``
+(or the interval of a single dateTime) becomes a :class:`Span`.
 
 * **Day precision** (``during day of``, ``overlaps day of``, ``ends during day of``, ...)
   compares calendar days as recorded, without converting time-zone offsets: CQL normalises
@@ -22,9 +24,11 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from enum import IntEnum
 
 __all__ = [
     "Moment",
+    "Precision",
     "Span",
     "add_months",
     "day_in",
@@ -46,21 +50,72 @@ def add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
+class Precision(IntEnum):
+    """How much of a date was given: the year, the month, the day, or a time of day too."""
+
+    YEAR = 1
+    MONTH = 2
+    DAY = 3
+    TIME = 4
+
+
 @dataclass(frozen=True, slots=True)
 class Moment:
-    """A point in time: its calendar day as recorded, and its instant when a time was given."""
+    """A point in time: its first possible calendar day as recorded, its precision, and its
+    instant when a time was given.
+
+    ``day`` is the day itself for a full date or a time; for a date given to the year or
+    month it is the first day of that year or month, and :attr:`last_day` the last.
+    """
 
     day: date
     at: datetime | None = None
+    precision: Precision = Precision.DAY
+    last_day: date = field(init=False, repr=False, compare=False)
     sort_key: datetime = field(init=False, repr=False, compare=False)
+    """Where the moment sorts: its instant, or the start of its first possible day (UTC)."""
 
     def __post_init__(self) -> None:
-        if self.at is not None and self.at.tzinfo is None:
-            raise ValueError("a Moment's instant needs a time-zone offset")
+        if self.at is not None:
+            if self.at.tzinfo is None:
+                raise ValueError("a Moment's instant needs a time-zone offset")
+            object.__setattr__(self, "precision", Precision.TIME)
+        elif self.precision is Precision.TIME:
+            raise ValueError("a Moment with a time of day needs its instant")
+        last = self.day
+        if self.precision is Precision.YEAR:
+            if (self.day.month, self.day.day) != (1, 1):
+                raise ValueError("a Moment given to the year starts on 1 January")
+            last = date(self.day.year, 12, 31)
+        elif self.precision is Precision.MONTH:
+            if self.day.day != 1:
+                raise ValueError("a Moment given to the month starts on its first day")
+            last = self.day.replace(day=calendar.monthrange(self.day.year, self.day.month)[1])
+        object.__setattr__(self, "last_day", last)
         key = self.at if self.at is not None else datetime.combine(self.day, time.min, UTC)
         object.__setattr__(self, "sort_key", key)
 
+    @classmethod
+    def year(cls, year: int) -> Moment:
+        """A date given to the year only (``2013``)."""
+        return cls(date(year, 1, 1), precision=Precision.YEAR)
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Moment:
+        """A date given to the month only (``2025-03``)."""
+        return cls(date(year, month, 1), precision=Precision.MONTH)
+
+    @property
+    def is_partial(self) -> bool:
+        """Whether the date was given only to the year or the month."""
+        return self.precision < Precision.DAY
+
     def __str__(self) -> str:
+        """The date as given: ``2013``, ``2025-03``, or the day (also for a time)."""
+        if self.precision is Precision.YEAR:
+            return f"{self.day.year:04d}"
+        if self.precision is Precision.MONTH:
+            return f"{self.day.year:04d}-{self.day.month:02d}"
         return self.day.isoformat()
 
 
