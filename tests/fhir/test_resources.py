@@ -44,7 +44,7 @@ def test_resources_are_read_into_the_patient_record():
         "abatementDateTime": "2025-06-01",
     }
     [patient] = patient_records(located(PATIENT, obs(), condition))
-    assert patient.birth_date == date(2010, 6, 1)
+    assert patient.birth_date == Moment(date(2010, 6, 1))
     [o] = patient.observations
     assert (o.status, o.value_number, o.has_value) == ("final", 12.0, True)
     assert o.effective is not None
@@ -86,6 +86,32 @@ def test_a_period_ending_before_it_starts_is_refused():
     }
     with pytest.raises(InputError, match=r"period.end: .*not before the period's start"):
         patient_records(located(PATIENT, encounter))
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "refused"),
+    [
+        ("2025-03-15", "2025-03", False),  # March may end on the 31st
+        ("2025-03-15T10:00:00Z", "2025-03-15", False),  # the day, not known to be before
+        ("2025-03-15", "2025-02", True),
+        ("2025-03-15T10:00:00Z", "2025-03-14", True),
+    ],
+)
+def test_only_an_end_surely_before_the_start_is_refused(start, end, refused):
+    encounter = {
+        "resourceType": "Encounter",
+        "id": "e1",
+        "status": "finished",
+        "period": {"start": start, "end": end},
+    }
+    if refused:
+        with pytest.raises(InputError, match=r"period.end: .*not before the period's start"):
+            patient_records(located(PATIENT, encounter))
+    else:
+        [patient] = patient_records(located(PATIENT, encounter))
+        period = patient.encounters[0].period
+        assert period is not None
+        assert (period.start, period.end) == (read_moment(start), read_moment(end))
 
 
 def test_ids_must_be_fhir_ids_and_patients_unique():

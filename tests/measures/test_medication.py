@@ -21,7 +21,7 @@ def order(authored: str | None = "2026-06-21", **supply) -> MedicationRequest:
 def days(span: Span | None) -> tuple[str, str] | None:
     if span is None:
         return None
-    return str(span.first_day), str(span.last_day)
+    return str(span.start), str(span.end)
 
 
 @pytest.mark.parametrize(
@@ -83,6 +83,26 @@ def test_validity_period_starts_it_when_nothing_else_does():
         "2026-08-10",
     )
     assert request_period(order(None, expected_supply_days=10)) is None
+
+
+def test_a_start_given_to_the_month_keeps_its_precision_and_so_does_the_end():
+    march = Moment.month(2026, 3)
+    assert days(request_period(order(None, validity_start=march, expected_supply_days=30))) == (
+        "2026-03",
+        "2026-03",
+    )
+    assert days(request_period(order(None, validity_start=march, expected_supply_days=40))) == (
+        "2026-03",
+        "2026-04",
+    )
+    # the FHIR import reads the month as its first day
+    assert plain_days(order(None, validity_start=march, expected_supply_days=40)) == (
+        "2026-03-01",
+        "2026-04-09",
+    )
+    may = Span(march, Moment.month(2026, 5))
+    assert days(request_period(order(bounds=may))) == ("2026-03", "2026-05")
+    assert days(request_period(order(bounds=Span(march, march)))) == ("2026-03", "2026-03")
 
 
 def test_doses_per_day():

@@ -21,7 +21,7 @@ from typing import Any
 
 from trdnav.errors import Problem
 from trdnav.measures.records import Coding, Concept
-from trdnav.measures.timing import Moment, Precision, Span
+from trdnav.measures.timing import Moment, Precision, Span, before
 
 __all__ = ["DATETIME_EXPECTED", "ElementReader", "read_moment"]
 
@@ -205,7 +205,8 @@ class ElementReader:
             return None
         start = self.moment(value, "start", f"{path}.start")
         end = self.moment(value, "end", f"{path}.end")
-        if start is not None and end is not None and end.sort_key < start.sort_key:
+        if start is not None and end is not None and before(end, start, by_day=False):
+            # only an end certainly before the start: "2025-03" may end on 2025-03-31
             self.bad(f"{path}.end", value.get("end"), "a time not before the period's start")
         return Span(start, end, start_unknown=start is None)
 

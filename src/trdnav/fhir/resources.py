@@ -74,10 +74,9 @@ class Located(NamedTuple):
 
 
 def _patient(r: ElementReader, res: dict[str, Any], rid: str) -> PatientRecord:
-    birth = r.moment(res, "birthDate", "birthDate")
     return PatientRecord(
         id=rid,
-        birth_date=birth.day if birth else None,
+        birth_date=r.moment(res, "birthDate", "birthDate"),
         deceased=r.moment(res, "deceasedDateTime", "deceasedDateTime"),
     )
 

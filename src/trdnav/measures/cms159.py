@@ -16,6 +16,10 @@ comes from ``knowledge/data/measures/cms159.yaml``; MP is the measurement period
   the DIP to the end of the MAP, death on or before the end of the MAP, or a confirmed active
   bipolar, emotionally labile personality, psychotic or pervasive developmental disorder
   starting on or before the end of the MAP.
+
+A date given only to the year or month keeps that precision (:mod:`trdnav.measures.timing`): a
+comparison it cannot settle is unknown and not met, an age from a birth year may be 11 or 12
+(not known to be 12 or more), and an index known to the month gives an MAP of months.
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from trdnav.core.dates import age_in_years
 from trdnav.measures.conditions import is_confirmed_active, prevalence
 from trdnav.measures.measure import Judgement, MeasureLogic
 from trdnav.measures.records import (
@@ -39,14 +42,24 @@ from trdnav.measures.records import (
 from trdnav.measures.results import Evidence, MeasurementPeriod, Population
 from trdnav.measures.terminology import CodeTerms, Match, ValueSetTerms
 from trdnav.measures.timing import (
+    Bound,
+    Edge,
     Moment,
     Span,
+    Truth,
     add_months,
-    day_in,
+    age_in_years_at,
+    date_of,
     days_during,
     days_overlap,
+    end_of,
     ends_on_days,
+    in_days,
+    on_or_before,
     overlaps,
+    shift_days,
+    shift_months,
+    start_of,
 )
 
 __all__ = ["LOGIC", "Config"]
@@ -148,8 +161,20 @@ class _Index:
     diagnosis_match: Match
 
 
-def _days(first: date, last: date) -> str:
-    return f"{first.isoformat()}..{last.isoformat()}"
+def _days(first: Bound, last: Bound) -> str:
+    return f"{first}..{last}"
+
+
+def _born(birth: Moment) -> str:
+    """``, born 2013`` for a birth date given only to the year or month, else nothing."""
+    return f", born {birth}" if birth.is_partial else ""
+
+
+def _verdict(old_enough: Truth, minimum: int) -> str:
+    """``at least 12``, ``under 12``, or that it is unknown (and so not met)."""
+    if old_enough is None:
+        return f"unknown whether at least {minimum}, so not in the population"
+    return f"{'at least' if old_enough else 'under'} {minimum}"
 
 
 def _score(value: float | None) -> str:
@@ -169,12 +194,16 @@ class _Cms159:
         self.codes = cfg.codes
         self.st = cfg.statuses
         months = self.p.identification_period_months_before
-        self.dip_first = add_months(period.start, -months.start)
-        self.dip_last = add_months(period.start, -months.end) - timedelta(days=1)
+        self.dip_first = Moment(add_months(period.start, -months.start))
+        self.dip_last = Moment(add_months(period.start, -months.end) - timedelta(days=1))
         self.evidence: list[Evidence] = []
 
     def note(
-        self, criterion: str, text: str, resource: str | None = None, day: date | None = None
+        self,
+        criterion: str,
+        text: str,
+        resource: str | None = None,
+        day: date | Moment | None = None,
     ) -> None:
         self.evidence.append(Evidence(criterion, text, resource, day))
 
@@ -206,11 +235,11 @@ class _Cms159:
                 match is None
                 or period is None
                 or encounter.status not in self.st.finished_encounter
-                or not ends_on_days(period, self.dip_first, self.dip_last)
+                or ends_on_days(period, self.dip_first, self.dip_last) is not True
             ):
                 continue
             for condition, dx_match in diagnoses:
-                if overlaps(period, self.prevalence(condition)):
+                if overlaps(period, self.prevalence(condition)) is True:
                     yield encounter, match, condition, dx_match
                     break
 
@@ -234,12 +263,12 @@ class _Cms159:
                 "depression diagnosis",
             )
             return None
-        lookback = timedelta(days=self.p.index_days_before_encounter)
         candidates: list[_Index] = []
         for obs in self.patient.observations:
+            effective = obs.effective
             if (
-                obs.effective is None
-                or obs.effective.start is None
+                effective is None
+                or effective.start is None
                 or obs.status not in self.st.assessment
                 or obs.value_number is None
                 or not obs.value_number > self.p.index_score_above
@@ -248,11 +277,9 @@ class _Cms159:
                 continue
             for encounter, enc_match, condition, dx_match in encounters:
                 assert encounter.period is not None
-                begins = encounter.period.first_day
-                first = date.min if begins is None or begins == date.min else begins - lookback
-                last = encounter.period.last_day or date.max
-                if days_during(obs.effective, first, last):
-                    start = obs.effective.start
+                first, last = self.around(encounter.period)
+                if days_during(effective, first, last) is True:
+                    start = effective.start
                     candidates.append(_Index(obs, start, encounter, enc_match, condition, dx_match))
                     break
         if not candidates:
@@ -271,7 +298,7 @@ class _Cms159:
             f"{index.diagnosis_match}, confirmed active"
             + (f", onset {dx.onset_start}" if dx.onset_start else ""),
             dx.reference,
-            dx.onset_start.day if dx.onset_start else None,
+            dx.onset_start,
         )
         assert enc.period is not None
         self.note(
@@ -279,7 +306,7 @@ class _Cms159:
             f"{index.encounter_match}, finished, {enc.period}, ending in the identification "
             f"period {_days(self.dip_first, self.dip_last)}",
             enc.reference,
-            enc.period.last_day,
+            enc.period.end,
         )
         match = self.phq9(index.assessment)
         self.note(
@@ -287,20 +314,31 @@ class _Cms159:
             f"{match} score {_score(index.assessment.value_number)}, above "
             f"{_score(self.p.index_score_above)}: the index assessment",
             index.assessment.reference,
-            index.start.day,
+            index.start,
         )
         return index
 
+    def around(self, period: Span) -> tuple[Bound, Bound]:
+        """``Interval[ToDate((start of period) - 7 days), end of period]``: a null bound (a
+        period without a start) is closed there, so it reaches the beginning of time."""
+        begins, ends = start_of(period), end_of(period)
+        first = (
+            shift_days(date_of(begins), -self.p.index_days_before_encounter)
+            if isinstance(begins, Moment)
+            else Edge.EARLIEST
+        )
+        return first, ends if isinstance(ends, Moment) else Edge.LATEST
+
     # --- numerator ----------------------------------------------------------------------
 
-    def remission(self, first: date, last: date) -> bool:
+    def remission(self, first: Moment, last: Moment) -> bool:
         in_window: list[tuple[Observation, Moment]] = []
         for obs in self.patient.observations:
             start = obs.effective.start if obs.effective else None
             if (
                 start is not None
                 and obs.status in self.st.assessment
-                and day_in(start.day, first, last)
+                and in_days(start, first, last) is True
                 and self.phq9(obs) is not None
             ):
                 in_window.append((obs, start))
@@ -321,18 +359,18 @@ class _Cms159:
             f"last {self.phq9(obs)} in the assessment period {_days(first, last)}: "
             f"score {_score(obs.value_number)}, {verdict}",
             obs.reference,
-            start.day,
+            start,
         )
         return met
 
     # --- exclusions ---------------------------------------------------------------------
 
-    def exclusions(self, first: date, last: date) -> bool:
+    def exclusions(self, first: Moment, last: Moment) -> bool:
         """Hospice, palliative care, death or a mental-health disorder; notes each one found."""
         window = _days(first, last)
         found = 0
 
-        def exclude(criterion: str, text: str, resource: str, day: date | None) -> None:
+        def exclude(criterion: str, text: str, resource: str, day: Moment | None) -> None:
             nonlocal found
             found += 1
             self.note(f"exclusion.{criterion}", text, resource, day)
@@ -348,37 +386,37 @@ class _Cms159:
                 inpatient
                 and discharge
                 and enc.status in st.finished_encounter
-                and ends_on_days(period, first, last)
+                and ends_on_days(period, first, last) is True
             ):
                 exclude(
                     "hospice",
-                    f"{inpatient} ending {period.last_day}, discharged: {discharge.label}",
+                    f"{inpatient} ending {period.end}, discharged: {discharge.label}",
                     enc.reference,
-                    period.last_day,
+                    period.end,
                 )
             hospice = vs.hospice_encounter.match(enc.type)
             if (
                 hospice
                 and enc.status not in st.hospice_encounter_not
-                and days_overlap(period, first, last)
+                and days_overlap(period, first, last) is True
             ):
                 exclude(
                     "hospice",
                     f"{hospice}, {enc.status}, {period}, overlapping {window}",
                     enc.reference,
-                    period.first_day,
+                    period.start,
                 )
             palliative = vs.palliative_encounter.match(enc.type)
             if (
                 palliative
                 and enc.status in st.finished_encounter
-                and days_overlap(period, first, last)
+                and days_overlap(period, first, last) is True
             ):
                 exclude(
                     "palliative_care",
                     f"{palliative}, finished, {period}, overlapping {window}",
                     enc.reference,
-                    period.first_day,
+                    period.start,
                 )
         for obs in self.patient.observations:
             effective = obs.effective
@@ -386,27 +424,27 @@ class _Cms159:
                 continue
             hospice_mds = codes.hospice_assessment.match(obs.code)
             yes = codes.hospice_assessment_yes.match(obs.value_concept)
-            if hospice_mds and yes and days_overlap(effective, first, last):
+            if hospice_mds and yes and days_overlap(effective, first, last) is True:
                 exclude(
                     "hospice",
                     f"{hospice_mds}: {yes.label}, {effective}",
                     obs.reference,
-                    effective.first_day,
+                    effective.start,
                 )
             facit = codes.palliative_assessment.match(obs.code)
-            if facit and days_overlap(effective, first, last):
+            if facit and days_overlap(effective, first, last) is True:
                 exclude(
                     "palliative_care",
                     f"{facit}, {effective}, overlapping {window}",
                     obs.reference,
-                    effective.first_day,
+                    effective.start,
                 )
         for req in self.patient.service_requests:
             order = vs.hospice_care.match(req.code)
             if (
                 order
                 and req.authored_on is not None
-                and day_in(req.authored_on.day, first, last)
+                and in_days(req.authored_on, first, last) is True
                 and req.status in st.hospice_order
                 and req.intent in st.order_intent
                 and req.do_not_perform is not True
@@ -415,14 +453,14 @@ class _Cms159:
                     "hospice",
                     f"{order} ordered {req.authored_on} ({req.status}, {req.intent})",
                     req.reference,
-                    req.authored_on.day,
+                    req.authored_on,
                 )
         for proc in self.patient.procedures:
             performed = proc.performed
             if (
                 performed is None
                 or proc.status in st.procedure_not
-                or not days_overlap(performed, first, last)
+                or days_overlap(performed, first, last) is not True
             ):
                 continue
             hospice = vs.hospice_care.match(proc.code)
@@ -431,7 +469,7 @@ class _Cms159:
                     "hospice",
                     f"{hospice} performed {performed} ({proc.status})",
                     proc.reference,
-                    performed.first_day,
+                    performed.start,
                 )
             palliative = vs.palliative_intervention.match(proc.code)
             if palliative:
@@ -439,7 +477,7 @@ class _Cms159:
                     "palliative_care",
                     f"{palliative} performed {performed} ({proc.status})",
                     proc.reference,
-                    performed.first_day,
+                    performed.start,
                 )
         for condition in self.patient.conditions:
             if not self.confirmed_active(condition):
@@ -452,29 +490,28 @@ class _Cms159:
                 ("palliative_care", vs.palliative_diagnosis),
             ):
                 match = terms.match(condition.code)
-                if match and days_overlap(prevalent, first, last):
+                if match and days_overlap(prevalent, first, last) is True:
                     exclude(
                         criterion,
                         f"{match}, confirmed active{since}, prevalent during {window}",
                         condition.reference,
-                        onset.day if onset else None,
+                        onset,
                     )
             disorder = vs.mental_health_disorder.match(condition.code)
-            starts = prevalent.first_day
-            if disorder and starts is not None and starts <= last:
+            if disorder and on_or_before(start_of(prevalent), last) is True:
                 exclude(
                     "mental_health_disorder",
                     f"{disorder}, confirmed active{since}, starting on or before {last}",
                     condition.reference,
-                    onset.day if onset else None,
+                    onset,
                 )
         deceased = self.patient.deceased
-        if deceased is not None and deceased.day <= last:
+        if deceased is not None and on_or_before(deceased, last) is True:
             exclude(
                 "death",
                 f"died {deceased}, on or before the end of the assessment period {last}",
                 self.patient.reference,
-                deceased.day,
+                deceased,
             )
         if not found:
             self.note(
@@ -495,20 +532,20 @@ class _Cms159:
         if birth is None:
             self.note("age", "no birth date", self.patient.reference)
             return Judgement(no, tuple(self.evidence))
-        age = age_in_years(birth, index.start.day)
-        old_enough = age >= self.p.minimum_age
+        age = age_in_years_at(birth, index.start)
+        old_enough = age.at_least(self.p.minimum_age)
         self.note(
             "age",
-            f"age {age} on the index date ({'at least' if old_enough else 'under'} "
-            f"{self.p.minimum_age})",
+            f"age {age} on the index date{_born(birth)} "
+            f"({_verdict(old_enough, self.p.minimum_age)})",
             self.patient.reference,
-            index.start.day,
+            index.start,
         )
-        if not old_enough:
+        if old_enough is not True:
             return Judgement(no, tuple(self.evidence))
-        due = add_months(index.start.day, self.p.assessment_months_after_index)
-        window = timedelta(days=self.p.assessment_window_days)
-        first, last = due - window, due + window
+        due = shift_months(date_of(index.start), self.p.assessment_months_after_index)
+        window = self.p.assessment_window_days
+        first, last = shift_days(due, -window), shift_days(due, window)
         self.note(
             "assessment_period",
             f"{self.p.assessment_months_after_index} months ± {self.p.assessment_window_days} "

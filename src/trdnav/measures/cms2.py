@@ -20,18 +20,22 @@ comes from ``knowledge/data/measures/cms2.yaml``; MP is the measurement period):
 * **Denominator exception**: a cancelled screen of either kind, issued on a qualifying
   encounter's days, with the reason "screening declined" or a Medical Reason, and no screen
   of that kind.
+
+A date given only to the year or month keeps that precision (:mod:`trdnav.measures.timing`): a
+comparison it cannot settle is unknown and not met. An age from a birth year may be unknown
+(12 or 13 is at least 12; 16 or 17 leaves unknown which screen applies, so no screen meets the
+numerator).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from trdnav.core.dates import age_in_years
 from trdnav.measures.conditions import prevalence
 from trdnav.measures.measure import Judgement, MeasureLogic
 from trdnav.measures.medication import request_period
@@ -39,12 +43,24 @@ from trdnav.measures.records import Encounter, Observation, PatientRecord
 from trdnav.measures.results import Evidence, MeasurementPeriod, Population
 from trdnav.measures.terminology import CodeTerms, Terms, ValueSetTerms
 from trdnav.measures.timing import (
+    Bound,
+    Edge,
     Moment,
     Span,
-    day_in,
+    Truth,
+    Uncertainty,
+    age_in_years_at,
+    and3,
+    before,
+    date_of,
     days_during,
     days_overlap_after,
+    end_of,
+    in_days,
     moment_during,
+    or3,
+    shift_days,
+    start_of,
 )
 
 __all__ = ["LOGIC", "Config"]
@@ -158,10 +174,14 @@ class _Kind:
 
 @dataclass(frozen=True, slots=True)
 class _Qualifying:
+    """A qualifying encounter: its period, and the day from which a screen counts for it."""
+
     encounter: Encounter
     period: Span
-    start: date
-    end: date
+    start: Moment
+    end: Moment
+    lookback: Moment
+    """``start of period - 14 days`` (by day)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,12 +202,26 @@ def _by_start(obs: Observation) -> datetime:
     return start.sort_key if start is not None else _EARLIEST
 
 
-def _start_day(obs: Observation) -> date | None:
-    return obs.effective.first_day if obs.effective else None
+def _start(obs: Observation) -> Bound:
+    """``start of effective.toInterval()``: unknown without an effective time."""
+    return start_of(obs.effective) if obs.effective else Edge.UNKNOWN
 
 
-def _end_day(obs: Observation) -> date | None:
-    return obs.effective.last_day if obs.effective else None
+def _end(obs: Observation) -> Bound:
+    """``end of effective.toInterval()``: unknown without an effective time."""
+    return end_of(obs.effective) if obs.effective else Edge.UNKNOWN
+
+
+def _age_verdict(old_enough: Truth, minimum: int, groups: tuple[Truth, ...]) -> str:
+    """Whether the age meets the minimum, and that no screen can decide when the age group
+    (12-16, 17, 18 and over) is unknown."""
+    if old_enough is None:
+        return f"unknown whether at least {minimum}, so not in the population"
+    if old_enough is False:
+        return f"under {minimum}"
+    if None in groups:
+        return f"at least {minimum}; which screen applies is unknown, so none meets the numerator"
+    return f"at least {minimum}"
 
 
 class _Cms2:
@@ -200,7 +234,7 @@ class _Cms2:
         self.vs = cfg.value_sets
         self.codes = cfg.codes
         self.st = cfg.statuses
-        self.lookback = timedelta(days=self.p.screening_days_before_encounter)
+        self.mp_first, self.mp_last = Moment(period.start), Moment(period.end)
         self.evidence: list[Evidence] = []
         self.kinds = {
             "adolescent": _Kind(
@@ -220,7 +254,11 @@ class _Cms2:
         }
 
     def note(
-        self, criterion: str, text: str, resource: str | None = None, day: date | None = None
+        self,
+        criterion: str,
+        text: str,
+        resource: str | None = None,
+        day: date | Moment | None = None,
     ) -> None:
         self.evidence.append(Evidence(criterion, text, resource, day))
 
@@ -240,13 +278,14 @@ class _Cms2:
                 match is None
                 or period is None
                 or enc.status not in self.st.finished_encounter
-                or not days_during(period, self.period.start, self.period.end)
+                or days_during(period, self.mp_first, self.mp_last) is not True
             ):
                 continue
-            first, last = period.first_day, period.last_day
+            first, last = period.start, period.end
             assert first is not None  # the period lies within the measurement period's days
             assert last is not None
-            found.append(_Qualifying(enc, period, first, last))
+            back = shift_days(date_of(first), -self.p.screening_days_before_encounter)
+            found.append(_Qualifying(enc, period, first, last, back))
             self.note(
                 "qualifying_encounter",
                 f"{match}, finished, {period}, within the measurement period",
@@ -267,26 +306,26 @@ class _Cms2:
             match = self.vs.bipolar_disorder.match(condition.code)
             if match is None or not condition.is_problem:
                 continue
-            starts = prevalence(condition, self.codes.condition_active).first_day
-            before = [q for q in encounters if starts is not None and starts < q.start]
-            if before:
+            starts = start_of(prevalence(condition, self.codes.condition_active))
+            earlier = [q for q in encounters if before(starts, q.start) is True]
+            if earlier:
                 excluded = True
                 onset = condition.onset_start
                 self.note(
                     "exclusion.bipolar_disorder",
                     f"{match}"
                     + (f", onset {onset}" if onset else ", no onset given")
-                    + f", before the encounter of {before[0].start}",
+                    + f", before the encounter of {earlier[0].start}",
                     condition.reference,
-                    onset.day if onset else None,
+                    onset,
                 )
         return excluded
 
     # --- screens ------------------------------------------------------------------------
 
-    def in_lookback(self, day: date | None, encounters: Iterable[_Qualifying]) -> bool:
-        """``day`` is on the day a qualifying encounter starts or up to 14 days before."""
-        return any(day_in(day, q.start - self.lookback, q.start) for q in encounters)
+    def in_lookback(self, point: Bound, encounters: Iterable[_Qualifying]) -> bool:
+        """``point`` is on the day a qualifying encounter starts or up to 14 days before."""
+        return any(in_days(point, q.lookback, q.start) is True for q in encounters)
 
     def screens(self, kind: _Kind, encounters: Sequence[_Qualifying]) -> list[Observation]:
         """``[X depression screens] with a qualifying encounter such that ...``, sorted by
@@ -297,7 +336,7 @@ class _Cms2:
             if kind.screen.match(obs.code) is not None
             and obs.has_value
             and obs.status in self.st.screening
-            and self.in_lookback(_end_day(obs), encounters)
+            and self.in_lookback(_end(obs), encounters)
         ]
         return sorted(found, key=_by_start)
 
@@ -320,8 +359,8 @@ class _Cms2:
             lasts = [
                 q
                 for q in encounters
-                if day_in(_start_day(last), q.start - self.lookback, q.start)
-                and days_overlap_after(covered, q.period)
+                if in_days(_start(last), q.lookback, q.start) is True
+                and days_overlap_after(covered, q.period) is True
             ]
             if lasts:
                 found.append(_FollowUp(med.reference, str(match), None, med.authored_on))
@@ -340,12 +379,13 @@ class _Cms2:
         performed = follow_up.performed.start if follow_up.performed else None
         authored = follow_up.authored_on
         when = performed if performed is not None else authored
-        if when is None or not day_in(when.day, self.period.start, self.period.end):
+        if when is None or in_days(when, self.mp_first, self.mp_last) is not True:
             return None
-        if performed is not None and moment_during(performed, q.period):
+        if performed is not None and moment_during(performed, q.period) is True:
             return f"performed {performed}, during the encounter of {q.start}"
-        after = timedelta(days=self.p.follow_up_days_after_encounter)
-        if authored is not None and day_in(authored.day, q.end, q.end + after):
+        ended = date_of(q.end)
+        after = shift_days(ended, self.p.follow_up_days_after_encounter)
+        if authored is not None and in_days(authored, ended, after) is True:
             return (
                 f"ordered {authored}, on the day the encounter of {q.start} ended or up to "
                 f"{self.p.follow_up_days_after_encounter} days after"
@@ -364,17 +404,18 @@ class _Cms2:
             )
             return False
         last = screens[-1]
-        day = _start_day(last)
+        start = _start(last)
+        day = start if isinstance(start, Moment) else None
         negative = self.codes.screen_negative.match(last.value_concept)
         positive = self.codes.screen_positive.match(last.value_concept)
         result = negative or positive
         self.note(
             f"screen.{kind.name}",
             f"most recent {kind.name} screen ({kind.screen}) "
-            + (f"on {day}" if day and day != date.min else "")
+            + (f"on {day}" if day else "")
             + f": {result.label if result else 'neither negative nor positive'}",
             last.reference,
-            day if day != date.min else None,
+            day,
         )
         if negative:
             return True
@@ -382,7 +423,7 @@ class _Cms2:
             return False
         for follow_up in self.follow_ups(kind, last, encounters):
             for q in encounters:
-                if not day_in(day, q.start - self.lookback, q.start):
+                if in_days(start, q.lookback, q.start) is not True:
                     continue
                 how = self.timely(follow_up, q)
                 if how:
@@ -390,8 +431,8 @@ class _Cms2:
                         f"follow_up.{kind.name}",
                         f"{follow_up.label}, {how}",
                         follow_up.reference,
-                        (follow_up.performed.first_day if follow_up.performed else None)
-                        or (follow_up.authored_on.day if follow_up.authored_on else None),
+                        (follow_up.performed.start if follow_up.performed else None)
+                        or follow_up.authored_on,
                     )
                     return True
         self.note(
@@ -411,8 +452,8 @@ class _Cms2:
                 or obs.issued is None
             ):
                 continue
-            issued = obs.issued.day
-            if not any(q.start <= issued <= q.end for q in encounters):
+            issued = obs.issued
+            if not any(in_days(issued, q.start, q.end) is True for q in encounters):
                 continue
             reason = self.codes.screening_declined.match(obs.not_done_reason)
             reason = reason or self.vs.medical_reason.match(obs.not_done_reason)
@@ -426,6 +467,31 @@ class _Cms2:
                 )
         return excepted
 
+    def age_groups(self, age: Uncertainty) -> tuple[Truth, Truth, Truth]:
+        """Whether the age is 12-16, 17, and 18 or more (each unknown when the age is)."""
+        ages = self.p.adolescent_ages
+        return (
+            age.within(ages.minimum, ages.maximum),
+            age.equals(self.p.either_screen_age),
+            age.at_least(self.p.adult_minimum_age),
+        )
+
+    def numerator(
+        self, groups: tuple[Truth, Truth, Truth], encounters: Sequence[_Qualifying]
+    ) -> Truth:
+        """``(age 12-16 and adolescent screened) or (age 17 and either screened) or (age 18+
+        and adult screened)``, for age groups that may be unknown; each screen that may apply
+        is looked at (for its evidence)."""
+        young, either, grown = groups
+        adolescent = adult = False
+        if young is not False or either is not False:
+            adolescent = self.screened(self.kinds["adolescent"], encounters)
+        if either is not False or grown is not False:
+            adult = self.screened(self.kinds["adult"], encounters)
+        return or3(
+            and3(young, adolescent), and3(either, or3(adolescent, adult)), and3(grown, adult)
+        )
+
     # --- the populations ----------------------------------------------------------------
 
     def judge(self) -> Judgement:
@@ -434,34 +500,28 @@ class _Cms2:
         if birth is None:
             self.note("age", "no birth date", self.patient.reference)
             return Judgement(no, tuple(self.evidence))
-        age = age_in_years(birth, self.period.start)
-        old_enough = age >= self.p.minimum_age
+        age = age_in_years_at(birth, self.mp_first)
+        old_enough = age.at_least(self.p.minimum_age)
+        groups = self.age_groups(age)
+        verdict = _age_verdict(old_enough, self.p.minimum_age, groups)
+        born = f", born {birth}" if birth.is_partial else ""
         self.note(
             "age",
-            f"age {age} on {self.period.start}, the start of the measurement period "
-            f"({'at least' if old_enough else 'under'} {self.p.minimum_age})",
+            f"age {age} on {self.period.start}, the start of the measurement period{born} "
+            f"({verdict})",
             self.patient.reference,
             self.period.start,
         )
-        if not old_enough:
+        if old_enough is not True:
             return Judgement(no, tuple(self.evidence))
         encounters = self.qualifying_encounters()
         if not encounters:
             return Judgement(no, tuple(self.evidence))
         excluded = self.bipolar_history(encounters)
-        adolescent, adult = self.kinds["adolescent"], self.kinds["adult"]
-        ages = self.p.adolescent_ages
-        if age <= ages.maximum:
-            kinds = [adolescent]
-        elif age == self.p.either_screen_age:
-            kinds = [adolescent, adult]
-        else:
-            kinds = [adult]
-        screened = [self.screened(kind, encounters) for kind in kinds]  # each one's evidence
-        numerator = any(screened)
+        numerator = self.numerator(groups, encounters) is True
         exception = False
         if not excluded and not numerator:
-            for kind in (adolescent, adult):
+            for kind in self.kinds.values():
                 if self.not_screened_for_reason(kind, encounters):
                     if self.screens(kind, encounters):
                         self.note(

@@ -8,7 +8,6 @@ every coding of the element; value-set membership is decided by system and code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 from trdnav.measures.timing import Moment, Span
 
@@ -162,7 +161,8 @@ class PatientRecord:
     """One patient and every resource of theirs that the measures read."""
 
     id: str
-    birth_date: date | None = None
+    birth_date: Moment | None = None
+    """``birthDate`` as given: to the day, or only to the month or year."""
     deceased: Moment | None = None
     """``deceasedDateTime``; a ``deceasedBoolean`` carries no date and is not kept."""
     observations: tuple[Observation, ...] = ()

@@ -18,6 +18,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
+from trdnav.measures.timing import Moment
+
 __all__ = [
     "Evidence",
     "MeasureResult",
@@ -75,18 +77,26 @@ class MeasurementPeriod:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """One fact behind a patient's result: which criterion, which resource, when, and what."""
+    """One fact behind a patient's result: which criterion, which resource, when, and what.
+
+    ``day`` is the date as given: a day (a moment with a time gives its day), or a year or
+    month (``2013``, a partial :class:`~trdnav.measures.timing.Moment`) where only that was
+    recorded."""
 
     criterion: str
     text: str
     resource: str | None = None
-    day: date | None = None
+    day: date | Moment | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.day, Moment) and not self.day.is_partial:
+            object.__setattr__(self, "day", self.day.day)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "criterion": self.criterion,
             "resource": self.resource,
-            "date": self.day.isoformat() if self.day else None,
+            "date": str(self.day) if self.day else None,
             "text": self.text,
         }
 
