@@ -13,11 +13,15 @@ Codes are attributes of the chart: ``chart.PHQ9M``, ``chart.BIPOLAR``, ...
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from trdnav.fhir.bundles import read_resources
 from trdnav.fhir.resources import NOT_DONE_REASON, Located, patient_records
 from trdnav.knowledge.measures import load_measure
 from trdnav.measures import MeasurementPeriod, PatientResult
@@ -201,3 +205,40 @@ def evaluate() -> Callable[..., PatientResult]:
 def pops() -> Callable[[PatientResult], tuple[int, ...]]:
     """The populations of a result as 0/1, in the measure's order."""
     return populations
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A patient's result as the JSON output gives it."""
+
+    json: dict[str, Any]
+
+    @property
+    def populations(self) -> tuple[int, ...]:
+        """The populations as 0/1, in the measure's order."""
+        return tuple(v for k, v in self.json.items() if k not in ("patient", "evidence"))
+
+    def evidence(self, criterion: str) -> dict[str, Any]:
+        """The first evidence item of a criterion."""
+        return next(e for e in self.json["evidence"] if e["criterion"] == criterion)
+
+
+@pytest.fixture
+def measured(tmp_path: Path) -> Callable[[str, Chart], Measured]:
+    """``measured("cms2", chart)``: the chart written as a FHIR Bundle file, read as the
+    command line reads it, and measured for 2026."""
+
+    def run(measure_id: str, chart: Chart) -> Measured:
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": r} for r in chart.resources],
+        }
+        path = tmp_path / "bundle.json"
+        path.write_text(json.dumps(bundle), encoding="utf-8")
+        [patient] = patient_records(read_resources([path]))
+        result = load_measure(measure_id).evaluate([patient], MeasurementPeriod.year(2026))
+        [found] = result.to_json()["patients"]
+        return Measured(found)
+
+    return run

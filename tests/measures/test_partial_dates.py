@@ -2,47 +2,13 @@
 date cannot settle is unknown, and unknown is not met.
 
 Each chart is written as a FHIR Bundle file, read as the command line reads it, and measured
-for 2026; the JSON evidence shows such a date as given (``2013``). The CMS159 baseline: major
-depression since 2023-01-10, an office visit on 2025-02-25 with a PHQ-9 of 10, so the
-assessment period is 2025-12-27..2026-04-26. The CMS2 baseline: a screening visit on
-2026-06-21.
+for 2026 (the ``measured`` fixture); the JSON evidence shows such a date as given (``2013``).
+The CMS159 baseline: major depression since 2023-01-10, an office visit on 2025-02-25 with a
+PHQ-9 of 10, so the assessment period is 2025-12-27..2026-04-26. The CMS2 baseline: a
+screening visit on 2026-06-21.
 """
 
-import json
-from pathlib import Path
-from typing import Any
-
 import pytest
-
-from trdnav.fhir.bundles import read_resources
-from trdnav.fhir.resources import patient_records
-from trdnav.knowledge.measures import load_measure
-from trdnav.measures import MeasurementPeriod
-
-
-def measured(measure_id: str, chart, folder: Path) -> dict[str, Any]:
-    """The patient's JSON result, the chart read from a FHIR Bundle file."""
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [{"resource": r} for r in chart.resources],
-    }
-    path = folder / "bundle.json"
-    path.write_text(json.dumps(bundle), encoding="utf-8")
-    [patient] = patient_records(read_resources([path]))
-    result = load_measure(measure_id).evaluate([patient], MeasurementPeriod.year(2026))
-    [found] = result.to_json()["patients"]
-    return found
-
-
-def populations(found: dict[str, Any]) -> tuple[int, ...]:
-    keys = ["initial_population", "denominator", "denominator_exclusion", "numerator"]
-    keys += ["denominator_exception"] if "denominator_exception" in found else []
-    return tuple(found[k] for k in keys)
-
-
-def evidence(found: dict[str, Any], criterion: str) -> dict[str, Any]:
-    return next(e for e in found["evidence"] if e["criterion"] == criterion)
 
 
 @pytest.fixture
@@ -73,11 +39,11 @@ def indexed(make_chart):
     ],
 )
 def test_a_birth_year_or_month_gives_every_age_it_allows(
-    indexed, tmp_path, birth, in_population, age
+    indexed, measured, birth, in_population, age
 ):
-    found = measured("cms159", indexed(birth=birth), tmp_path)
-    assert populations(found)[:2] == (in_population, in_population)
-    said = evidence(found, "age")
+    found = measured("cms159", indexed(birth=birth))
+    assert found.populations[:2] == (in_population, in_population)
+    said = found.evidence("age")
     assert said["text"].startswith(f"{age} on the index date, born {birth} (")
     if birth == "2013":
         assert "unknown whether at least 12, so not in the population" in said["text"]
@@ -95,15 +61,15 @@ def test_a_birth_year_or_month_gives_every_age_it_allows(
     ],
 )
 def test_a_death_given_to_the_year_or_month_excludes_only_when_surely_by_the_end(
-    indexed, tmp_path, died, excluded
+    indexed, measured, died, excluded
 ):
     chart = indexed()
     chart.resources[0]["deceasedDateTime"] = died
     chart.phq9("2026-02-19T09:00:00Z", 3)
-    found = measured("cms159", chart, tmp_path)
-    assert populations(found) == (1, 1, excluded, 1 - excluded)
+    found = measured("cms159", chart)
+    assert found.populations == (1, 1, excluded, 1 - excluded)
     if excluded:
-        death = evidence(found, "exclusion.death")
+        death = found.evidence("exclusion.death")
         assert death["date"] == died
         assert death["text"].startswith(f"died {died}, on or before")
 
@@ -118,38 +84,38 @@ def test_a_death_given_to_the_year_or_month_excludes_only_when_surely_by_the_end
     ],
 )
 def test_a_follow_up_given_to_the_month_counts_only_when_its_whole_month_is_in_the_window(
-    indexed, tmp_path, follow_up, numerator
+    indexed, measured, follow_up, numerator
 ):
     chart = indexed()
     chart.phq9(follow_up, 3)
-    found = measured("cms159", chart, tmp_path)
-    assert populations(found) == (1, 1, 0, numerator)
+    found = measured("cms159", chart)
+    assert found.populations == (1, 1, 0, numerator)
     if numerator:
-        assert evidence(found, "remission")["date"] == follow_up
+        assert found.evidence("remission")["date"] == follow_up
 
 
 def test_an_assessment_given_to_the_month_is_not_known_to_be_near_a_one_day_visit(
-    indexed, tmp_path
+    indexed, measured
 ):
-    found = measured("cms159", indexed(assessed="2025-02"), tmp_path)
-    assert populations(found) == (0, 0, 0, 0)
-    assert evidence(found, "index_assessment")["resource"] is None
+    found = measured("cms159", indexed(assessed="2025-02"))
+    assert found.populations == (0, 0, 0, 0)
+    assert found.evidence("index_assessment")["resource"] is None
 
 
-def test_an_index_given_to_the_month_gives_an_assessment_period_of_months(indexed, tmp_path):
+def test_an_index_given_to_the_month_gives_an_assessment_period_of_months(indexed, measured):
     """A month-long visit holds a PHQ-9 dated February 2025: a year later is February 2026,
     and 60 days either side reach December 2025 (from 28 February) and April 2026 (from
     1 February)."""
     chart = indexed(start="2025-01-10T09:00:00Z", end="2025-03-05T17:00:00Z", assessed="2025-02")
     chart.phq9("2026-02-19T09:00:00Z", 3)
-    found = measured("cms159", chart, tmp_path)
-    assert populations(found) == (1, 1, 0, 1)
-    assert evidence(found, "index_assessment")["date"] == "2025-02"
-    window = evidence(found, "assessment_period")
+    found = measured("cms159", chart)
+    assert found.populations == (1, 1, 0, 1)
+    assert found.evidence("index_assessment")["date"] == "2025-02"
+    window = found.evidence("assessment_period")
     assert window["text"].endswith("after the index: 2025-12..2026-04")
     assert window["date"] == "2026-02"
     chart.phq9("2026-04-10T09:00:00Z", 12)  # later, but maybe after the window's end
-    assert populations(measured("cms159", chart, tmp_path)) == (1, 1, 0, 1)
+    assert measured("cms159", chart).populations == (1, 1, 0, 1)
 
 
 # --- CMS2 --------------------------------------------------------------------------------
@@ -183,10 +149,10 @@ def screened(make_chart):
         pytest.param("2007", (1, 1, 0, 1, 0), "age 18 or 19", id="18-or-19-adult"),
     ],
 )
-def test_cms2_ages_from_a_birth_year_or_month(screened, tmp_path, birth, expected, age):
-    found = measured("cms2", screened(birth), tmp_path)
-    assert populations(found) == expected
-    said = evidence(found, "age")["text"]
+def test_cms2_ages_from_a_birth_year_or_month(screened, measured, birth, expected, age):
+    found = measured("cms2", screened(birth))
+    assert found.populations == expected
+    said = found.evidence("age")["text"]
     assert said.startswith(f"{age} on 2026-01-01, the start of the measurement period, born")
     if expected[1] and not expected[3]:
         assert "which screen applies is unknown, so none meets the numerator" in said
@@ -210,9 +176,9 @@ def test_cms2_ages_from_a_birth_year_or_month(screened, tmp_path, birth, expecte
     ],
 )
 def test_cms2_visits_and_screens_given_to_the_year_or_month(
-    screened, tmp_path, start, end, taken, expected
+    screened, measured, start, end, taken, expected
 ):
-    found = measured("cms2", screened("2000-01-01", start=start, end=end, taken=taken), tmp_path)
-    assert populations(found) == expected
+    found = measured("cms2", screened("2000-01-01", start=start, end=end, taken=taken))
+    assert found.populations == expected
     if expected[0]:
-        assert evidence(found, "qualifying_encounter")["date"] == start[:10]
+        assert found.evidence("qualifying_encounter")["date"] == start[:10]
