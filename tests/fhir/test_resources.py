@@ -5,7 +5,8 @@ import pytest
 from trdnav.errors import InputError
 from trdnav.fhir.elements import read_moment
 from trdnav.fhir.resources import Located, patient_records
-from trdnav.measures.timing import Moment
+from trdnav.measures.records import Age, AgeRange
+from trdnav.measures.timing import Moment, Span
 
 
 def located(*resources, group="bundle.json"):
@@ -51,8 +52,8 @@ def test_resources_are_read_into_the_patient_record():
     assert o.effective.start == o.effective.end == read_moment("2025-02-25T10:00:00Z")
     [c] = patient.conditions
     assert [x.code for x in c.code] == ["35489007"]  # a coding without system cannot match
-    assert c.onset_start == Moment(date(2024, 12, 1))
-    assert c.abatement_end == Moment(date(2025, 6, 1))
+    assert c.onset == Span(Moment(date(2024, 12, 1)))
+    assert c.abatement == Moment(date(2025, 6, 1))
     assert not c.is_problem
 
 
@@ -173,3 +174,58 @@ def test_medication_supply_is_read():
     supply = patient.medication_requests[0].supply
     assert (supply.frequency, supply.period, supply.period_unit) == (2, 1.0, "d")
     assert (supply.dose, supply.quantity, supply.refills) == (1.0, 60.0, 1)
+
+
+UCUM = "http://unitsofmeasure.org"
+
+
+def condition_with(**timing):
+    return {
+        "resourceType": "Condition",
+        "id": "c1",
+        "subject": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "35489007"}]},
+        **timing,
+    }
+
+
+@pytest.mark.parametrize(
+    ("timing", "onset", "abatement"),
+    [
+        (
+            {"onsetAge": {"value": 40, "unit": "years", "system": UCUM, "code": "a"}},
+            Age(40, "year"),
+            None,
+        ),
+        ({"onsetAge": {"value": 6, "code": "mo"}}, Age(6, "month"), None),
+        ({"onsetAge": {"value": 3, "unit": "weeks"}}, Age(3, "week"), None),
+        (
+            {
+                "onsetRange": {
+                    "low": {"value": 40, "system": UCUM, "code": "a"},
+                    "high": {"value": 45, "system": UCUM, "code": "a"},
+                },
+                "abatementRange": {"high": {"value": 50, "system": UCUM, "code": "a"}},
+            },
+            AgeRange(Age(40, "year"), Age(45, "year")),
+            AgeRange(None, Age(50, "year")),
+        ),
+        ({"abatementAge": {"value": 41, "code": "a"}}, None, Age(41, "year")),
+        # what the measures' CQL cannot use (it stops with an error) is taken as not given
+        ({"onsetAge": {"value": 40, "comparator": "<", "code": "a"}}, None, None),
+        ({"onsetAge": {"value": 40, "system": "http://snomed.info/sct", "code": "a"}}, None, None),
+        ({"onsetAge": {"value": 40, "code": "kg"}}, None, None),
+        ({"onsetAge": {"code": "a"}}, None, None),
+        ({"onsetRange": {"low": {"value": 4, "code": "cm"}}}, None, None),
+        ({"onsetString": "in childhood", "abatementBoolean": True}, None, None),
+    ],
+)
+def test_onset_and_abatement_as_an_age_or_a_range_of_ages(timing, onset, abatement):
+    [patient] = patient_records(located(PATIENT, condition_with(**timing)))
+    [c] = patient.conditions
+    assert (c.onset, c.abatement) == (onset, abatement)
+
+
+def test_an_age_whose_value_is_not_a_number_is_refused():
+    with pytest.raises(InputError, match=r"onsetAge.value: got \"forty\"; expected a number"):
+        patient_records(located(PATIENT, condition_with(onsetAge={"value": "forty"})))

@@ -10,8 +10,13 @@ the resource, the element, the value and what was expected, with every problem i
   ``fullUrl``). Otherwise it belongs to the only Patient of its file, if the file has exactly
   one: a patient's own Bundle (a test case, ``$everything``) holds only that patient's data,
   whatever its references say. Otherwise it is an error.
-* ``onset[x]``/``abatement[x]``, ``effective[x]`` and ``performed[x]`` are read when they are a
-  dateTime, an instant or a Period; dates as :mod:`trdnav.fhir.elements` reads them.
+* ``effective[x]`` and ``performed[x]`` are read when they are a dateTime, an instant or a
+  Period; ``onset[x]`` and ``abatement[x]`` when they are a dateTime, a Period, an Age or a
+  Range (of ages); dates as :mod:`trdnav.fhir.elements` reads them.
+* An Age (or a Range bound) is read as FHIRHelpers ``ToQuantity`` reads it: its value in the
+  calendar unit of its ``code`` (else ``unit``), UCUM or calendar-duration, ``a`` being a
+  year. One the measures' CQL cannot use (a ``comparator``, a unit that is not one of time,
+  another ``system``: CQL stops with an error there) is taken as not given.
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from trdnav.errors import InputError, Problem
 from trdnav.fhir.elements import ElementReader
 from trdnav.measures.medication import DAYS_PER_UNIT
 from trdnav.measures.records import (
+    Age,
+    AgeRange,
     Concept,
     Condition,
+    ConditionTiming,
     Encounter,
     MedicationRequest,
     Observation,
@@ -34,6 +42,7 @@ from trdnav.measures.records import (
     ServiceRequest,
     Supply,
 )
+from trdnav.measures.timing import CALENDAR_UNITS
 
 __all__ = [
     "NOT_DONE_REASON",
@@ -45,6 +54,11 @@ __all__ = [
 
 NOT_DONE_REASON = "http://hl7.org/fhir/us/qicore/StructureDefinition/qicore-notDoneReason"
 """The QI-Core extension holding why an observation was not done."""
+
+TIME_UNIT_SYSTEMS = frozenset(
+    {"http://unitsofmeasure.org", "http://hl7.org/fhirpath/CodeSystem/calendar-units"}
+)
+"""The systems of a Quantity whose unit FHIRHelpers ``ToQuantity`` reads (or none at all)."""
 
 
 READ_TYPES = frozenset(
@@ -107,9 +121,45 @@ def _observation(r: ElementReader, res: dict[str, Any], rid: str) -> Observation
     )
 
 
+def _age(r: ElementReader, obj: dict[str, Any], key: str, path: str) -> Age | None:
+    """An Age (or a Range bound) in a calendar unit; None when not given or unusable."""
+    value = r.mapping(obj, key, path)
+    if value is None:
+        return None
+    number = r.number(value, "value", f"{path}.value")
+    system, unit = value.get("system"), value.get("code") or value.get("unit")
+    if (
+        number is None
+        or value.get("comparator") is not None
+        or (system is not None and system not in TIME_UNIT_SYSTEMS)
+        or not isinstance(unit, str)
+        or unit not in CALENDAR_UNITS
+    ):
+        return None
+    return Age(number, CALENDAR_UNITS[unit])
+
+
+def _condition_timing(r: ElementReader, res: dict[str, Any], prefix: str) -> ConditionTiming | None:
+    """``<prefix>DateTime``, ``<prefix>Period``, ``<prefix>Age`` or ``<prefix>Range`` (a Range
+    with no usable bound is not given); any other form (a string) is not given."""
+    key = f"{prefix}DateTime"
+    if key in res:
+        return r.moment(res, key, key)
+    key = f"{prefix}Period"
+    if key in res:
+        return r.period(res, key, key)
+    key = f"{prefix}Age"
+    if key in res:
+        return _age(r, res, key, key)
+    key = f"{prefix}Range"
+    ages = r.mapping(res, key, key)
+    if ages is None:
+        return None
+    low, high = _age(r, ages, "low", f"{key}.low"), _age(r, ages, "high", f"{key}.high")
+    return AgeRange(low, high) if low is not None or high is not None else None
+
+
 def _condition(r: ElementReader, res: dict[str, Any], rid: str) -> Condition:
-    onset = r.timing(res, "onset")
-    abatement = r.timing(res, "abatement")
     categories = frozenset(c.code for c in r.concepts(res, "category"))
     return Condition(
         id=rid,
@@ -117,8 +167,8 @@ def _condition(r: ElementReader, res: dict[str, Any], rid: str) -> Condition:
         clinical_status=r.concept(res.get("clinicalStatus"), "clinicalStatus"),
         verification_status=r.concept(res.get("verificationStatus"), "verificationStatus"),
         categories=categories,
-        onset_start=onset.start if onset else None,
-        abatement_end=abatement.end if abatement else None,
+        onset=_condition_timing(r, res, "onset"),
+        abatement=_condition_timing(r, res, "abatement"),
     )
 
 

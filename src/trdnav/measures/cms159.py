@@ -31,7 +31,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from trdnav.measures.conditions import is_confirmed_active, prevalence
+from trdnav.measures.conditions import is_confirmed_active, onset_start, onset_text, prevalence
 from trdnav.measures.measure import Judgement, MeasureLogic
 from trdnav.measures.records import (
     Condition,
@@ -213,7 +213,12 @@ class _Cms159:
         )
 
     def prevalence(self, condition: Condition) -> Span:
-        return prevalence(condition, self.codes.condition_active)
+        return prevalence(condition, self.codes.condition_active, self.patient.birth_date)
+
+    def onset(self, condition: Condition) -> tuple[str | None, Moment | None]:
+        """The condition's onset for the evidence: its text and its date."""
+        birth = self.patient.birth_date
+        return onset_text(condition, birth), onset_start(condition, birth)
 
     # --- index --------------------------------------------------------------------------
 
@@ -293,12 +298,12 @@ class _Cms159:
             return None
         index = min(candidates, key=lambda c: c.start.sort_key)  # the first of equal times
         dx, enc = index.diagnosis, index.encounter
+        onset, onset_day = self.onset(dx)
         self.note(
             "depression_diagnosis",
-            f"{index.diagnosis_match}, confirmed active"
-            + (f", onset {dx.onset_start}" if dx.onset_start else ""),
+            f"{index.diagnosis_match}, confirmed active" + (f", onset {onset}" if onset else ""),
             dx.reference,
-            dx.onset_start,
+            onset_day,
         )
         assert enc.period is not None
         self.note(
@@ -483,7 +488,7 @@ class _Cms159:
             if not self.confirmed_active(condition):
                 continue
             prevalent = self.prevalence(condition)
-            onset = condition.onset_start
+            onset, onset_day = self.onset(condition)
             since = f", onset {onset}" if onset else ", no onset given"
             for criterion, terms in (
                 ("hospice", vs.hospice_diagnosis),
@@ -495,7 +500,7 @@ class _Cms159:
                         criterion,
                         f"{match}, confirmed active{since}, prevalent during {window}",
                         condition.reference,
-                        onset,
+                        onset_day,
                     )
             disorder = vs.mental_health_disorder.match(condition.code)
             if disorder and on_or_before(start_of(prevalent), last) is True:
@@ -503,7 +508,7 @@ class _Cms159:
                     "mental_health_disorder",
                     f"{disorder}, confirmed active{since}, starting on or before {last}",
                     condition.reference,
-                    onset,
+                    onset_day,
                 )
         deceased = self.patient.deceased
         if deceased is not None and on_or_before(deceased, last) is True:

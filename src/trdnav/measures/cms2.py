@@ -36,7 +36,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from trdnav.measures.conditions import prevalence
+from trdnav.measures.conditions import onset_start, onset_text, prevalence
 from trdnav.measures.measure import Judgement, MeasureLogic
 from trdnav.measures.medication import request_period
 from trdnav.measures.records import Encounter, Observation, PatientRecord
@@ -306,18 +306,19 @@ class _Cms2:
             match = self.vs.bipolar_disorder.match(condition.code)
             if match is None or not condition.is_problem:
                 continue
-            starts = start_of(prevalence(condition, self.codes.condition_active))
+            birth = self.patient.birth_date
+            starts = start_of(prevalence(condition, self.codes.condition_active, birth))
             earlier = [q for q in encounters if before(starts, q.start) is True]
             if earlier:
                 excluded = True
-                onset = condition.onset_start
+                onset = onset_text(condition, birth)
                 self.note(
                     "exclusion.bipolar_disorder",
                     f"{match}"
                     + (f", onset {onset}" if onset else ", no onset given")
                     + f", before the encounter of {earlier[0].start}",
                     condition.reference,
-                    onset,
+                    onset_start(condition, birth),
                 )
         return excluded
 

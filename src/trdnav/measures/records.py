@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from trdnav.measures.timing import Moment, Span
 
 __all__ = [
+    "Age",
+    "AgeRange",
     "Coding",
     "Concept",
     "Condition",
+    "ConditionTiming",
     "Encounter",
     "MedicationRequest",
     "Observation",
@@ -60,6 +63,34 @@ class Observation:
 
 
 @dataclass(frozen=True, slots=True)
+class Age:
+    """An age (a FHIR Age, or a bound of an age Range): a number of calendar units counted
+    from the birth date. ``unit`` is one of CQL's calendar units (``year``, ``month``,
+    ``week``, ``day``, ``hour``, ``minute``, ``second``, ``millisecond``)."""
+
+    value: float
+    unit: str
+
+    def __str__(self) -> str:
+        return f"{self.value:g} {self.unit}{'' if self.value == 1 else 's'}"
+
+
+@dataclass(frozen=True, slots=True)
+class AgeRange:
+    """A FHIR Range of ages; either bound may be missing."""
+
+    low: Age | None = None
+    high: Age | None = None
+
+    def __str__(self) -> str:
+        return f"{self.low or '?'} to {self.high or '?'}"
+
+
+ConditionTiming = Moment | Span | Age | AgeRange
+"""``onset[x]`` or ``abatement[x]`` as given: a dateTime, a Period, an Age or a Range."""
+
+
+@dataclass(frozen=True, slots=True)
 class Condition:
     id: str
     code: Concept
@@ -67,10 +98,10 @@ class Condition:
     verification_status: Concept = ()
     categories: frozenset[str] = frozenset()
     """Category codes: ``problem-list-item``, ``health-concern``, ``encounter-diagnosis``."""
-    onset_start: Moment | None = None
-    """``start of onset.toInterval()``; None when the onset is not given."""
-    abatement_end: Moment | None = None
-    """``end of abatementInterval()``; None when the condition has not abated."""
+    onset: ConditionTiming | None = None
+    """``onset[x]``; None when not given (or given as a string)."""
+    abatement: ConditionTiming | None = None
+    """``abatement[x]``; None when not given (or given as a string or a boolean)."""
 
     @property
     def reference(self) -> str:
