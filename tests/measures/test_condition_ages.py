@@ -1,6 +1,7 @@
 """Onsets and abatements given as an Age or a Range of ages, counted from the birth date as the
 measures' CQL does (an onset age of 20 years is the 20th birthday; a Range runs from its low
-age to the day before the birthday after its high one).
+age to the day before the birthday after its high one); and an abatement Period, which the
+CQL makes end just before its end.
 
 Each chart is written as a FHIR Bundle file and measured for 2026 (the ``measured`` fixture).
 CMS2: a patient born 2000-03-15 with a screening visit on 2026-06-21 and a negative adult
@@ -109,4 +110,28 @@ def test_a_mental_health_disorder_from_an_onset_age_on_or_before_the_assessment_
     chart.phq9("2025-02-25T14:35:00Z", 10)
     chart.phq9("2026-02-19T09:00:00Z", 3)
     chart.condition(None, code=chart.BIPOLAR, onsetAge=onset)
+    assert measured("cms159", chart).populations == (1, 1, excluded, 1 - excluded)
+
+
+HOSPICE_DIAGNOSIS = ("http://snomed.info/sct", "170935008")
+
+
+@pytest.mark.parametrize(
+    ("end", "excluded"),
+    [
+        # abatementInterval() is Interval[start, end): it ends the day before 2024-11-01
+        pytest.param("2024-11-01", 0, id="ends-before-the-window-starts"),
+        pytest.param("2024-11-02", 1, id="ends-on-its-first-day"),
+        pytest.param("2024-11-01T10:00:00Z", 1, id="ends-in-its-first-day"),
+    ],
+)
+def test_an_abatement_period_ends_just_before_its_end(make_chart, measured, end, excluded):
+    chart = make_chart(birth="2010-06-01")
+    chart.condition("2023-01-10")
+    chart.encounter("2025-02-25T14:30:00Z", "2025-02-25T14:50:00Z")
+    chart.phq9("2025-02-25T14:35:00Z", 10)
+    chart.phq9("2026-02-19T09:00:00Z", 3)
+    chart.condition(
+        "2024-06-01", code=HOSPICE_DIAGNOSIS, abatementPeriod={"start": "2024-06-01", "end": end}
+    )
     assert measured("cms159", chart).populations == (1, 1, excluded, 1 - excluded)

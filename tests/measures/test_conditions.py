@@ -56,6 +56,10 @@ def test_the_start_of_the_onset(onset, birth, start):
         (AgeRange(years(30), None), BORN, None),  # no high age: no end
         (years(40), None, None),
         (Moment(date(2021, 1, 1)), BORN, "2021-01-01"),
+        # a Period as abatementInterval makes it: Interval[start, end), ending before its end
+        (Span(Moment(date(2020, 1, 1)), Moment(date(2021, 3, 10))), BORN, "2021-03-09"),
+        (Span(Moment(date(2020, 1, 1)), Moment.month(2021, 3)), BORN, "2021-02"),
+        (Span(Moment(date(2020, 1, 1))), BORN, None),
         (None, BORN, None),
     ],
 )

@@ -2,7 +2,10 @@
 
 * ``isActive``: the clinical status is active, recurrence or relapse.
 * ``isConfirmedActiveDiagnosis``: active, and the verification status is confirmed.
-* ``toInterval`` of the onset, ``abatementInterval``: a dateTime is itself; an Age counts
+* ``toInterval`` of the onset, ``abatementInterval``: a dateTime is itself; a Period is
+  itself as an onset, but ``abatementInterval`` makes it ``Interval[start, end)``, so an
+  abatement Period ends just before its end (the day before a date, the previous month or
+  year of a partial date, the instant before a time); an Age counts
   from the birth date, to the day the patient reached it and up to the day before the next
   birthday (an onset age of 40 years is the 40th birthday, an abatement age of 40 the day
   before the 41st); a Range of ages runs from its low age to the day before the birthday
@@ -66,12 +69,12 @@ def onset_start(condition: Condition, birth: Moment | None) -> Moment | None:
 
 def abatement_end(condition: Condition, birth: Moment | None) -> Moment | None:
     """``end of abatementInterval()``; None when it is null (not abated, a Period or Range
-    without an end)."""
+    without an end). An abatement Period ``[start, end)`` ends just before its end."""
     abatement = condition.abatement
     if isinstance(abatement, Moment):
         return abatement
     if isinstance(abatement, Span):
-        return abatement.end
+        return None if abatement.end is None else predecessor(abatement.end)
     last = abatement.high if isinstance(abatement, AgeRange) else abatement
     if last is None:
         return None
