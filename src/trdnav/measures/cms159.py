@@ -268,6 +268,7 @@ class _Cms159:
                 "depression diagnosis",
             )
             return None
+        windows = [self.around(encounter) for encounter, *_ in encounters]
         candidates: list[_Index] = []
         for obs in self.patient.observations:
             effective = obs.effective
@@ -280,9 +281,9 @@ class _Cms159:
                 or self.phq9(obs) is None
             ):
                 continue
-            for encounter, enc_match, condition, dx_match in encounters:
-                assert encounter.period is not None
-                first, last = self.around(encounter.period)
+            for (encounter, enc_match, condition, dx_match), (first, last) in zip(
+                encounters, windows, strict=True
+            ):
                 if days_during(effective, first, last) is True:
                     start = effective.start
                     candidates.append(_Index(obs, start, encounter, enc_match, condition, dx_match))
@@ -323,10 +324,12 @@ class _Cms159:
         )
         return index
 
-    def around(self, period: Span) -> tuple[Bound, Bound]:
-        """``Interval[ToDate((start of period) - 7 days), end of period]``: a null bound (a
-        period without a start) is closed there, so it reaches the beginning of time."""
-        begins, ends = start_of(period), end_of(period)
+    def around(self, encounter: Encounter) -> tuple[Bound, Bound]:
+        """``Interval[ToDate((start of period) - 7 days), end of period]`` of an encounter: a
+        null bound (a period without a start) is closed there, so it reaches the beginning of
+        time."""
+        assert encounter.period is not None
+        begins, ends = start_of(encounter.period), end_of(encounter.period)
         first = (
             shift_days(date_of(begins), -self.p.index_days_before_encounter)
             if isinstance(begins, Moment)

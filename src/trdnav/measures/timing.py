@@ -81,16 +81,24 @@ Truth = bool | None
 
 def and3(*values: Truth) -> Truth:
     """CQL ``and``: false if any is false, true if all are true, else unknown."""
-    if any(v is False for v in values):
-        return False
-    return True if all(v is True for v in values) else None
+    found: Truth = True
+    for value in values:
+        if value is False:
+            return False
+        if value is None:
+            found = None
+    return found
 
 
 def or3(*values: Truth) -> Truth:
     """CQL ``or``: true if any is true, false if all are false, else unknown."""
-    if any(v is True for v in values):
-        return True
-    return False if all(v is False for v in values) else None
+    found: Truth = False
+    for value in values:
+        if value is True:
+            return True
+        if value is None:
+            found = None
+    return found
 
 
 def add_months(day: date, months: int) -> date:
@@ -111,6 +119,11 @@ class Precision(IntEnum):
     TIME = 4
 
 
+_YEAR, _MONTH, _DAY, _TIME = Precision
+_MIDNIGHT = time.min
+_set = object.__setattr__
+
+
 @dataclass(frozen=True, slots=True)
 class Moment:
     """A point in time: its first possible calendar day as recorded, its precision, and its
@@ -128,24 +141,28 @@ class Moment:
     """Where the moment sorts: its instant, or the start of its first possible day (UTC)."""
 
     def __post_init__(self) -> None:
-        if self.at is not None:
-            if self.at.tzinfo is None:
+        day, at, precision = self.day, self.at, self.precision
+        if at is not None:
+            if at.tzinfo is None:
                 raise ValueError("a Moment's instant needs a time-zone offset")
-            object.__setattr__(self, "precision", Precision.TIME)
-        elif self.precision is Precision.TIME:
-            raise ValueError("a Moment with a time of day needs its instant")
-        last = self.day
-        if self.precision is Precision.YEAR:
-            if (self.day.month, self.day.day) != (1, 1):
+            _set(self, "precision", _TIME)
+            _set(self, "last_day", day)
+            _set(self, "sort_key", at)
+            return
+        if precision is _DAY:
+            last = day
+        elif precision is _YEAR:
+            if (day.month, day.day) != (1, 1):
                 raise ValueError("a Moment given to the year starts on 1 January")
-            last = date(self.day.year, 12, 31)
-        elif self.precision is Precision.MONTH:
-            if self.day.day != 1:
+            last = date(day.year, 12, 31)
+        elif precision is _MONTH:
+            if day.day != 1:
                 raise ValueError("a Moment given to the month starts on its first day")
-            last = self.day.replace(day=calendar.monthrange(self.day.year, self.day.month)[1])
-        object.__setattr__(self, "last_day", last)
-        key = self.at if self.at is not None else datetime.combine(self.day, time.min, UTC)
-        object.__setattr__(self, "sort_key", key)
+            last = day.replace(day=calendar.monthrange(day.year, day.month)[1])
+        else:
+            raise ValueError("a Moment with a time of day needs its instant")
+        _set(self, "last_day", last)
+        _set(self, "sort_key", datetime.combine(day, _MIDNIGHT, UTC))
 
     @classmethod
     def year(cls, year: int) -> Moment:
@@ -223,15 +240,16 @@ def end_of(span: Span) -> Bound:
 # --- comparing two points ----------------------------------------------------------------
 
 _EDGE_RANK = {Edge.EARLIEST: -1, Edge.LATEST: 1}
+_UNKNOWN = Edge.UNKNOWN
 
 
 def order(a: Bound, b: Bound, by_day: bool = True) -> int | None:
     """-1, 0 or 1 as ``a`` is before, the same as or after ``b``; ``None`` when unknown.
 
     ``by_day`` compares at day precision (CQL ``... day of``), else at full precision."""
-    if a is Edge.UNKNOWN or b is Edge.UNKNOWN:
-        return None
-    if isinstance(a, Edge) or isinstance(b, Edge):
+    if type(a) is not Moment or type(b) is not Moment:
+        if a is _UNKNOWN or b is _UNKNOWN:
+            return None
         rank_a = _EDGE_RANK[a] if isinstance(a, Edge) else 0
         rank_b = _EDGE_RANK[b] if isinstance(b, Edge) else 0
         return (rank_a > rank_b) - (rank_a < rank_b)
@@ -244,7 +262,7 @@ def order(a: Bound, b: Bound, by_day: bool = True) -> int | None:
     if a.day > b.last_day:
         return 1
     if by_day:
-        return 0 if a.precision >= Precision.DAY and b.precision >= Precision.DAY else None
+        return 0 if a.precision >= _DAY and b.precision >= _DAY else None
     return 0 if a.precision is b.precision else None
 
 
