@@ -332,3 +332,93 @@ def test_a_file_that_is_not_parquet_is_named(synthetic, tmp_path):
     assert "measurement.parquet" in result.stderr
     assert "expected Parquet files" in result.stderr
     assert "internal error" not in result.stderr
+
+
+def _schema_state(url: str, schema: str) -> dict[str, tuple[int, str]]:
+    """Each table of ``schema``: its rows and a digest of its contents."""
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                [schema],
+            )
+        ]
+        state = {}
+        for name in sorted(names):
+            found = conn.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) "
+                f'FROM "{schema}"."{name}" t'
+            ).fetchone()
+            assert found is not None
+            state[name] = (found[0], found[1])
+    return state
+
+
+def test_load_refuses_what_the_run_refuses_before_writing(synthetic, tmp_path, fresh_postgres_url):
+    """A column that does not convert to its OMOP type was an internal error of cohort load
+    (a number with a fraction in an integer column), or was converted value by value where
+    cohort run refuses it (dates or numbers stored as text). Now load refuses the same
+    columns as run, with the same message, before the database is touched."""
+    url = fresh_postgres_url
+    assert cli("cohort", "load", "--data", str(synthetic), "--to", url).returncode == 0
+    before = _schema_state(url, "public")
+    assert before["drug_exposure"][0] > 0
+
+    exposures = pq.read_table(synthetic / "drug_exposure")
+    supply = exposures.schema.get_field_index("days_supply")
+    halves = pc.add(pc.cast(exposures["days_supply"], pa.float64()), 0.5)
+    persons = pq.read_table(synthetic / "person")
+    periods = pq.read_table(synthetic / "observation_period")
+    start = periods.schema.get_field_index("observation_period_start_date")
+    cases = {
+        "drug_exposure": (
+            exposures.set_column(supply, "days_supply", halves),
+            'error: drug_exposure.days_supply: got "a column of float64"; expected a column of '
+            "integers (OMOP CDM v5.4)",
+        ),
+        "person": (
+            persons.set_column(0, "person_id", pc.cast(persons["person_id"], pa.string())),
+            'error: person.person_id: got "a column of string"; expected a column of integers '
+            "(OMOP CDM v5.4)",
+        ),
+        "observation_period": (
+            periods.set_column(
+                start,
+                "observation_period_start_date",
+                pc.cast(periods["observation_period_start_date"], pa.string()),
+            ),
+            'error: observation_period.observation_period_start_date: got "a column of string"; '
+            "expected a column of dates (OMOP CDM v5.4)",
+        ),
+    }
+    for name, (table, message) in cases.items():
+        data = _copy_with(synthetic, tmp_path / name, name, table)
+        for schema in ("public", "other"):
+            loaded = cli("cohort", "load", "--data", str(data), "--to", url, "--schema", schema)
+            assert loaded.returncode == 2, loaded.stderr
+            assert loaded.stderr.splitlines() == [message], loaded.stderr
+        run = cli("cohort", "run", "--data", str(data), "--out", str(tmp_path / "x.parquet"))
+        assert run.returncode == 2
+        assert run.stderr.splitlines()[-1] == message
+    assert _schema_state(url, "public") == before
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        schemas = {row[0] for row in conn.execute("SELECT nspname FROM pg_namespace")}
+    assert "other" not in schemas
+
+
+def test_load_names_a_value_that_does_not_convert(synthetic, tmp_path, fresh_postgres_url):
+    """An unsigned integer column converts to OMOP's integers unless a value is above
+    2^63-1: the first such value is named, and nothing is loaded."""
+    measurements = pq.read_table(synthetic / "measurement")
+    ids = measurements["measurement_id"].to_pylist()
+    ids[1] = 2**63 + 7
+    wide = measurements.set_column(0, "measurement_id", pa.array(ids, pa.uint64()))
+    data = _copy_with(synthetic, tmp_path / "wide", "measurement", wide)
+    loaded = cli("cohort", "load", "--data", str(data), "--to", fresh_postgres_url)
+    assert loaded.returncode == 2, loaded.stderr
+    assert loaded.stderr.splitlines() == [
+        f"error: measurement.measurement_id: got {2**63 + 7}; expected an integer from -2^63 "
+        "to 2^63-1 (OMOP CDM v5.4)"
+    ]
+    assert _schema_state(fresh_postgres_url, "public") == {}

@@ -218,7 +218,8 @@ def cohort_load(
     schema: Annotated[str, typer.Option(help="Schema to create the tables in.")] = "public",
 ) -> None:
     """Copy OMOP Parquet tables into PostgreSQL (tables of the same name are replaced; the
-    schema's other tables are left as they are)."""
+    schema's other tables are left as they are). Data that "cohort run" refuses is refused
+    before anything is written."""
     from trdnav.cohort.postgres_runner import load_parquet
 
     if not data.is_dir():

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import psycopg
 import pyarrow as pa
 
 from trdnav.cohort.omop import SCHEMAS
-from trdnav.cohort.runner import Runner
+from trdnav.cohort.runner import Runner, omop_table, unconverted
 from trdnav.errors import InputError, Problem, hide_password
 
 __all__ = ["PostgresRunner", "checked_schema", "conninfo", "load_parquet"]
@@ -102,12 +103,11 @@ def load_parquet(folder: Path, url: str, *, schema: str = "public") -> dict[str,
     """Copy the OMOP Parquet tables of ``folder`` into ``schema`` in one transaction: a table
     of the same name is replaced, and the schema's other tables (an OMOP table the folder
     does not have, or any other) are left as they are; nothing changes unless every table
-    was copied. Returns the rows per table copied."""
-    from trdnav.cohort.core_runner import read_tables
-
+    was copied. The tables are read as ``cohort run --engine duckdb`` reads them, and data it
+    refuses is refused before the database is touched. Returns the rows per table copied."""
     target = conninfo(url, "--to")
     schema = checked_schema(schema)
-    tables = read_tables(folder)
+    tables = _read_for_loading(folder)
     counts = {}
     try:
         conn = psycopg.connect(target)
@@ -117,8 +117,6 @@ def load_parquet(folder: Path, url: str, *, schema: str = "public") -> dict[str,
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         for name, table in tables.items():
             columns = SCHEMAS[name]
-            if not _present(folder, name):
-                continue
             conn.execute(f'DROP TABLE IF EXISTS "{schema}"."{name}"')
             ddl = ", ".join(f'"{c}" {_SQL_TYPES[t]}' for c, t in columns.items())
             conn.execute(f'CREATE TABLE "{schema}"."{name}" ({ddl})')
@@ -135,10 +133,43 @@ def load_parquet(folder: Path, url: str, *, schema: str = "public") -> dict[str,
     return counts
 
 
-def _present(folder: Path, name: str) -> bool:
-    from trdnav.cohort.duckdb_runner import parquet_path
+def _read_for_loading(folder: Path) -> dict[str, pa.Table]:
+    """The OMOP tables ``folder`` holds, read and converted as the DuckDB runner reads them
+    (the same files, column types and conversions are refused): an input error naming every
+    column refused, or holding a value that does not convert, before anything is loaded."""
+    from trdnav.cohort.duckdb_runner import DuckDBRunner
 
-    return parquet_path(folder, name) is not None
+    runner = DuckDBRunner(folder)
+    try:
+        stored: dict[str, ir.Table] = {}
+        typed: dict[str, ir.Table] = {}
+        problems: list[Problem] = []
+        for name in SCHEMAS:
+            table = runner.raw(name)
+            if table is None:
+                continue
+            stored[name] = table
+            typed[name], wrong, _ = omop_table(name, table)
+            problems.extend(wrong)
+        if problems:
+            raise InputError(problems)
+        out: dict[str, pa.Table] = {}
+        for name, table in typed.items():
+            try:
+                out[name] = table.to_pyarrow()
+            except duckdb.ConversionException as exc:
+                found = unconverted(name, stored[name])
+                problems.extend(found or [_not_converted(name, exc)])
+        if problems:
+            raise InputError(problems)
+        return out
+    finally:
+        runner.close()
+
+
+def _not_converted(name: str, exc: Exception) -> Problem:
+    reason = str(exc).strip().splitlines()[0]
+    return Problem(name, "a value that does not convert", f"OMOP CDM v5.4 types ({reason})")
 
 
 def _rows(batch: pa.RecordBatch) -> list[tuple[Any, ...]]:

@@ -33,7 +33,15 @@ from trdnav.cohort.omop import REQUIRED, SCHEMAS
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import InputError, Problem
 
-__all__ = ["CohortRun", "Runner", "day_columns_to_dates", "run_cohort", "sort_rows"]
+__all__ = [
+    "CohortRun",
+    "Runner",
+    "day_columns_to_dates",
+    "omop_table",
+    "run_cohort",
+    "sort_rows",
+    "unconverted",
+]
 
 EPOCH = date(1970, 1, 1)
 
@@ -89,34 +97,20 @@ class Runner(ABC):
                 empty = pa.Table.from_pylist([], schema=ibis.schema(schema).to_pyarrow())
                 out[name] = self.memtable(empty)
                 continue
-            columns: dict[str, ir.Value] = {}
-            wrong: list[Problem] = []
-            for column, dtype in schema.items():
-                if column in table.columns:
-                    given = table[column].type()
-                    if not _castable(given, dtype):
-                        wrong.append(
-                            Problem(
-                                f"{name}.{column}",
-                                f"a column of {given}",
-                                f"a column of {_TYPE_NAMES[dtype]} (OMOP CDM v5.4)",
-                            )
-                        )
-                    columns[column] = table[column].cast(dtype)
-                else:
-                    findings.append(
-                        Finding(
-                            "missing_column",
-                            name,
-                            f"column {name}.{column} is missing: treated as empty",
-                            1,
-                            [],
-                        )
-                    )
-                    columns[column] = ibis.null(dtype)
+            typed, wrong, missing = omop_table(name, table)
+            findings.extend(
+                Finding(
+                    "missing_column",
+                    name,
+                    f"column {name}.{column} is missing: treated as empty",
+                    1,
+                    [],
+                )
+                for column in missing
+            )
             if wrong:
                 raise InputError(wrong)
-            out[name] = table.select(**columns)
+            out[name] = typed
         return out, findings
 
     def default_as_of(self, tables: dict[str, ir.Table]) -> date:
@@ -142,6 +136,57 @@ class Runner(ABC):
 
 
 _TYPE_NAMES = {"int64": "integers", "float64": "numbers", "string": "text", "date": "dates"}
+_VALUE_NAMES = {
+    "int64": "an integer from -2^63 to 2^63-1",
+    "float64": "a number",
+    "string": "text",
+    "date": "a date",
+}
+
+
+def omop_table(name: str, table: ir.Table) -> tuple[ir.Table, list[Problem], list[str]]:
+    """OMOP table ``name`` as stored (``table``) with the columns of :data:`SCHEMAS`, each
+    cast to its OMOP type, a missing column null: that table, a problem for each column of a
+    type refused (see :func:`_castable`; the table is to be used only when there is none),
+    and the missing columns. Every runner reads its tables through this, and so does
+    ``cohort load``: both accept and refuse the same data."""
+    columns: dict[str, ir.Value] = {}
+    wrong: list[Problem] = []
+    missing: list[str] = []
+    for column, dtype in SCHEMAS[name].items():
+        if column not in table.columns:
+            missing.append(column)
+            columns[column] = ibis.null(dtype)
+            continue
+        given = table[column].type()
+        if not _castable(given, dtype):
+            wrong.append(
+                Problem(
+                    f"{name}.{column}",
+                    f"a column of {given}",
+                    f"a column of {_TYPE_NAMES[dtype]} (OMOP CDM v5.4)",
+                )
+            )
+        columns[column] = table[column].cast(dtype)
+    return table.select(**columns), wrong, missing
+
+
+def unconverted(name: str, table: ir.Table) -> list[Problem]:
+    """For OMOP table ``name`` as stored (``table``, whose column types
+    :func:`omop_table` accepts), a problem for each column holding a value that still does
+    not convert to its OMOP type (an unsigned integer above 2^63-1), naming the first such
+    value. Each column is read once: this is for explaining a conversion that failed."""
+    problems = []
+    for column, dtype in SCHEMAS[name].items():
+        if column not in table.columns:
+            continue
+        values = table[column]
+        bad = table.filter(values.notnull() & values.try_cast(dtype).isnull())
+        first = bad.select(values).limit(1).to_pyarrow().column(0).to_pylist()
+        if first:
+            expected = f"{_VALUE_NAMES[dtype]} (OMOP CDM v5.4)"
+            problems.append(Problem(f"{name}.{column}", first[0], expected))
+    return problems
 
 
 def _castable(given: dt.DataType, expected: str) -> bool:
