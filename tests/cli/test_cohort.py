@@ -3,8 +3,10 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -17,13 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 TRDNAV = Path(sys.executable).parent / "trdnav"
 
 
-def cli(*args: str):
+def cli(*args: str, env: dict[str, str] | None = None):
     return subprocess.run(
         [str(TRDNAV), *args],
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "COLUMNS": "120"},
+        env={**os.environ, "COLUMNS": "120", **(env or {})},
         cwd=ROOT,
         check=False,
     )
@@ -422,3 +424,55 @@ def test_load_names_a_value_that_does_not_convert(synthetic, tmp_path, fresh_pos
         "to 2^63-1 (OMOP CDM v5.4)"
     ]
     assert _schema_state(fresh_postgres_url, "public") == {}
+
+
+def run_on_spark(synthetic: Path, tmp_path: Path, master: str, **env: str):
+    spark = ("--engine", "spark", "--spark-master", master, "--data", str(synthetic))
+    return cli("cohort", "run", *spark, "--out", str(tmp_path / "x.parquet"), env=env)
+
+
+def test_an_unreachable_spark_master_is_named_at_once(synthetic, tmp_path):
+    """Spark retried a master that nothing answers at for more than a minute, then the
+    error said a Spark master that starts with Java 17 installed was expected."""
+    with socket.socket() as taken:  # bound, not listening: connections are refused
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        master = f"spark://127.0.0.1:{port}"
+        started = time.monotonic()
+        result = run_on_spark(synthetic, tmp_path, master)
+        seconds = time.monotonic() - started
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f'error: --spark-master: got "{master}"; expected a reachable Spark master (nothing '
+        f"answers at 127.0.0.1:{port}: Connection refused)"
+    )
+    assert "java" not in result.stderr.lower()
+    assert seconds < 30, seconds
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_a_spark_master_that_does_not_start_is_named_without_blaming_java(synthetic, tmp_path):
+    result = run_on_spark(synthetic, tmp_path, "local[0]")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        'error: --spark-master: got "local[0]"; expected a Spark master that starts '
+        "(org.apache.spark.SparkException: Asked to run locally with 0 threads)"
+    )
+    assert "Java 17" not in result.stderr
+
+
+def test_spark_without_java_says_so(synthetic, tmp_path):
+    missing = tmp_path / "no-java"
+    result = run_on_spark(synthetic, tmp_path, "local[*]", JAVA_HOME=str(missing))
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        'error: --engine: got "spark"; expected Java 17 or later installed, which Spark runs '
+        f"on (JAVA_HOME is {missing}, which has no bin/java)"
+    )
+    old = tmp_path / "old-java"
+    (old / "bin").mkdir(parents=True)
+    (old / "bin" / "java").write_text("#!/bin/sh\necho 'openjdk version \"11.0.20\"' >&2\n")
+    (old / "bin" / "java").chmod(0o755)
+    result = run_on_spark(synthetic, tmp_path, "local[*]", JAVA_HOME=str(old))
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith(f"({old / 'bin' / 'java'} is Java 11)")

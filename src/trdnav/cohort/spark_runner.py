@@ -1,6 +1,8 @@
 """Spark (PySpark): OMOP tables as Parquet, on ``local[*]`` or a cluster (``master``).
 
 Spark needs Java 17; when ``JAVA_HOME`` is unset it is set from the ``java`` on the PATH.
+Java and a ``spark://`` master are checked before a session starts, so that a missing Java or
+an unreachable master is named at once.
 """
 
 from __future__ import annotations
@@ -8,8 +10,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import ibis
 import ibis.expr.types as ir
@@ -19,7 +24,7 @@ from trdnav.cohort.duckdb_runner import parquet_path
 from trdnav.cohort.runner import Runner
 from trdnav.errors import InputError, Problem
 
-__all__ = ["SparkRunner", "ensure_java_home", "spark_session"]
+__all__ = ["SparkRunner", "ensure_java_home", "java_problem", "spark_session"]
 
 
 def ensure_java_home() -> None:
@@ -50,18 +55,93 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int = 8) -> A
 
 _MASTER = re.compile(r"local(\[(\*|\d+)(,\d+)?\])?|(spark|k8s)://\S+|yarn")
 _MASTER_EXPECTED = "local, local[*], local[N], spark://host:port, k8s://..., or yarn"
+_JAVA = 17
+_JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
+_SPARK_PORT = 7077
+_CONNECT_SECONDS = 3.0
+
+
+def java_problem() -> str | None:
+    """Why Spark could not start Java (none found, or one older than Java 17), or None:
+    the ``java`` Spark runs is ``JAVA_HOME``'s, else the one on the PATH."""
+    ensure_java_home()
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        java = Path(home) / "bin" / "java"
+        if not (java.is_file() and os.access(java, os.X_OK)):
+            return f"JAVA_HOME is {home}, which has no bin/java"
+    else:
+        found = shutil.which("java")
+        if found is None:
+            return "no java on the PATH, and JAVA_HOME is not set"
+        java = Path(found)
+    try:
+        said = subprocess.run(
+            [str(java), "-version"], capture_output=True, text=True, timeout=30, check=False
+        ).stderr
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{java} -version failed ({exc})"
+    version = _JAVA_VERSION.search(said)
+    if version is None:
+        return None  # an unusual java: Spark says what it makes of it
+    major = int(version.group(2) or 0) if version.group(1) == "1" else int(version.group(1))
+    if major < _JAVA:
+        return f"{java} is Java {major}"
+    return None
+
+
+def _master_problem(master: str) -> str | None:
+    """Why a ``spark://`` master cannot be reached (no host:port of it accepts a connection
+    within a few seconds), or None. Spark itself retries an unreachable master for more
+    than a minute before it gives up."""
+    if not master.startswith("spark://"):
+        return None
+    reasons = []
+    for address in master.removeprefix("spark://").split(","):
+        try:
+            parts = urlsplit(f"spark://{address}")
+            host, port = parts.hostname, parts.port or _SPARK_PORT
+        except ValueError as exc:
+            reasons.append(f"{address}: {exc}")
+            continue
+        if not host:
+            reasons.append(f"{address}: no host")
+            continue
+        try:
+            with socket.create_connection((host, port), timeout=_CONNECT_SECONDS):
+                return None
+        except OSError as exc:
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            reasons.append(f"{host}:{port}: {reason}")
+    return "; ".join(reasons)
+
+
+def _reason(exc: Exception) -> str:
+    """The first line of a start-up error: of the Java exception under Py4J's "An error
+    occurred while calling ..." line, where there is one."""
+    lines = str(exc).strip().splitlines()
+    java = [line[2:].strip() for line in lines[1:] if line.startswith(": ")]
+    return (java or lines or [type(exc).__name__])[0]
 
 
 def _session_for(master: str) -> Any:
-    """A session on ``master``, or an input error naming it: a master Spark does not
-    accept, or one it could not start on (the reason is Spark's first line)."""
+    """A session on ``master``, or an input error naming what stops it: Java missing or
+    too old (``--engine``), a master Spark does not accept or cannot reach, or one it could
+    not start on (``--spark-master``, with the first line of Spark's reason)."""
     if not _MASTER.fullmatch(master):
         raise InputError([Problem("--spark-master", master, _MASTER_EXPECTED)])
+    java = java_problem()
+    if java is not None:
+        expected = f"Java {_JAVA} or later installed, which Spark runs on ({java})"
+        raise InputError([Problem("--engine", "spark", expected)])
+    unreachable = _master_problem(master)
+    if unreachable is not None:
+        expected = f"a reachable Spark master (nothing answers at {unreachable})"
+        raise InputError([Problem("--spark-master", master, expected)])
     try:
         return spark_session(master)
-    except Exception as exc:  # Spark's start-up errors are about the master or Java
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        expected = f"a Spark master that starts, with Java 17 installed ({reason})"
+    except Exception as exc:  # Spark's start-up errors: Java was checked above
+        expected = f"a Spark master that starts ({_reason(exc)})"
         raise InputError([Problem("--spark-master", master, expected)]) from None
 
 
