@@ -476,3 +476,39 @@ def test_spark_without_java_says_so(synthetic, tmp_path):
     result = run_on_spark(synthetic, tmp_path, "local[*]", JAVA_HOME=str(old))
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].endswith(f"({old / 'bin' / 'java'} is Java 11)")
+
+
+def _named_as_written(stderr: str) -> set[Path]:
+    """The files the closing line of ``cohort run`` says it wrote."""
+    said = stderr.splitlines()[-1]
+    assert " Wrote " in said, said
+    listed = said.split(" Wrote ", 1)[1].removesuffix(".")
+    *first, last = listed.split(" and ")
+    return {Path(name) for name in [*" and ".join(first).split(", "), last]}
+
+
+def test_the_closing_line_names_every_file_written(synthetic, default_run, tmp_path):
+    """It named --out and the report, not the report's figures (persons.json) nor
+    --episodes."""
+    result, out, episodes = default_run
+    assert _named_as_written(result.stderr) == {*out.parent.iterdir(), episodes}
+    folder = tmp_path / "results"
+    run = cli(
+        "cohort",
+        "run",
+        "--data",
+        str(synthetic),
+        "--out",
+        str(folder / "persons.parquet"),
+        "--episodes",
+        str(folder / "episodes.parquet"),
+    )
+    assert run.returncode == 0, run.stderr
+    written = set(folder.iterdir())
+    assert {path.name for path in written} == {
+        "persons.parquet",
+        "persons.html",
+        "persons.json",
+        "episodes.parquet",
+    }
+    assert _named_as_written(run.stderr) == written

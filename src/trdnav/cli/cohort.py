@@ -204,10 +204,12 @@ def cohort_run(
         write_files([(option, path, writers[option]) for option, path in targets.items()])
         progress.update(task, completed=len(stages) + 1)
     seconds = time.perf_counter() - started
+    *first, last = [str(path) for path in targets.values()]
     console.print(
         f"{figures['persons']:,} persons ({figures['with_episode']:,} with an episode, "
         f"{figures['trd']:,} with TRD) in {seconds:.1f} s; {len(result.findings)} kinds of "
-        f"data problem reported. Wrote {out} and {page}."
+        f"data problem reported. Wrote {', '.join(first)} and {last}.",
+        soft_wrap=True,  # the paths stay whole, to be copied
     )
 
 
