@@ -43,6 +43,29 @@ def test_bad_values_name_the_setting(tmp_path):
         load_settings(config_file=unknown, environ={})
 
 
+def test_bad_values_name_the_option_they_came_from():
+    """A value given as a command-line option is named by that option; the others by the
+    setting (also when an option gave another value)."""
+    env = {"TRDNAV_ERA_GAP_DAYS": "-1", "TRDNAV_DATABASE_URL": "sqlite:///x.db"}
+    cli = {
+        "adequate_trial_days": 7,
+        "database_url": "mysql://ann:s3cret@host/db",
+        "era_gap_days": None,
+    }
+    with pytest.raises(InputError) as info:
+        load_settings(cli, environ=env)
+    assert sorted(info.value.lines()) == [
+        "--adequate-trial-days: got 7; expected a number of days from 28 (4 weeks, the shortest "
+        "any source accepts; see docs/settings.md and docs/rules.md) to 365",
+        '--database-url: got "mysql://ann:***@host/db"; expected a sqlite:/// or postgresql:// URL',
+        'settings.era_gap_days: got "-1"; expected a number of at least 0',
+    ]
+    settings = load_settings({"era_gap_days": 3, "adequate_trial_days": None}, environ=env)
+    assert settings.path_of("era_gap_days") == "--era-gap-days"
+    assert settings.path_of("adequate_trial_days") == "settings.adequate_trial_days"
+    assert settings.path_of("database_url") == "settings.database_url"
+
+
 def test_a_database_url_must_name_a_known_database_and_secrets_are_not_echoed():
     with pytest.raises(InputError) as info:
         load_settings(
@@ -104,13 +127,20 @@ def test_the_shortest_trial_comes_from_the_knowledge_base_in_use(tmp_path):
     rules = folder / "rules.yaml"
     text = rules.read_text("utf-8")
     rules.write_text(text.replace("shortest_duration_days: 28", "shortest_duration_days: 35"))
-    settings = load_settings({"adequate_trial_days": 30, "knowledge_dir": folder}, environ={})
+    expected = (
+        "got 30; expected a number of days from 35 (5 weeks, the shortest any source accepts; "
+        "see docs/settings.md and docs/rules.md) to 365"
+    )
+    given = {"TRDNAV_ADEQUATE_TRIAL_DAYS": "30", "TRDNAV_KNOWLEDGE_DIR": str(folder)}
+    with pytest.raises(InputError) as info:
+        knowledge_for(load_settings(environ=given))
+    assert info.value.lines() == [f"settings.adequate_trial_days: {expected}"]
+    settings = load_settings(
+        {"adequate_trial_days": 30}, environ={"TRDNAV_KNOWLEDGE_DIR": str(folder)}
+    )
     with pytest.raises(InputError) as info:
         knowledge_for(settings)
-    assert info.value.lines() == [
-        "settings.adequate_trial_days: got 30; expected a number of days from 35 (5 weeks, the "
-        "shortest any source accepts; see docs/settings.md and docs/rules.md) to 365"
-    ]
+    assert info.value.lines() == [f"--adequate-trial-days: {expected}"]
     at_floor = load_settings({"adequate_trial_days": 35, "knowledge_dir": folder}, environ={})
     kb = knowledge_for(at_floor)
     assert kb.params("trial.adequate", AdequacyParams).shortest_duration_days == 35

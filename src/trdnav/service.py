@@ -44,7 +44,7 @@ def knowledge_for(settings: Settings) -> KnowledgeBase:
     days = settings.adequate_trial_days
     found = None if days is None else trial_days_problem(days, kb)
     if found is not None:
-        raise InputError([Problem("settings.adequate_trial_days", days, found)])
+        raise InputError([Problem(settings.path_of("adequate_trial_days"), days, found)])
     return kb
 
 

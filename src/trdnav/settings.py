@@ -25,6 +25,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -45,6 +46,7 @@ __all__ = [
     "Settings",
     "holiday_problem",
     "load_settings",
+    "option_of",
     "settings_markdown",
     "trial_days_problem",
 ]
@@ -273,6 +275,14 @@ class Settings(BaseModel):
         default_factory=dict
     )
     cds_allow_http_loopback: bool = False
+    _options: frozenset[str] = PrivateAttr(default_factory=frozenset)
+    """The settings whose values came from command-line options (see :func:`load_settings`)."""
+
+    def path_of(self, name: str) -> str:
+        """Where an error about setting ``name`` points: the command-line option its value
+        came from (``--era-gap-days``), else the setting (``settings.era_gap_days``), which is
+        also its environment variable and its key in a settings file."""
+        return option_of(name) if name in self._options else f"settings.{name}"
 
     @field_validator("database_url")
     @classmethod
@@ -339,13 +349,22 @@ def _from_file(path: Path) -> dict[str, Any]:
     return dict(section) if isinstance(section, Mapping) else {}
 
 
+def option_of(name: str) -> str:
+    """The command-line option that gives setting ``name``: ``--era-gap-days``."""
+    return "--" + name.replace("_", "-")
+
+
 def load_settings(
     cli: Mapping[str, Any] | None = None,
     *,
     config_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Settings from defaults < file < environment < command line."""
+    """Settings from defaults < file < environment < command line. ``cli`` holds the values
+    of command-line options by setting name (None: the option was not given), each option
+    named as :func:`option_of` names it: an error about such a value names the option
+    (``--era-gap-days``), an error about any other value the setting
+    (``settings.era_gap_days``)."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     file = config_file or (Path(env["TRDNAV_CONFIG"]) if env.get("TRDNAV_CONFIG") else None)
@@ -355,12 +374,25 @@ def load_settings(
         raw = env.get(spec.env)
         if raw not in (None, ""):
             values[spec.name] = raw
-    values.update({k: v for k, v in (cli or {}).items() if v is not None})
+    given = {k: v for k, v in (cli or {}).items() if v is not None}
+    values.update(given)
     try:
-        return Settings.model_validate(values)
+        settings = Settings.model_validate(values)
     except ValidationError as exc:
         problems = problems_from_validation_error(exc, ("settings",))
-        raise InputError([_shown(problem) for problem in problems]) from None
+        raise InputError([_named(_shown(problem), given) for problem in problems]) from None
+    settings._options = frozenset(given)
+    return settings
+
+
+def _named(problem: Problem, options: Mapping[str, Any]) -> Problem:
+    """``problem`` at the command-line option its value came from, when it did."""
+    for name in options:
+        setting = f"settings.{name}"
+        if problem.path == setting or problem.path.startswith((f"{setting}.", f"{setting}[")):
+            path = option_of(name) + problem.path.removeprefix(setting)
+            return dataclasses.replace(problem, path=path)
+    return problem
 
 
 def _shown(problem: Problem) -> Problem:
@@ -379,6 +411,8 @@ def settings_markdown() -> str:
         "",
         "Precedence, lowest first: default, TOML file (`--config` or `TRDNAV_CONFIG`, keys at",
         "the top level or under `[trdnav]`), environment variable, command-line option.",
+        "An error names a value given as a command-line option by the option (`--era-gap-days`),",
+        "any other by the setting (`settings.era_gap_days`).",
         "",
         "| setting | environment variable | default | meaning |",
         "|---|---|---|---|",

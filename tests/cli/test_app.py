@@ -260,7 +260,7 @@ def test_an_adequate_trial_is_at_least_28_days():
     result = cli("assess", example, "--adequate-trial-days", "1")
     assert result.returncode == 2
     assert result.stderr == (
-        "error: settings.adequate_trial_days: got 1; expected a number of days from 28 (4 weeks, "
+        "error: --adequate-trial-days: got 1; expected a number of days from 28 (4 weeks, "
         "the shortest any source accepts; see docs/settings.md and docs/rules.md) to 365\n"
     )
     assert cli("assess", example, "--adequate-trial-days", "28").returncode == 0

@@ -116,7 +116,14 @@ def test_settings_change_the_run(synthetic, default_run, tmp_path):
         (["--data", "no/such/folder"], 'error: --data: got "no/such/folder"; expected a folder'),
         (["--as-of", "2025-13-01"], 'error: --as-of: got "2025-13-01"; expected a date'),
         (["--engine", "postgres"], "expected a postgresql:// URL"),
-        (["--era-gap-days", "-1"], "error: settings.era_gap_days"),
+        (
+            ["--era-gap-days", "-1"],
+            "error: --era-gap-days: got -1; expected a number of at least 0",
+        ),
+        (
+            ["--adequate-trial-days", "5"],
+            "error: --adequate-trial-days: got 5; expected a number of days from 28 (4 weeks",
+        ),
         (
             ["--engine", "spark", "--spark-master", "bogus://x"],
             'error: --spark-master: got "bogus://x"; expected local, local[*], local[N]',
@@ -136,6 +143,41 @@ def test_invalid_input_is_one_line_and_exit_2(synthetic, tmp_path, args, message
     assert result.stdout == ""
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_setting_is_named_where_it_was_given(synthetic, tmp_path):
+    """An option's value is named by the option the user typed (it was named by the
+    setting, settings.era_gap_days); a value from the environment or a settings file by
+    the setting."""
+    config = tmp_path / "trdnav.toml"
+    config.write_text("adequate_trial_days = 7\n", encoding="utf-8")
+    cases = [
+        (["--era-gap-days", "400"], {}, ["error: --era-gap-days: got 400; expected a number"]),
+        (
+            ["--config", str(config)],
+            {"TRDNAV_ERA_GAP_DAYS": "-1"},
+            [
+                "error: settings.adequate_trial_days: got 7; expected a number of days from 28",
+                'error: settings.era_gap_days: got "-1"; expected a number of at least 0',
+            ],
+        ),
+        (
+            ["--adequate-trial-days", "366", "--config", str(config)],
+            {"TRDNAV_ERA_GAP_DAYS": "-1"},
+            [
+                "error: --adequate-trial-days: got 366; expected a number of days from 28",
+                'error: settings.era_gap_days: got "-1"; expected a number of at least 0',
+            ],
+        ),
+    ]
+    for args, env, lines in cases:
+        out = ["--data", str(synthetic), "--out", str(tmp_path / "x.parquet")]
+        result = cli("cohort", "run", *out, *args, env=env)
+        assert result.returncode == 2, result.stderr
+        said = result.stderr.splitlines()
+        assert len(said) == len(lines), said
+        for line, start in zip(sorted(said), sorted(lines), strict=True):
+            assert line.startswith(start), said
 
 
 def run_on_postgres(url, schema, out):
