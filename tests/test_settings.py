@@ -66,6 +66,21 @@ def test_bad_values_name_the_option_they_came_from():
     assert settings.path_of("database_url") == "settings.database_url"
 
 
+def test_values_that_are_not_numbers_or_booleans_say_what_was_expected():
+    env = {
+        "TRDNAV_ERA_GAP_DAYS": "thirty",
+        "TRDNAV_ADEQUATE_TRIAL_DAYS": "42.5",
+        "TRDNAV_CDS_ALLOW_HTTP_LOOPBACK": "perhaps",
+    }
+    with pytest.raises(InputError) as info:
+        load_settings(environ=env)
+    assert sorted(info.value.lines()) == [
+        'settings.adequate_trial_days: got "42.5"; expected an integer',
+        'settings.cds_allow_http_loopback: got "perhaps"; expected true or false',
+        'settings.era_gap_days: got "thirty"; expected an integer',
+    ]
+
+
 def test_a_database_url_must_name_a_known_database_and_secrets_are_not_echoed():
     with pytest.raises(InputError) as info:
         load_settings(
