@@ -300,6 +300,7 @@ def _run_course(spec: dict[str, Any], kb: KnowledgeBase) -> None:
                     status=status,
                     parameters=record.get("parameters", {}),
                     side_effects=named,
+                    phase=row["phase"],
                 )
             )
             measured += [

@@ -423,6 +423,10 @@ def test_a_dose_too_soon_after_the_previous_one_is_refused(clinic, api, patient)
         assert version(api) == before
     next_day = record(api, course, 2, {**dose, "delivered_at": "2026-11-04T09:00"})
     assert next_day.status_code == 200, next_day.text
+    # a third dose that week is spaced well enough, and beyond the twice-weekly induction
+    third = record(api, course, 3, {**dose, "delivered_at": "2026-11-05T09:00"})
+    assert third.status_code == 200, third.text
+    assert [(a["code"], a["session"]) for a in third.json()["alerts"]] == [("weekly_limit", 3)]
 
 
 def _midday_zone() -> str:

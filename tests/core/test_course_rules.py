@@ -20,8 +20,8 @@ from trdnav.core.course_rules import (
 BP = {"bp_before": "120/80"}
 
 
-def session(n, status="delivered", **kw):
-    return RecordedSession(number=n, date=date(2027, 1, n), status=status, **kw)
+def session(n, status="delivered", day=None, **kw):
+    return RecordedSession(number=n, date=day or date(2027, 1, n), status=status, **kw)
 
 
 def hamd(total_from_items, session_number, suicide=0):
@@ -196,11 +196,12 @@ def test_the_review_point_counts_treatments_given_not_session_numbers(kb, at_21,
 
 
 def test_severe_sedation_or_dissociation_and_a_high_pressure_after_dosing_alert(kb):
-    sessions = [
-        session(1, parameters={"dose_mg": 56, "bp_before": "130/80", "sedation": "severe"}),
-        session(2, parameters={"dose_mg": 56, "bp_before": "130/80", "bp_after": "200/120"}),
-        session(3, parameters={"dose_mg": 56, "bp_before": "130/80", "dissociation": "severe"}),
-        session(4, parameters={"dose_mg": 56, "bp_before": "130/80", "sedation": "moderate"}),
+    given = {"dose_mg": 56, "bp_before": "130/80"}
+    sessions = [  # Tuesdays and Fridays
+        session(1, day=date(2027, 1, 5), parameters={**given, "sedation": "severe"}),
+        session(2, day=date(2027, 1, 8), parameters={**given, "bp_after": "200/120"}),
+        session(3, day=date(2027, 1, 12), parameters={**given, "dissociation": "severe"}),
+        session(4, day=date(2027, 1, 15), parameters={**given, "sedation": "moderate"}),
     ]
     alerts = course_alerts(kb.courses["esketamine-trd"], kb, sessions, [])
     assert [(a.code, a.session) for a in alerts] == [
@@ -338,3 +339,25 @@ def test_accelerated_tms_sessions_keep_their_gap_and_daily_number(kb, starts, at
     found = check_spacing(template, session, previous)
     allowed = at >= last + 10 + 50 and len(starts) < 10
     assert (found is None) == allowed, found
+
+
+@pytest.mark.parametrize(
+    ("days", "warned"),
+    [
+        ([5, 8, 12, 15], []),  # Tuesdays and Fridays
+        ([5, 7, 8, 12], [3]),  # a third dose in the week of 4 January
+        ([5, 6, 7, 8, 11], [3, 4]),
+        ([8, 10, 11, 12], []),  # Friday and Sunday, then a new week on Monday
+    ],
+)
+def test_more_doses_in_a_week_than_the_phase_gives_warn(kb, days, warned):
+    sessions = [
+        session(n, day=date(2027, 1, d), parameters={"dose_mg": 56, "bp_before": "120/80"})
+        for n, d in enumerate(days, 1)
+    ]
+    alerts = course_alerts(kb.courses["esketamine-trd"], kb, sessions, [])
+    assert [a.session for a in alerts if a.code == "weekly_limit"] == warned
+    for alert in alerts:
+        assert alert.severity == "warning"
+        assert alert.rule_id == "course.weekly_limit"
+        assert "phase 'induction' of esketamine-trd gives at most 2 a week" in alert.message

@@ -244,6 +244,7 @@ def _recorded(course: Course) -> list[RecordedSession]:
             status=s.status,
             parameters=s.parameters or {},
             side_effects=s.side_effects or [],
+            phase=s.phase,
         )
         for s in course.sessions
         if s.status != "planned"

@@ -11,6 +11,8 @@ Alerts (each a rule with its sources in the knowledge data), suicide item first:
 * ``course.esketamine_blood_pressure``: blood pressure before dosing above the template's
   limit (140/90);
 * ``course.severe_side_effect``: a side effect recorded as severe;
+* ``course.weekly_limit``: more sessions delivered in a calendar week (Monday to Sunday) than
+  their phase gives;
 * ``course.ect_remission``: the latest ECT course measurement meets remission: stop or taper;
 * ``course.ect_plateau``: after the minimum number of treatments, the latest measurement is
   no better than the one before;
@@ -63,6 +65,8 @@ class RecordedSession(BaseModel):
     status: Literal["delivered", "missed", "cancelled"]
     parameters: dict[str, Any] = {}
     side_effects: list[dict[str, str]] = []
+    phase: int = 0
+    """The template phase the session belongs to (an index of ``phases``)."""
 
 
 class CourseMeasurement(BaseModel):
@@ -310,6 +314,38 @@ def _improvement(baseline: int, score: int) -> Fraction:
     return Fraction(baseline - score, baseline) if baseline else Fraction(0)
 
 
+def _weekly_limit(
+    template: CourseTemplate, kb: KnowledgeBase, delivered: Sequence[RecordedSession]
+) -> list[CourseAlert]:
+    """A warning at each delivered session beyond its phase's number in its calendar week
+    (rule ``course.weekly_limit``): an early delivery can put more in a week than planned."""
+    alerts = []
+    counts: dict[tuple[int, date], int] = {}
+    for s in sorted(delivered, key=lambda s: s.number):
+        monday = s.date - timedelta(days=s.date.weekday())
+        counts[(s.phase, monday)] = count = counts.get((s.phase, monday), 0) + 1
+        phase = template.phases[s.phase]
+        if count > phase.per_week:
+            alerts.append(
+                _alert(
+                    kb,
+                    "course.weekly_limit",
+                    "weekly_limit",
+                    "warning",
+                    f"Session {s.number} is the {_ordinal(count)} delivered in the week of "
+                    f"{monday.isoformat()}; phase {phase.name!r} of {template.id} gives at "
+                    f"most {phase.per_week} a week: review the schedule.",
+                    s.number,
+                )
+            )
+    return alerts
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def course_outcome(
     template: CourseTemplate, kb: KnowledgeBase, measurements: Sequence[CourseMeasurement]
 ) -> Outcome:
@@ -404,6 +440,7 @@ def course_alerts(
                     )
                 )
 
+    alerts += _weekly_limit(template, kb, delivered)
     inst = kb.instruments[template.instrument]
     scored = [
         (m, instruments.total(inst, m.items)) for m in measurements if m.instrument == inst.id
