@@ -518,3 +518,19 @@ def test_a_calendar_that_leaves_a_course_no_day_is_refused(clinic, api, patient)
         )
         assert admin.get("/clinic/settings").json() == before
     assert api.get(f"{PATIENT}/courses/{course['id']}").json()["sessions"] == course["sessions"]
+
+
+def test_the_weekly_limit_is_the_phase_of_each_session(api, patient):
+    """Optimisation gives esketamine once a week (induction twice): a second dose in the
+    first optimisation week warns."""
+    course = new_course(api, template="esketamine-trd", start="2026-09-01", time="09:00")
+    dose = {"parameters": {"dose_mg": 56, "bp_before": "124/80"}}
+    for number in range(1, 10):  # induction, then the first optimisation dose on 29 September
+        done = record(api, course, number, dose)
+        assert done.status_code == 200, done.text
+    assert done.json()["sessions"][8]["date"] == "2026-09-29"
+    assert done.json()["alerts"] == []
+    early = record(api, course, 10, {**dose, "delivered_at": "2026-10-01T09:00"})
+    assert early.status_code == 200, early.text
+    assert [(a["code"], a["session"]) for a in early.json()["alerts"]] == [("weekly_limit", 10)]
+    assert "phase 'optimisation'" in early.json()["alerts"][0]["message"]
