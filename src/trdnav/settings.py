@@ -332,9 +332,8 @@ class Settings(BaseModel):
     def today(self, zone: str | None = None) -> date:
         """The current date in ``zone`` (a clinic's own time zone), else in the server's
         time zone setting, else the machine's: the default assessment date."""
-        if zone or self.timezone:
-            return datetime.now(ZoneInfo(zone or self.timezone or "UTC")).date()
-        return date.today()
+        zone = zone or self.timezone
+        return datetime.now(ZoneInfo(zone)).date() if zone else date.today()
 
 
 def _from_file(path: Path) -> dict[str, Any]:
