@@ -2,7 +2,8 @@
 e-mail addresses."""
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 
 from trdnav.clinic import accounts
 from trdnav.clinic.actor import Actor
@@ -44,6 +45,37 @@ def test_a_clinic_name_must_be_new_case_aside_and_not_a_number(store):
         assert [c.name for c in session.scalars(select(Clinic))] == ["North"]
     assert accounts.find_clinic(store, "North").id == north.id
     assert accounts.find_clinic(store, str(north.id)).id == north.id
+
+
+def test_the_database_itself_keeps_clinic_names_apart(store):
+    """Two clinics added at the same moment both pass the check in code; the unique key on
+    the case-folded name refuses the second, which is told as the same problem."""
+    accounts.add_clinic(store, "North")
+    with pytest.raises(IntegrityError), store.transaction() as session:
+        session.add(Clinic(name="NORTH", name_key="north"))
+    # A row whose key the check in code does not see (its name differs): as if it had been
+    # added after that check ran.
+    with store.transaction() as session:
+        session.execute(insert(Clinic).values(name="South (old name)", name_key="south"))
+    with pytest.raises(InputError) as info:
+        accounts.add_clinic(store, "South")
+    assert _problem(info) == (
+        "name: got \"South\"; expected a name no other clinic has (clinic 2 is 'South (old name)')"
+    )
+    with store.reading() as session:
+        assert [(c.name, c.name_key) for c in session.scalars(select(Clinic))] == [
+            ("North", "north"),
+            ("South (old name)", "south"),
+        ]
+
+
+def test_a_clinic_name_is_at_most_200_characters(store):
+    accounts.add_clinic(store, "N" * 200)
+    with pytest.raises(InputError) as info:
+        accounts.add_clinic(store, "S" * 201)
+    assert _problem(info) == (
+        'name: got "201 characters"; expected a clinic name of at most 200 characters'
+    )
 
 
 def test_a_name_several_clinics_have_asks_for_the_id(store):

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from trdnav.clinic import accounts, patients
 from trdnav.clinic.actor import Actor
+from trdnav.errors import InputError
 from trdnav.knowledge import load_knowledge
 from trdnav.store import migrate
 from trdnav.store.database import Store, make_engine
@@ -79,3 +80,38 @@ def test_the_summary_basis_goes_down_and_up_with_patients_stored(empty_url):
         assert patients.get_patient(store, actor, "example-stage-2")["id"] == "example-stage-2"
     finally:
         store.dispose()
+
+
+def test_clinics_of_one_name_from_before_keep_the_first_its_key(empty_url):
+    """A database from before clinic names had to differ upgrades: the lowest id of each
+    name (case aside) gets the key, the others none, and no row is lost."""
+    migrate.upgrade(empty_url, "0004_summary_basis")
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            for name in ("North", "South", "north", "NORTH"):
+                conn.execute(
+                    text("INSERT INTO clinics (name, created_at, settings) VALUES (:n, :at, '{}')"),
+                    {"n": name, "at": "2026-01-01 00:00:00"},
+                )
+        migrate.upgrade(empty_url)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, name, name_key FROM clinics ORDER BY id"))
+            assert [tuple(r) for r in rows] == [
+                (1, "North", "north"),
+                (2, "South", "south"),
+                (3, "north", None),
+                (4, "NORTH", None),
+            ]
+    finally:
+        engine.dispose()
+    store = Store(empty_url)
+    try:
+        with pytest.raises(InputError):
+            accounts.add_clinic(store, "south")
+        assert accounts.find_clinic(store, "north").id == 3
+    finally:
+        store.dispose()
+    migrate.downgrade(empty_url, "0004_summary_basis")
+    migrate.upgrade(empty_url)
+    assert migrate.current(empty_url) == migrate.head()

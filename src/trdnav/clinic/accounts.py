@@ -79,6 +79,9 @@ def _normal_email(email: str) -> str:
     return address
 
 
+CLINIC_NAME_LENGTH = 200
+"""The longest clinic name (the ``clinics.name`` column's length)."""
+
 MAX_ROW_ID = 2**31 - 1
 """The largest id a row can have; a larger number is no clinic's."""
 
@@ -92,16 +95,35 @@ def add_clinic(store: Store, name: str) -> Clinic:
     if name.isdigit():
         expected = "a clinic name that is not all digits (a number is read as a clinic id)"
         raise InputError([Problem("name", name, expected)])
-    with store.transaction() as session:
-        same = [c for c in session.scalars(select(Clinic)) if c.name.casefold() == name.casefold()]
-        if same:
-            expected = f"a name no other clinic has (clinic {same[0].id} is {same[0].name!r})"
-            raise InputError([Problem("name", name, expected)])
-        clinic = Clinic(name=name)
-        session.add(clinic)
-        session.flush()
-        audit.record(session, Actor.command_line(clinic.id), "clinic.create", detail={"name": name})
+    if len(name) > CLINIC_NAME_LENGTH:
+        expected = f"a clinic name of at most {CLINIC_NAME_LENGTH} characters"
+        raise InputError([Problem("name", f"{len(name)} characters", expected)])
+    key = name.casefold()
+    try:
+        with store.transaction() as session:
+            same = [c for c in session.scalars(select(Clinic)) if c.name.casefold() == key]
+            if same:
+                raise InputError([_name_taken(name, same[0])])
+            clinic = Clinic(name=name, name_key=key)
+            session.add(clinic)
+            session.flush()
+            audit.record(
+                session, Actor.command_line(clinic.id), "clinic.create", detail={"name": name}
+            )
+    except IntegrityError:
+        # Another clinic of this name was added since the check (the unique key decides).
+        with store.reading() as session:
+            other = session.scalars(select(Clinic).where(Clinic.name_key == key)).first()
+        if other is None:
+            raise
+        raise InputError([_name_taken(name, other)]) from None
     return clinic
+
+
+def _name_taken(name: str, other: Clinic) -> Problem:
+    return Problem(
+        "name", name, f"a name no other clinic has (clinic {other.id} is {other.name!r})"
+    )
 
 
 def find_clinic(store: Store, ref: str) -> Clinic:

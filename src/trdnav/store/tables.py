@@ -108,6 +108,11 @@ class Clinic(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The name case-folded: no two clinics share it (``--clinic`` and ``cds_clients`` name a
+    # clinic by its name). Null only for a clinic whose name another clinic had before
+    # names had to differ (migration 0005). Case-folding can lengthen a name up to three
+    # times.
+    name_key: Mapped[str | None] = mapped_column(String(600), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settings: Mapped[dict[str, Any]] = mapped_column(Json, default=dict, server_default="{}")
 
