@@ -361,3 +361,34 @@ def test_more_doses_in_a_week_than_the_phase_gives_warn(kb, days, warned):
         assert alert.severity == "warning"
         assert alert.rule_id == "course.weekly_limit"
         assert "phase 'induction' of esketamine-trd gives at most 2 a week" in alert.message
+
+
+@pytest.mark.parametrize(
+    ("days", "warned"),
+    [
+        ([date(2027, 3, 2), date(2027, 3, 16), date(2027, 3, 30)], []),  # every other Tuesday
+        ([date(2027, 3, 2), date(2027, 3, 9)], [2]),  # in the week between
+        ([date(2027, 3, 2), date(2027, 3, 23), date(2027, 4, 6)], []),  # one late, then on
+        ([date(2027, 3, 2), date(2027, 3, 16), date(2027, 3, 22)], [3]),  # Monday after
+        ([date(2027, 3, 7), date(2027, 3, 15)], []),  # Sunday, then Monday a week later
+    ],
+)
+def test_a_dose_between_two_of_an_every_other_week_phase_warns(kb, days, warned):
+    """Maintenance gives one dose every 2 weeks: a dose is counted with the others of its
+    calendar week and the week before it."""
+    sessions = [
+        session(n, day=d, phase=2, parameters={"dose_mg": 56, "bp_before": "120/80"})
+        for n, d in enumerate(days, 13)
+    ]
+    alerts = [
+        a
+        for a in course_alerts(kb.courses["esketamine-trd"], kb, sessions, [])
+        if a.code == "weekly_limit"
+    ]
+    assert [a.session for a in alerts] == [13 + w - 1 for w in warned]
+    if warned == [2]:
+        assert alerts[0].message == (
+            "Session 14 is the 2nd delivered in the 2 weeks from 2027-03-01 to 2027-03-14; "
+            "phase 'maintenance' of esketamine-trd gives at most 1 every 2 weeks: review "
+            "the schedule."
+        )

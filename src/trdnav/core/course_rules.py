@@ -12,7 +12,8 @@ Alerts (each a rule with its sources in the knowledge data), suicide item first:
   limit (140/90);
 * ``course.severe_side_effect``: a side effect recorded as severe;
 * ``course.weekly_limit``: more sessions delivered in a calendar week (Monday to Sunday) than
-  their phase gives;
+  their phase gives, or in the ``every_weeks`` calendar weeks ending with the session's for a
+  phase given every ``every_weeks`` weeks;
 * ``course.ect_remission``: the latest ECT course measurement meets remission: stop or taper;
 * ``course.ect_plateau``: after the minimum number of treatments, the latest measurement is
   no better than the one before;
@@ -318,26 +319,40 @@ def _weekly_limit(
     template: CourseTemplate, kb: KnowledgeBase, delivered: Sequence[RecordedSession]
 ) -> list[CourseAlert]:
     """A warning at each delivered session beyond its phase's number in its calendar week
-    (rule ``course.weekly_limit``): an early delivery can put more in a week than planned."""
+    (rule ``course.weekly_limit``): an early delivery can put more in a week than planned. A
+    phase given every ``every_weeks`` weeks counts the calendar weeks that end with the
+    session's and began ``every_weeks`` - 1 weeks before it, so that a session in the week
+    between two of an every-other-week phase is counted with the one before it."""
     alerts = []
-    counts: dict[tuple[int, date], int] = {}
+    earlier: dict[int, list[date]] = {}
     for s in sorted(delivered, key=lambda s: s.number):
-        monday = s.date - timedelta(days=s.date.weekday())
-        counts[(s.phase, monday)] = count = counts.get((s.phase, monday), 0) + 1
         phase = template.phases[s.phase]
-        if count > phase.per_week:
-            alerts.append(
-                _alert(
-                    kb,
-                    "course.weekly_limit",
-                    "weekly_limit",
-                    "warning",
-                    f"Session {s.number} is the {_ordinal(count)} delivered in the week of "
-                    f"{monday.isoformat()}; phase {phase.name!r} of {template.id} gives at "
-                    f"most {phase.per_week} a week: review the schedule.",
-                    s.number,
-                )
+        monday = s.date - timedelta(days=s.date.weekday())
+        first, sunday = monday - timedelta(weeks=phase.every_weeks - 1), monday + timedelta(6)
+        days = earlier.setdefault(s.phase, [])
+        days.append(s.date)
+        count = sum(1 for day in days if first <= day <= sunday)
+        if count <= phase.per_week:
+            continue
+        if phase.every_weeks == 1:
+            where, limit = f"the week of {monday.isoformat()}", "a week"
+        else:
+            where = (
+                f"the {phase.every_weeks} weeks from {first.isoformat()} to {sunday.isoformat()}"
             )
+            limit = f"every {phase.every_weeks} weeks"
+        alerts.append(
+            _alert(
+                kb,
+                "course.weekly_limit",
+                "weekly_limit",
+                "warning",
+                f"Session {s.number} is the {_ordinal(count)} delivered in {where}; phase "
+                f"{phase.name!r} of {template.id} gives at most {phase.per_week} {limit}: "
+                "review the schedule.",
+                s.number,
+            )
+        )
     return alerts
 
 
