@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, text
 
 from trdnav.store import migrate
 
@@ -369,3 +370,35 @@ def test_clinics_users_and_passwords_are_refused_with_the_reason(db):
     assert 'email: got "a@b@north.example"; expected an e-mail address' in two_ats.stderr
     listing = run("user", "list", "--clinic", "North", db=db).stdout
     assert listing == "boss@north.example\tadmin\tactive\n"
+
+
+def test_a_database_error_is_told_without_the_statement_or_its_values(fresh_postgres_url):
+    """A database that refuses writes (here one set read-only, as a standby is): the command
+    says what the database said, not the SQL with its values (a password hash here)."""
+    url = fresh_postgres_url
+    assert run("db", "upgrade", db=url).returncode == 0
+    assert run("clinic", "add", "North", db=url).returncode == 0
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            name = conn.execute(text("SELECT current_database()")).scalar_one()
+            conn.execute(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
+    finally:
+        engine.dispose()
+    added = run(
+        "user",
+        "add",
+        "admin@north.example",
+        "--clinic",
+        "North",
+        "--role",
+        "admin",
+        "--password-stdin",
+        db=url,
+        stdin="a long enough password\n",
+    )
+    assert added.returncode == 1
+    assert added.stderr == (
+        "error: the database refused the operation (cannot execute INSERT in a read-only "
+        "transaction); its transaction was rolled back\n"
+    )

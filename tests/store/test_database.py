@@ -9,9 +9,10 @@ import uuid
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from trdnav.errors import InputError
-from trdnav.store.database import Store, missing_file, unusable
+from trdnav.store.database import Store, make_engine, missing_file, unusable
 
 
 def _write(store: Store, n: int) -> None:
@@ -111,3 +112,25 @@ def test_text_with_a_nul_character_is_refused_on_every_database(request, tmp_pat
             connection.execute(text(f"DROP TABLE {table}"))
     finally:
         store.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_failed_statement_does_not_show_its_values(backend, tmp_path, request):
+    """Errors reach logs and terminals: they name the statement, never its values."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'values.db'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (n INTEGER PRIMARY KEY, secret TEXT)"))
+            connection.execute(text("INSERT INTO t VALUES (1, 'first')"))
+        with pytest.raises(DBAPIError) as info, engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO t VALUES (:n, :secret)"), {"n": 1, "secret": "hunter2-secret"}
+            )
+    finally:
+        engine.dispose()
+    assert "INSERT INTO t" in str(info.value)
+    assert "hunter2-secret" not in str(info.value)

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.text import Text
+from sqlalchemy.exc import DBAPIError
 
 from trdnav.cli import catalog, server
 from trdnav.cli.cohort import cohort_app, synth_app
@@ -201,6 +202,16 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
+    except DBAPIError as exc:
+        # The database's own words only: the statement and its parameters (patient data,
+        # password hashes) stay out of the terminal and its logs.
+        said = str(exc.orig).strip().splitlines() if exc.orig is not None else []
+        reason = said[0] if said else type(exc).__name__
+        sys.stderr.write(
+            f"error: the database refused the operation ({reason}); its transaction was "
+            "rolled back\n"
+        )
+        sys.exit(1)
     except Exception as exc:
         sys.stderr.write(f"internal error ({type(exc).__name__}): {exc}\n")
         sys.exit(1)

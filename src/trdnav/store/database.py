@@ -86,14 +86,18 @@ def missing_file(url: str) -> Path | None:
 
 
 def make_engine(url: str, *, autocheckpoint: bool = True) -> Engine:
+    """An engine for ``url``. A statement's values (patient data, password hashes) are kept
+    out of its error messages and logs (``hide_parameters``), which reach server logs."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if _sqlite_file(url):
             Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 10})
+        engine = create_engine(url, connect_args={"timeout": 10}, hide_parameters=True)
         event.listen(engine, "connect", partial(_sqlite_pragmas, autocheckpoint=autocheckpoint))
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        engine = create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+        )
     event.listen(engine, "before_cursor_execute", _refuse_nul)
     return engine
 
