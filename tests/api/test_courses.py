@@ -484,7 +484,19 @@ def test_a_day_closed_after_planning_moves_the_sessions_planned_on_it(clinic, ap
         changed = admin.patch("/clinic/settings", json={"closures": ["2026-12-23", "2027-01-11"]})
         assert changed.status_code == 200, changed.text
         [moved] = changed.json()["replanned"]
+        listed = admin.get("/clinic/replanned-courses")
+        assert listed.status_code == 200, listed.text
         actions = [a["action"] for a in admin.get("/audit").json()]
+        # the list is for administrators: they tell the patients
+        assert api.get("/clinic/replanned-courses").status_code == 403
+    [entry] = listed.json()
+    assert {k: entry[k] for k in ("patient_id", "course_id", "template", "status")} == {
+        "patient_id": "example-stage-2",
+        "course_id": course["id"],
+        "template": "ect-mwf",
+        "status": "active",
+    }
+    assert (entry["closed"], entry["sessions"]) == (moved["closed"], moved["sessions"])
     assert (moved["course_id"], moved["patient_id"]) == (course["id"], "example-stage-2")
     assert moved["closed"] == ["2026-12-23", "2027-01-11"]
     assert moved["sessions"][:3] == [
@@ -502,6 +514,7 @@ def test_a_day_closed_after_planning_moves_the_sessions_planned_on_it(clinic, ap
     # the weekly therapy course had nothing on those days and stays as it was
     assert api.get(f"{PATIENT}/courses/{therapy['id']}").json()["sessions"] == therapy["sessions"]
     assert "course.replan" in actions
+    assert "course.replans" in actions
 
 
 def test_a_calendar_that_leaves_a_course_no_day_is_refused(clinic, api, patient):

@@ -40,6 +40,7 @@ def test_clinic_settings_are_changed_and_checked(clinic):
     assert 'value="Europe/London"' in page
     assert 'name="working_days" value="fri" checked' not in page
     assert "2026-12-24\n2026-12-31" in page
+    assert "No course has been planned again after a change to these settings" in page
 
 
 def test_users_are_added_disabled_and_reset(clinic):
@@ -104,6 +105,14 @@ def test_a_closure_on_a_planned_session_moves_it_and_says_so(clinic, example):
         course = browser.get(planned.headers["location"]).text
     assert (
         "Clinic settings saved. 1 active course had sessions on days now closed and was "
-        f"planned again: ect-mwf for {pid} (11 sessions moved). Tell the patients."
+        f"planned again: ect-mwf for {pid} (11 sessions moved). Tell the patients: the list "
+        "below has their new dates."
     ) in page
     assert "plan version 2" in course
+    # the list of courses planned again names every moved session, with links
+    listed = page[page.index('id="replanned"') :]
+    course_id = planned.headers["location"].rsplit("/", 1)[1]
+    assert f'<a href="/app/patients/{pid}/courses/{course_id}">ect-mwf</a>' in listed
+    assert "<td>2027-03-03</td>" in listed
+    assert "<li>session 2: 2027-03-03 &rarr; 2027-03-05</li>" in listed
+    assert listed.count("<li>session ") == 11

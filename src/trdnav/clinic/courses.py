@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session, selectinload
 
 from trdnav.clinic import audit
@@ -49,6 +49,7 @@ from trdnav.store import history_rows
 from trdnav.store.database import Store
 from trdnav.store.history_rows import ITEM_KINDS
 from trdnav.store.tables import (
+    AuditEvent,
     Clinic,
     Course,
     CoursePlan,
@@ -61,6 +62,7 @@ from trdnav.store.tables import (
 )
 
 __all__ = [
+    "REPLAN_DAYS",
     "clinic_settings",
     "course_calendar",
     "create_course",
@@ -68,6 +70,7 @@ __all__ = [
     "list_courses",
     "plan_history",
     "record_session",
+    "replanned_courses",
     "stop_course",
     "update_clinic_settings",
 ]
@@ -123,6 +126,51 @@ def update_clinic_settings(
             detail={"fields": sorted(clean), "replanned_courses": len(replanned)},
         )
         return {"name": clinic.name, **calendar.as_dict(), "replanned": replanned}
+
+
+REPLAN_DAYS = 30
+"""How far back :func:`replanned_courses` looks."""
+
+
+def replanned_courses(
+    store: Store, actor: Actor, settings: Settings, *, days: int = REPLAN_DAYS
+) -> list[dict[str, Any]]:
+    """The courses planned again in the last ``days`` days because a change to the clinic's
+    calendar closed days they had sessions on, newest first: the patients to tell of their
+    new dates (administrators). Each names when (in the clinic's time zone), the patient, the
+    course, the days closed and the sessions moved (none listed for a re-plan recorded
+    before the moves were kept with it: the course's plan history has them)."""
+    actor.require_admin()
+    since = utcnow() - timedelta(days=days)
+    with store.transaction() as session:
+        zone = ZoneInfo(_calendar(session, actor, settings).timezone)
+        rows = session.execute(
+            select(AuditEvent, Course)
+            .join(Course, AuditEvent.resource == "courses/" + cast(Course.id, String))
+            .join(Patient, Patient.pk == Course.patient_pk)
+            .where(
+                AuditEvent.clinic_id == actor.clinic_id,
+                AuditEvent.action == "course.replan",
+                AuditEvent.at >= since,
+                Patient.clinic_id == actor.clinic_id,
+                Patient.deleted_at.is_(None),
+            )
+            .order_by(AuditEvent.id.desc())
+        ).all()
+        found = [
+            {
+                "at": event.at.astimezone(zone).isoformat(timespec="minutes"),
+                "patient_id": event.patient_id,
+                "course_id": course.id,
+                "template": course.template_id,
+                "status": course.status,
+                "closed": list((event.detail or {}).get("closed", [])),
+                "sessions": list((event.detail or {}).get("sessions", [])),
+            }
+            for event, course in rows
+        ]
+        audit.record(session, actor, "course.replans", detail={"returned": len(found)})
+    return found
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -881,7 +929,7 @@ def _replan_closed_days(
             "course.replan",
             patient_id=patient.id,
             resource=f"courses/{course.id}",
-            detail={"closed": [d.isoformat() for d in closed]},
+            detail={"closed": [d.isoformat() for d in closed], "sessions": sessions},
         )
         moved.append(
             {

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Response, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
 from trdnav.api.bodies import Text
@@ -233,3 +233,19 @@ def read_settings(actor: ActorDep, state: StateDep) -> dict[str, Any]:
 def change_settings(body: ClinicSettings, actor: ActorDep, state: StateDep) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     return courses.update_clinic_settings(state.store, actor, state.settings, state.kb, changes)
+
+
+@router.get(
+    "/clinic/replanned-courses",
+    summary="Courses planned again after calendar changes closed their days (admins)",
+)
+def replanned_courses(
+    actor: ActorDep,
+    state: StateDep,
+    days: Annotated[int, Query(ge=1, le=366, description="how many days back")] = (
+        courses.REPLAN_DAYS
+    ),
+) -> list[dict[str, Any]]:
+    """Newest first: when (the clinic's time zone), patient, course, the days closed and the
+    sessions moved (each ``number``, ``from`` and ``to``): the patients to tell."""
+    return courses.replanned_courses(state.store, actor, state.settings, days=days)

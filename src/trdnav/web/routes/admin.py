@@ -53,6 +53,10 @@ def _settings_page(
             "timezones": sorted(available_timezones()),
             "countries": sorted(countries),
             "weekdays": WEEKDAYS,
+            "replanned": courses.replanned_courses(
+                user.state.store, user.actor, user.state.settings
+            ),
+            "replan_days": courses.REPLAN_DAYS,
         },
         status=status,
         actor=user.actor,
@@ -95,7 +99,7 @@ def change_settings(request: Request, user: Writer) -> Response:
 
 SHOWN_COURSES = 5
 """How many re-planned courses the message after saving names (it travels in the session
-cookie); each course's plan history has the rest."""
+cookie); the settings page lists them all."""
 
 
 def _saved_message(replanned: list[dict[str, Any]]) -> str:
@@ -113,7 +117,7 @@ def _saved_message(replanned: list[dict[str, Any]]) -> str:
         f"{'were' if len(replanned) != 1 else 'was'} planned again: "
         + "; ".join(named)
         + tail
-        + ". Tell the patients."
+        + ". Tell the patients: the list below has their new dates."
     )
 
 
