@@ -18,13 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 TRDNAV = Path(sys.executable).parent / "trdnav"
 
 
-def cli(*args: str, env: dict[str, str] | None = None):
+def cli(*args: str, env: dict[str, str | None] | None = None):
+    """Run ``trdnav``; a variable of ``env`` given as None is taken out of the environment."""
+    merged = {**os.environ, "COLUMNS": "120", **(env or {})}
     return subprocess.run(
         [str(TRDNAV), *args],
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "COLUMNS": "120", **(env or {})},
+        env={name: value for name, value in merged.items() if value is not None},
         cwd=ROOT,
         check=False,
     )
@@ -472,7 +474,7 @@ def test_load_names_a_value_that_does_not_convert(synthetic, tmp_path, fresh_pos
     assert not out.exists()
 
 
-def run_on_spark(synthetic: Path, tmp_path: Path, master: str, **env: str):
+def run_on_spark(synthetic: Path, tmp_path: Path, master: str, **env: str | None):
     spark = ("--engine", "spark", "--spark-master", master, "--data", str(synthetic))
     return cli("cohort", "run", *spark, "--out", str(tmp_path / "x.parquet"), env=env)
 
@@ -489,6 +491,29 @@ def test_an_unreachable_spark_master_is_named_at_once(synthetic, tmp_path):
     assert result.stderr.splitlines()[-1] == (
         f'error: --spark-master: got "{master}"; expected a reachable Spark master (nothing '
         f"answers at 127.0.0.1:{port}: Connection refused)"
+    )
+    assert "java" not in result.stderr.lower()
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_a_yarn_master_without_its_configuration_is_named_before_spark_starts(synthetic, tmp_path):
+    """Spark refused it only after starting Java, which printed its log lines, and the
+    error named a Java gateway that exited."""
+    unset = {"HADOOP_CONF_DIR": None, "YARN_CONF_DIR": None}
+    result = run_on_spark(synthetic, tmp_path, "yarn", **unset)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        'error: --spark-master: got "yarn"; expected HADOOP_CONF_DIR or YARN_CONF_DIR set to '
+        "the folder of the Hadoop/YARN configuration (neither is set)"
+    )
+    assert "java" not in result.stderr.lower()
+    missing = tmp_path / "no-such-conf"
+    result = run_on_spark(synthetic, tmp_path, "yarn", **{**unset, "HADOOP_CONF_DIR": str(missing)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        'error: --spark-master: got "yarn"; expected HADOOP_CONF_DIR or YARN_CONF_DIR set to '
+        f"the folder of the Hadoop/YARN configuration (HADOOP_CONF_DIR is {missing}, which is "
+        "not a folder)"
     )
     assert "java" not in result.stderr.lower()
     assert not (tmp_path / "x.parquet").exists()

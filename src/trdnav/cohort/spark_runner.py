@@ -58,6 +58,7 @@ _MASTER_EXPECTED = "local, local[*], local[N], spark://host:port, k8s://..., or 
 _JAVA = 17
 _JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 _SPARK_PORT = 7077
+_YARN_CONF = ("HADOOP_CONF_DIR", "YARN_CONF_DIR")
 _CONNECT_SECONDS = 3.0
 
 
@@ -90,22 +91,19 @@ def java_problem() -> str | None:
     return None
 
 
-def _master_problem(master: str) -> str | None:
-    """Why a ``spark://`` master cannot be reached (no host:port of it accepts a connection
-    within a few seconds), or None. Spark itself retries an unreachable master for more
-    than a minute before it gives up."""
-    if not master.startswith("spark://"):
-        return None
+def _first_reachable(addresses: list[str], default_port: int) -> str | None:
+    """None when one of the ``host:port`` ``addresses`` (``default_port`` when none is
+    given) accepts a TCP connection within a few seconds; else why none did."""
     reasons = []
-    for address in master.removeprefix("spark://").split(","):
+    for address in addresses:
         try:
-            parts = urlsplit(f"spark://{address}")
-            host, port = parts.hostname, parts.port or _SPARK_PORT
+            parts = urlsplit(f"//{address}")
+            host, port = parts.hostname, parts.port or default_port
         except ValueError as exc:
             reasons.append(f"{address}: {exc}")
             continue
         if not host:
-            reasons.append(f"{address}: no host")
+            reasons.append(f"{address or 'an empty address'}: no host")
             continue
         try:
             with socket.create_connection((host, port), timeout=_CONNECT_SECONDS):
@@ -114,6 +112,40 @@ def _master_problem(master: str) -> str | None:
             reason = exc.strerror or str(exc) or type(exc).__name__
             reasons.append(f"{host}:{port}: {reason}")
     return "; ".join(reasons)
+
+
+def _yarn_problem() -> str | None:
+    """Why Spark could not find a YARN cluster's configuration, or None: it refuses a
+    ``yarn`` master unless ``HADOOP_CONF_DIR`` or ``YARN_CONF_DIR`` is set, and reads the
+    cluster's addresses from the folder named."""
+    named = {name: os.environ.get(name) for name in _YARN_CONF}
+    if any(folder and Path(folder).is_dir() for folder in named.values()):
+        return None
+    if not any(named.values()):
+        return "neither is set"
+    return "; ".join(
+        f"{name} is {folder}, which is not a folder" for name, folder in named.items() if folder
+    )
+
+
+def _master_problem(master: str) -> str | None:
+    """What a master needs that it does not have, or None: a ``spark://`` master must be
+    reachable (some host:port of it accepts a connection within a few seconds), and a
+    ``yarn`` master needs its cluster's configuration folder. Spark itself retries an
+    unreachable ``spark://`` master for more than a minute before it gives up, and refuses
+    ``yarn`` only after starting Java."""
+    if master == "yarn":
+        missing = _yarn_problem()
+        if missing is None:
+            return None
+        names = " or ".join(_YARN_CONF)
+        return f"{names} set to the folder of the Hadoop/YARN configuration ({missing})"
+    if master.startswith("spark://"):
+        unreachable = _first_reachable(master.removeprefix("spark://").split(","), _SPARK_PORT)
+        if unreachable is None:
+            return None
+        return f"a reachable Spark master (nothing answers at {unreachable})"
+    return None
 
 
 def _reason(exc: Exception) -> str:
@@ -134,10 +166,9 @@ def _session_for(master: str) -> Any:
     if java is not None:
         expected = f"Java {_JAVA} or later installed, which Spark runs on ({java})"
         raise InputError([Problem("--engine", "spark", expected)])
-    unreachable = _master_problem(master)
-    if unreachable is not None:
-        expected = f"a reachable Spark master (nothing answers at {unreachable})"
-        raise InputError([Problem("--spark-master", master, expected)])
+    needed = _master_problem(master)
+    if needed is not None:
+        raise InputError([Problem("--spark-master", master, needed)])
     try:
         return spark_session(master)
     except Exception as exc:  # Spark's start-up errors: Java was checked above
