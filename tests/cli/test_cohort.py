@@ -130,6 +130,11 @@ def test_settings_change_the_run(synthetic, default_run, tmp_path):
             'error: --spark-master: got "bogus://x"; expected local, local[*], local[N]',
         ),
         (
+            ["--engine", "spark", "--spark-master", "k8s://ftp://127.0.0.1:1"],
+            'error: --spark-master: got "k8s://ftp://127.0.0.1:1"; expected a Kubernetes API '
+            "server URL of https or http (not ftp://)",
+        ),
+        (
             ["--engine", "postgres", "--data", "postgresql://u@127.0.0.1:1/x", "--schema", 'a"b'],
             'error: --schema: got "a\\"b"; expected a schema name of letters',
         ),
@@ -514,6 +519,33 @@ def test_a_yarn_master_without_its_configuration_is_named_before_spark_starts(sy
         'error: --spark-master: got "yarn"; expected HADOOP_CONF_DIR or YARN_CONF_DIR set to '
         f"the folder of the Hadoop/YARN configuration (HADOOP_CONF_DIR is {missing}, which is "
         "not a folder)"
+    )
+    assert "java" not in result.stderr.lower()
+    assert not (tmp_path / "x.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("written", "port"),
+    [
+        ("k8s://https://127.0.0.1:{port}", None),
+        ("k8s://127.0.0.1:{port}", None),
+        ("k8s://http://127.0.0.1:{port}/", None),
+        ("k8s://https://127.0.0.1", 443),
+        ("k8s://HTTP://127.0.0.1", 80),
+    ],
+)
+def test_an_unreachable_kubernetes_api_server_is_named_at_once(synthetic, tmp_path, written, port):
+    """Spark started Java, printed its log lines and stack traces for several seconds, and
+    the error said only that a Kubernetes client exception had occurred."""
+    with socket.socket() as taken:  # bound, not listening: connections are refused
+        taken.bind(("127.0.0.1", 0))
+        free = taken.getsockname()[1]
+        master = written.format(port=free)
+        result = run_on_spark(synthetic, tmp_path, master)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f'error: --spark-master: got "{master}"; expected a reachable Kubernetes API server '
+        f"(nothing answers at 127.0.0.1:{port or free}: Connection refused)"
     )
     assert "java" not in result.stderr.lower()
     assert not (tmp_path / "x.parquet").exists()

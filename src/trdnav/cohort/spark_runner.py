@@ -58,6 +58,7 @@ _MASTER_EXPECTED = "local, local[*], local[N], spark://host:port, k8s://..., or 
 _JAVA = 17
 _JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 _SPARK_PORT = 7077
+_K8S_PORTS = {"https": 443, "http": 80}
 _YARN_CONF = ("HADOOP_CONF_DIR", "YARN_CONF_DIR")
 _CONNECT_SECONDS = 3.0
 
@@ -129,11 +130,12 @@ def _yarn_problem() -> str | None:
 
 
 def _master_problem(master: str) -> str | None:
-    """What a master needs that it does not have, or None: a ``spark://`` master must be
-    reachable (some host:port of it accepts a connection within a few seconds), and a
-    ``yarn`` master needs its cluster's configuration folder. Spark itself retries an
-    unreachable ``spark://`` master for more than a minute before it gives up, and refuses
-    ``yarn`` only after starting Java."""
+    """What a master needs that it does not have, or None: a ``spark://`` master and the API
+    server of a ``k8s://`` one must be reachable (some host:port of it accepts a connection
+    within a few seconds), and a ``yarn`` master needs its cluster's configuration folder.
+    Spark itself retries an unreachable ``spark://`` master for more than a minute before it
+    gives up, fails on an unreachable API server only after Java has printed pages of stack
+    traces, and refuses ``yarn`` only after starting Java."""
     if master == "yarn":
         missing = _yarn_problem()
         if missing is None:
@@ -145,6 +147,19 @@ def _master_problem(master: str) -> str | None:
         if unreachable is None:
             return None
         return f"a reachable Spark master (nothing answers at {unreachable})"
+    if master.startswith("k8s://"):
+        url = master.removeprefix("k8s://")
+        scheme, sep, address = url.partition("://")
+        if not sep:  # Spark takes k8s://host:port for https
+            scheme, address = "https", url
+        scheme = scheme.lower()
+        if scheme not in _K8S_PORTS:
+            return f"a Kubernetes API server URL of https or http (not {scheme}://)"
+        host = address.split("/", 1)[0]
+        unreachable = _first_reachable([host], _K8S_PORTS[scheme])
+        if unreachable is None:
+            return None
+        return f"a reachable Kubernetes API server (nothing answers at {unreachable})"
     return None
 
 
