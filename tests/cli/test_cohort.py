@@ -552,13 +552,25 @@ def test_an_unreachable_kubernetes_api_server_is_named_at_once(synthetic, tmp_pa
 
 
 def test_a_spark_master_that_does_not_start_is_named_without_blaming_java(synthetic, tmp_path):
-    result = run_on_spark(synthetic, tmp_path, "local[0]")
+    """Spark starts Java, then refuses ``local[0]``. Spark's log lines and Java's stack trace
+    reached the terminal beside the error; they are kept in a log file the error names."""
+    result = run_on_spark(synthetic, tmp_path, "local[0]", TMPDIR=str(tmp_path))
     assert result.returncode == 2
+    logs = list(tmp_path.glob("trdnav-spark-*.log"))
+    assert len(logs) == 1, result.stderr
     assert result.stderr.splitlines()[-1] == (
         'error: --spark-master: got "local[0]"; expected a Spark master that starts '
-        "(org.apache.spark.SparkException: Asked to run locally with 0 threads)"
+        "(org.apache.spark.SparkException: Asked to run locally with 0 threads; Spark's log "
+        f"is in {logs[0]})"
     )
-    assert "Java 17" not in result.stderr
+    assert result.stdout == ""
+    for line in result.stderr.splitlines():  # the progress line, and the error
+        assert line.startswith(("spark: connecting", "error: ")), result.stderr
+    for said in ("Java 17", "Traceback", "WARN", "ERROR", "log4j", "\tat "):
+        assert said not in result.stderr
+    log = logs[0].read_text()
+    assert "ERROR SparkContext: Error initializing SparkContext." in log
+    assert "\tat org.apache.spark.SparkContext" in log
 
 
 def test_spark_without_java_says_so(synthetic, tmp_path):

@@ -12,8 +12,11 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
+import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import ibis
@@ -36,21 +39,145 @@ def ensure_java_home() -> None:
         os.environ["JAVA_HOME"] = str(Path(java).resolve().parent.parent)
 
 
-def spark_session(master: str = "local[*]", *, shuffle_partitions: int = 8) -> Any:
+def _settings(master: str, shuffle_partitions: int) -> dict[str, str]:
+    """The Spark configuration of the cohort engine (no UI, few shuffle partitions)."""
+    return {
+        "spark.master": master,
+        "spark.app.name": "trdnav-cohort",
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.memory": os.environ.get("TRDNAV_SPARK_DRIVER_MEMORY", "4g"),
+    }
+
+
+_SHUFFLE_PARTITIONS = 8
+
+
+def spark_session(
+    master: str = "local[*]", *, shuffle_partitions: int = _SHUFFLE_PARTITIONS
+) -> Any:
     """A SparkSession for the cohort engine (no UI, few shuffle partitions)."""
     ensure_java_home()
     from pyspark.sql import SparkSession
 
-    return (
-        SparkSession.builder.master(master)
-        .appName("trdnav-cohort")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", os.environ.get("TRDNAV_SPARK_DRIVER_MEMORY", "4g"))
-        .getOrCreate()
-    )
+    builder = SparkSession.builder
+    for key, value in _settings(master, shuffle_partitions).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+class _JavaOutput:
+    """What Spark's JVM writes (Spark's log lines, Java's warnings and stack traces): held
+    while a session starts, then written to stderr as the JVM would have written it; or,
+    when the session does not start, kept in a log file instead, out of the terminal."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        self._lock = threading.Lock()
+        self._held: list[bytes] = []
+        self._passing = False
+        self._log: BinaryIO | None = None
+        self._launched = False
+        self._exited = False
+        self._last = time.monotonic()
+        self._thread = threading.Thread(target=self._pump, name="spark-java-output", daemon=True)
+        self._thread.start()
+
+    def launch(self, settings: dict[str, str]) -> None:
+        """Start Spark's JVM with ``settings``, its output (stdout and stderr) into this
+        pipe; unless this process has a JVM already, whose output is not held."""
+        ensure_java_home()
+        from pyspark import SparkConf, SparkContext
+        from pyspark.java_gateway import launch_gateway
+
+        try:
+            if SparkContext._gateway is not None:
+                return
+            self._launched = True
+            streams = {"stdout": self._write, "stderr": self._write}
+            conf = SparkConf().setAll(list(settings.items()))
+            gateway = launch_gateway(conf, popen_kwargs=streams)  # type: ignore[no-untyped-call]
+        except Exception:
+            self._exited = True
+            raise
+        finally:
+            os.close(self._write)  # the JVM holds its copy: its exit ends the pipe
+        SparkContext._ensure_initialized(gateway=gateway)  # the JVM the session will use
+
+    def _pump(self) -> None:
+        with open(self._read, "rb") as stream:
+            for line in stream:
+                with self._lock:
+                    self._last = time.monotonic()
+                    if self._log is not None:
+                        self._log.write(line)
+                        self._log.flush()
+                    elif self._passing:
+                        _to_stderr(line)
+                    else:
+                        self._held.append(line)
+
+    def release(self) -> None:
+        """The session started: what was held, and all that follows, goes to stderr."""
+        with self._lock:
+            for line in self._held:
+                _to_stderr(line)
+            self._held.clear()
+            self._passing = True
+
+    def exception(self) -> str | None:
+        """The exception the JVM ended with when it exited before taking requests (as it does
+        when Spark refuses its settings), or None."""
+        if not self._exited:
+            return None
+        self._thread.join(timeout=_SETTLE_SECONDS)  # the pipe ends with the JVM
+        with self._lock:
+            for line in self._held:
+                text = line.decode("utf-8", "replace").strip()
+                if text.startswith(_MAIN_EXCEPTION):
+                    return text.removeprefix(_MAIN_EXCEPTION).strip()
+        return None
+
+    def keep(self) -> Path | None:
+        """The session did not start: what was held, and all that follows, goes to a new
+        log file, named here (None when the JVM is not this session's)."""
+        if not self._launched:
+            return None
+        try:
+            fd, name = tempfile.mkstemp(prefix="trdnav-spark-", suffix=".log")
+        except OSError:
+            return None
+        with self._lock:
+            self._log = os.fdopen(fd, "wb")
+            self._log.writelines(self._held)
+            self._log.flush()
+            self._held.clear()
+        self._settle()
+        return Path(name)
+
+    def _settle(self) -> None:
+        """Wait (a second or two at most) until the JVM has written nothing for a moment, so
+        that the lines it wrote as it failed, still in the pipe, reach the log file before
+        this process exits."""
+        deadline = time.monotonic() + _SETTLE_SECONDS
+        while time.monotonic() < deadline and self._thread.is_alive():
+            with self._lock:
+                quiet = time.monotonic() - self._last
+            if quiet >= _QUIET_SECONDS:
+                return
+            time.sleep(_QUIET_SECONDS / 5)
+
+
+def _to_stderr(data: bytes) -> None:
+    """Write ``data`` to the process's standard error, as a child process writes to it."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(2, view) :]
+    except OSError:
+        pass  # no stderr to write to: the JVM's output is dropped, as the JVM would drop it
 
 
 _MASTER = re.compile(r"local(\[(\*|\d+)(,\d+)?\])?|(spark|k8s)://\S+|yarn")
@@ -61,6 +188,9 @@ _SPARK_PORT = 7077
 _K8S_PORTS = {"https": 443, "http": 80}
 _YARN_CONF = ("HADOOP_CONF_DIR", "YARN_CONF_DIR")
 _CONNECT_SECONDS = 3.0
+_MAIN_EXCEPTION = 'Exception in thread "main"'
+_QUIET_SECONDS = 0.25
+_SETTLE_SECONDS = 2.0
 
 
 def java_problem() -> str | None:
@@ -174,7 +304,8 @@ def _reason(exc: Exception) -> str:
 def _session_for(master: str) -> Any:
     """A session on ``master``, or an input error naming what stops it: Java missing or
     too old (``--engine``), a master Spark does not accept or cannot reach, or one it could
-    not start on (``--spark-master``, with the first line of Spark's reason)."""
+    not start on (``--spark-master``, with the first line of Spark's reason and the log file
+    that holds what Java wrote, which stays out of the terminal)."""
     if not _MASTER.fullmatch(master):
         raise InputError([Problem("--spark-master", master, _MASTER_EXPECTED)])
     java = java_problem()
@@ -184,11 +315,18 @@ def _session_for(master: str) -> Any:
     needed = _master_problem(master)
     if needed is not None:
         raise InputError([Problem("--spark-master", master, needed)])
+    output = _JavaOutput()
     try:
-        return spark_session(master)
+        output.launch(_settings(master, _SHUFFLE_PARTITIONS))
+        session = spark_session(master)
     except Exception as exc:  # Spark's start-up errors: Java was checked above
-        expected = f"a Spark master that starts ({_reason(exc)})"
+        reason = output.exception() or _reason(exc)
+        log = output.keep()
+        said = reason if log is None else f"{reason.rstrip('.')}; Spark's log is in {log}"
+        expected = f"a Spark master that starts ({said})"
         raise InputError([Problem("--spark-master", master, expected)]) from None
+    output.release()
+    return session
 
 
 class SparkRunner(Runner):
