@@ -1,8 +1,12 @@
 """Spark (PySpark): OMOP tables as Parquet, on ``local[*]`` or a cluster (``master``).
 
 Spark needs Java 17; when ``JAVA_HOME`` is unset it is set from the ``java`` on the PATH.
-Java and a ``spark://`` master are checked before a session starts, so that a missing Java or
-an unreachable master is named at once.
+Before a session starts, so that what is missing is named at once: Java; a ``spark://``
+master, one of whose host:port pairs (7077 by default) must accept a connection within 3
+seconds; the API server of a ``k8s://`` master likewise (``k8s://host:port`` is https, 443
+by default; http is 80); and for ``yarn``, ``HADOOP_CONF_DIR`` or ``YARN_CONF_DIR`` naming an
+existing folder. When ``cohort run`` starts the session and it still fails, what Java wrote
+(Spark's log lines, stack traces) goes to a log file named in the error, not the terminal.
 """
 
 from __future__ import annotations
