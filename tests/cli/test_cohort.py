@@ -18,13 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 TRDNAV = Path(sys.executable).parent / "trdnav"
 
 
-def cli(*args: str, env: dict[str, str] | None = None):
+def cli(*args: str, env: dict[str, str | None] | None = None):
+    """Run ``trdnav``; a variable of ``env`` given as None is taken out of the environment."""
+    merged = {**os.environ, "COLUMNS": "120", **(env or {})}
     return subprocess.run(
         [str(TRDNAV), *args],
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "COLUMNS": "120", **(env or {})},
+        env={name: value for name, value in merged.items() if value is not None},
         cwd=ROOT,
         check=False,
     )
@@ -126,6 +128,11 @@ def test_settings_change_the_run(synthetic, default_run, tmp_path):
         (
             ["--engine", "spark", "--spark-master", "bogus://x"],
             'error: --spark-master: got "bogus://x"; expected local, local[*], local[N]',
+        ),
+        (
+            ["--engine", "spark", "--spark-master", "k8s://ftp://127.0.0.1:1"],
+            'error: --spark-master: got "k8s://ftp://127.0.0.1:1"; expected a Kubernetes API '
+            "server URL of https or http (not ftp://)",
         ),
         (
             ["--engine", "postgres", "--data", "postgresql://u@127.0.0.1:1/x", "--schema", 'a"b'],
@@ -472,7 +479,7 @@ def test_load_names_a_value_that_does_not_convert(synthetic, tmp_path, fresh_pos
     assert not out.exists()
 
 
-def run_on_spark(synthetic: Path, tmp_path: Path, master: str, **env: str):
+def run_on_spark(synthetic: Path, tmp_path: Path, master: str, **env: str | None):
     spark = ("--engine", "spark", "--spark-master", master, "--data", str(synthetic))
     return cli("cohort", "run", *spark, "--out", str(tmp_path / "x.parquet"), env=env)
 
@@ -494,14 +501,76 @@ def test_an_unreachable_spark_master_is_named_at_once(synthetic, tmp_path):
     assert not (tmp_path / "x.parquet").exists()
 
 
+def test_a_yarn_master_without_its_configuration_is_named_before_spark_starts(synthetic, tmp_path):
+    """Spark refused it only after starting Java, which printed its log lines, and the
+    error named a Java gateway that exited."""
+    unset = {"HADOOP_CONF_DIR": None, "YARN_CONF_DIR": None}
+    result = run_on_spark(synthetic, tmp_path, "yarn", **unset)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        'error: --spark-master: got "yarn"; expected HADOOP_CONF_DIR or YARN_CONF_DIR set to '
+        "the folder of the Hadoop/YARN configuration (neither is set)"
+    )
+    assert "java" not in result.stderr.lower()
+    missing = tmp_path / "no-such-conf"
+    result = run_on_spark(synthetic, tmp_path, "yarn", **{**unset, "HADOOP_CONF_DIR": str(missing)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        'error: --spark-master: got "yarn"; expected HADOOP_CONF_DIR or YARN_CONF_DIR set to '
+        f"the folder of the Hadoop/YARN configuration (HADOOP_CONF_DIR is {missing}, which is "
+        "not a folder)"
+    )
+    assert "java" not in result.stderr.lower()
+    assert not (tmp_path / "x.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("written", "port"),
+    [
+        ("k8s://https://127.0.0.1:{port}", None),
+        ("k8s://127.0.0.1:{port}", None),
+        ("k8s://http://127.0.0.1:{port}/", None),
+        ("k8s://https://127.0.0.1", 443),
+        ("k8s://HTTP://127.0.0.1", 80),
+    ],
+)
+def test_an_unreachable_kubernetes_api_server_is_named_at_once(synthetic, tmp_path, written, port):
+    """Spark started Java, printed its log lines and stack traces for several seconds, and
+    the error said only that a Kubernetes client exception had occurred."""
+    with socket.socket() as taken:  # bound, not listening: connections are refused
+        taken.bind(("127.0.0.1", 0))
+        free = taken.getsockname()[1]
+        master = written.format(port=free)
+        result = run_on_spark(synthetic, tmp_path, master)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f'error: --spark-master: got "{master}"; expected a reachable Kubernetes API server '
+        f"(nothing answers at 127.0.0.1:{port or free}: Connection refused)"
+    )
+    assert "java" not in result.stderr.lower()
+    assert not (tmp_path / "x.parquet").exists()
+
+
 def test_a_spark_master_that_does_not_start_is_named_without_blaming_java(synthetic, tmp_path):
-    result = run_on_spark(synthetic, tmp_path, "local[0]")
+    """Spark starts Java, then refuses ``local[0]``. Spark's log lines and Java's stack trace
+    reached the terminal beside the error; they are kept in a log file the error names."""
+    result = run_on_spark(synthetic, tmp_path, "local[0]", TMPDIR=str(tmp_path))
     assert result.returncode == 2
+    logs = list(tmp_path.glob("trdnav-spark-*.log"))
+    assert len(logs) == 1, result.stderr
     assert result.stderr.splitlines()[-1] == (
         'error: --spark-master: got "local[0]"; expected a Spark master that starts '
-        "(org.apache.spark.SparkException: Asked to run locally with 0 threads)"
+        "(org.apache.spark.SparkException: Asked to run locally with 0 threads; Spark's log "
+        f"is in {logs[0]})"
     )
-    assert "Java 17" not in result.stderr
+    assert result.stdout == ""
+    for line in result.stderr.splitlines():  # the progress line, and the error
+        assert line.startswith(("spark: connecting", "error: ")), result.stderr
+    for said in ("Java 17", "Traceback", "WARN", "ERROR", "log4j", "\tat "):
+        assert said not in result.stderr
+    log = logs[0].read_text()
+    assert "ERROR SparkContext: Error initializing SparkContext." in log
+    assert "\tat org.apache.spark.SparkContext" in log
 
 
 def test_spark_without_java_says_so(synthetic, tmp_path):
