@@ -32,6 +32,8 @@ __all__ = [
     "FHIR_ID_EXPECTED",
     "MAX_SESSIONS",
     "PROCEDURE_TYPES",
+    "PSYCHOTHERAPY_TYPE_LENGTH",
+    "SEX_LENGTH",
     "STORED",
     "Episode",
     "Measurement",
@@ -50,6 +52,11 @@ FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 """FHIR's ``id`` datatype (use with ``fullmatch``): a patient id is one, so that it is
 exported as is, names a URL path segment without escaping, and is valid in a header."""
 FHIR_ID_EXPECTED = "a FHIR id: 1 to 64 letters, digits, '-' or '.'"
+
+SEX_LENGTH = 32
+"""The longest ``patient.sex`` (what the database keeps of it)."""
+PSYCHOTHERAPY_TYPE_LENGTH = 64
+"""The longest ``psychotherapy[].type`` (what the database keeps of it)."""
 
 MAX_SESSIONS = 10_000
 """The most sessions one course may record: more than a session a day for 27 years, so no
@@ -125,7 +132,7 @@ class Record(BaseModel):
 
 class Patient(Record):
     birth_date: IsoDate
-    sex: Name
+    sex: Name = Field(max_length=SEX_LENGTH)
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     mrn: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = Field(
         default=None, description="medical record number"
@@ -152,7 +159,7 @@ class MedicationTrial(Record):
 
 
 class PsychotherapyCourse(Record):
-    type: Name
+    type: Name = Field(max_length=PSYCHOTHERAPY_TYPE_LENGTH)
     start: IsoDate
     end: IsoDate | None = None
     sessions: StrictInt = Field(ge=0, le=MAX_SESSIONS)

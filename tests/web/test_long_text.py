@@ -1,0 +1,107 @@
+"""Text longer than the database keeps, typed into a form: named next to its field (or on
+the page), and nothing stored. SQLite keeps text of any length, PostgreSQL refuses it: that
+was an error page ("Something went wrong") on PostgreSQL, and stored on SQLite."""
+
+import json
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from trdnav.store.tables import Patient, PsychotherapyCourse
+
+from .conftest import csrf_of
+
+
+def field_error(page, name):
+    found = re.search(rf'<p class="field-error" id="{name}-error">(.*?)</p>', page, re.S)
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip() if found else None
+
+
+def _new_patient(browser, pid):
+    return browser.form(
+        "/app/new-patient",
+        "/app/new-patient",
+        {
+            "id": "long",
+            "birth_date": "1990-02-03",
+            "sex": "f" * 33,
+            "episode.onset": "2025-01-06",
+            "episode.severity": "mild",
+        },
+    )
+
+
+def _changed_patient(browser, pid):
+    fields = {
+        "birth_date": "1979-04-12",
+        "sex": "f" * 33,
+        "episode.onset": "2023-09-01",
+        "episode.severity": "moderate",
+        "episode.recurrent": "yes",
+        "conditions": ["seizure_disorder"],
+    }
+    return browser.form(f"/app/patients/{pid}/edit", f"/app/patients/{pid}/edit", fields)
+
+
+def _therapy(browser, pid):
+    base = f"/app/patients/{pid}"
+    return browser.form(
+        f"{base}/psychotherapy/new",
+        f"{base}/psychotherapy",
+        {"type": "t" * 65, "start": "2024-07-01", "sessions": "6"},
+    )
+
+
+def _imported(browser, pid, example):
+    doc = {**example, "id": "long", "patient": {**example["patient"], "sex": "f" * 33}}
+    csrf = csrf_of(browser.get("/app/import").text)
+    data = {"csrf": csrf, "document": json.dumps(doc), "format": "core-json"}
+    return browser.post("/app/import", data=data)
+
+
+FORMS = [
+    pytest.param("clinician", _new_patient, ("sex", "a text of at most 32 characters"), id="sex"),
+    pytest.param(
+        "clinician", _changed_patient, ("sex", "a text of at most 32 characters"), id="new sex"
+    ),
+    pytest.param(
+        "clinician", _therapy, ("type", "a text of at most 64 characters"), id="psychotherapy"
+    ),
+    pytest.param(
+        "clinician",
+        _imported,
+        (None, "patient.sex: got &#34;33 characters&#34;; expected a text of at most 32"),
+        id="imported file",
+    ),
+]
+
+
+def stored(clinic):
+    with clinic.server.store.reading() as session:
+        return {
+            "patients": session.execute(
+                select(Patient.id, Patient.version).where(Patient.clinic_id == clinic.id)
+            ).all(),
+            "history": session.scalars(select(func.count()).select_from(PsychotherapyCourse)).one(),
+        }
+
+
+@pytest.mark.parametrize(("role", "submit", "shown"), FORMS)
+def test_text_longer_than_the_database_keeps_is_named_and_nothing_stored(
+    clinic, example, stage2, role, submit, shown
+):
+    field, expected = shown
+    with clinic.client(role) as browser:
+        before = stored(clinic)
+        if submit is _imported:
+            response = submit(browser, stage2, example("stage-2-trd"))
+        else:
+            response = submit(browser, stage2)
+        assert response.status_code == 422, response.text
+        if field is None:
+            assert expected in response.text
+        else:
+            assert "1 problem: nothing was saved" in response.text
+            assert expected in field_error(response.text, field)
+        assert stored(clinic) == before
