@@ -6,7 +6,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from trdnav.store.tables import AuditEvent, Patient, PsychotherapyCourse
+from trdnav.store.tables import AuditEvent, LoginFailure, Patient, PsychotherapyCourse, User
 
 JSON = {"content-type": "application/json"}
 PATIENT = "/patients/example-stage-2"
@@ -205,6 +205,9 @@ def test_an_unknown_measure_names_the_measures_there_are(api):
 # SQLite keeps text of any length; PostgreSQL refuses text longer than its column, which was
 # an internal error (500). Refused as input instead, on both, before anything is stored.
 
+DOTTED = "İ" * 200 + "@clinic.example"
+"""An address of 215 characters as sent, 415 as kept: lower case, each "İ" is two
+characters ("i" and a combining dot above)."""
 THERAPY = {"type": "t" * 65, "start": "2024-02-05", "end": None, "sessions": 8}
 
 
@@ -247,21 +250,41 @@ LONG_TEXTS = [
         ("sex", "33 characters", "a text of at most 32 characters"),
         id="changed sex",
     ),
+    pytest.param(
+        "admin",
+        "POST",
+        "/users",
+        lambda doc, etag: {
+            "json": {"email": DOTTED, "role": "viewer", "password": "long enough password"}
+        },
+        ("email", "415 characters", "an e-mail address of at most 254 characters"),
+        id="new user's e-mail",
+    ),
+    pytest.param(
+        "anonymous",
+        "POST",
+        "/auth/login",
+        lambda doc, etag: {"json": {"email": DOTTED, "password": "long enough password"}},
+        ("email", "415 characters", "an e-mail address of at most 254 characters"),
+        id="sign-in e-mail",
+    ),
 ]
 
 
 def stored(clinic):
-    """What the clinic has stored: patients with their versions, history items, audit
-    events."""
+    """What the clinic has stored: patients with their versions, history items, users,
+    audit events; and the failed sign-ins of every clinic."""
     with clinic.server.store.reading() as session:
         return {
             "patients": session.execute(
                 select(Patient.id, Patient.version).where(Patient.clinic_id == clinic.id)
             ).all(),
             "history": session.scalars(select(func.count()).select_from(PsychotherapyCourse)).one(),
+            "users": session.scalars(select(User.email).where(User.clinic_id == clinic.id)).all(),
             "audit": session.scalars(
                 select(func.count()).where(AuditEvent.clinic_id == clinic.id)
             ).one(),
+            "login failures": session.scalars(select(func.count(LoginFailure.id))).one(),
         }
 
 
@@ -276,3 +299,13 @@ def test_text_longer_than_the_database_keeps_is_refused(
         found = invalid(response, path)
         assert (found["value"], found["expected"]) == (value, expected)
         assert stored(clinic) == before
+
+
+def test_a_user_without_a_name_is_named_by_as_much_of_the_address_as_a_name_holds(clinic):
+    address = "a" * 215 + "@clinic.example"
+    with clinic.client("admin") as admin:
+        added = admin.post(
+            "/users", json={"email": address, "role": "viewer", "password": "long enough password"}
+        )
+    assert added.status_code == 201, added.text
+    assert (added.json()["email"], added.json()["name"]) == (address, address[:200])

@@ -148,6 +148,16 @@ def postgres_db(postgres_url):
     ("args", "problem"),
     [
         pytest.param(
+            lambda tmp: ["user", "add", "a" * 244 + "@north.test"],
+            'email: got "255 characters"; expected an e-mail address of at most 254 characters',
+            id="user e-mail",
+        ),
+        pytest.param(
+            lambda tmp: ["user", "add", "new@north.test", "--name", "n" * 201],
+            'name: got "201 characters"; expected a name of at most 200 characters',
+            id="user name",
+        ),
+        pytest.param(
             lambda tmp: ["import", str(_with_patient(tmp, sex="f" * 33))],
             'long.json: patient.sex: got "33 characters"; expected a text of at most 32 characters',
             id="patient sex",

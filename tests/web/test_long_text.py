@@ -8,9 +8,11 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from trdnav.store.tables import Patient, PsychotherapyCourse
+from trdnav.store.tables import LoginFailure, Patient, PsychotherapyCourse, User
 
 from .conftest import csrf_of
+
+LONG_EMAIL = "a" * 246 + "@web.test"  # 255 characters
 
 
 def field_error(page, name):
@@ -60,6 +62,15 @@ def _imported(browser, pid, example):
     return browser.post("/app/import", data=data)
 
 
+def _user(**fields):
+    values = {"email": "new@web.test", "name": "New", "role": "viewer", **fields}
+    return lambda browser, pid: browser.form("/app/users", "/app/users", values)
+
+
+def _sign_in(browser, pid):
+    return browser.login(LONG_EMAIL, "not the password")
+
+
 FORMS = [
     pytest.param("clinician", _new_patient, ("sex", "a text of at most 32 characters"), id="sex"),
     pytest.param(
@@ -67,6 +78,21 @@ FORMS = [
     ),
     pytest.param(
         "clinician", _therapy, ("type", "a text of at most 64 characters"), id="psychotherapy"
+    ),
+    pytest.param(
+        "admin",
+        _user(email=LONG_EMAIL),
+        ("email", "an e-mail address of at most 254 characters"),
+        id="e-mail",
+    ),
+    pytest.param(
+        "admin", _user(name="n" * 201), ("name", "a name of at most 200 characters"), id="name"
+    ),
+    pytest.param(
+        None,
+        _sign_in,
+        (None, "E-mail: an e-mail address of at most 254 characters."),
+        id="sign-in e-mail",
     ),
     pytest.param(
         "clinician",
@@ -84,6 +110,8 @@ def stored(clinic):
                 select(Patient.id, Patient.version).where(Patient.clinic_id == clinic.id)
             ).all(),
             "history": session.scalars(select(func.count()).select_from(PsychotherapyCourse)).one(),
+            "users": session.scalars(select(User.email).where(User.clinic_id == clinic.id)).all(),
+            "login failures": session.scalars(select(func.count(LoginFailure.id))).one(),
         }
 
 
