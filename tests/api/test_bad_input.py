@@ -268,6 +268,25 @@ LONG_TEXTS = [
         ("email", "415 characters", "an e-mail address of at most 254 characters"),
         id="sign-in e-mail",
     ),
+    pytest.param(
+        "clinician",
+        "GET",
+        "/patients",
+        lambda doc, etag: {"headers": {"X-Forwarded-For": "a" * 65}},
+        ("X-Forwarded-For", "a" * 65, "a client address of at most 64 characters"),
+        id="client address",
+    ),
+    pytest.param(
+        "anonymous",
+        "POST",
+        "/auth/login",
+        lambda doc, etag: {
+            "json": {"email": "nobody@clinic.test", "password": "not the password"},
+            "headers": {"X-Forwarded-For": "a" * 65},
+        },
+        ("X-Forwarded-For", "a" * 65, "a client address of at most 64 characters"),
+        id="failed sign-in's client address",
+    ),
 ]
 
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from trdnav.store.tables import LoginFailure, Patient, PsychotherapyCourse, User
+from trdnav.store.tables import AuditEvent, LoginFailure, Patient, PsychotherapyCourse, User
 
 from .conftest import csrf_of
 
@@ -71,6 +71,10 @@ def _sign_in(browser, pid):
     return browser.login(LONG_EMAIL, "not the password")
 
 
+def _from_far(browser, pid):
+    return browser.get("/app/patients", headers={"X-Forwarded-For": "a" * 65})
+
+
 FORMS = [
     pytest.param("clinician", _new_patient, ("sex", "a text of at most 32 characters"), id="sex"),
     pytest.param(
@@ -100,6 +104,12 @@ FORMS = [
         (None, "patient.sex: got &#34;33 characters&#34;; expected a text of at most 32"),
         id="imported file",
     ),
+    pytest.param(
+        "clinician",
+        _from_far,
+        (None, "X-Forwarded-For: got &#34;aaaa"),
+        id="client address",
+    ),
 ]
 
 
@@ -111,6 +121,9 @@ def stored(clinic):
             ).all(),
             "history": session.scalars(select(func.count()).select_from(PsychotherapyCourse)).one(),
             "users": session.scalars(select(User.email).where(User.clinic_id == clinic.id)).all(),
+            "audit of far addresses": session.scalars(
+                select(func.count()).where(func.length(AuditEvent.remote_addr) > 64)
+            ).one(),
             "login failures": session.scalars(select(func.count(LoginFailure.id))).one(),
         }
 

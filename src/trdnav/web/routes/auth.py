@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from trdnav.api.remote import client_address
 from trdnav.clinic import accounts
 from trdnav.errors import InputError, NotAuthenticated, TooManyRequests
 from trdnav.web.deps import Writer, checked_form
@@ -37,7 +38,7 @@ def login(request: Request, form: Annotated[FormData, Depends(checked_form)]) ->
     password = str(form.get("password") or "")
     next_url = str(form.get("next") or "")
     state = app_state(request)
-    remote = request.client.host if request.client else None
+    remote = client_address(request)
     try:
         result = accounts.authenticate(state.store, state.settings, email, password, remote)
     except TooManyRequests as exc:
