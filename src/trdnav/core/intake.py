@@ -115,8 +115,8 @@ def problems_from_errors(errors: Iterable[Mapping[str, Any]], prefix: Loc = ()) 
         missing = kind == "missing"
         # pydantic's input of a missing field is the object that lacks it: never echo it
         value = None if missing else err.get("input")
-        if too_long:
-            value = f"{len(err['input'])} characters"  # its length is wrong, not its text
+        if too_long:  # its length is what is wrong, not its text
+            value = f"{ctx.get('actual_length', len(err['input']))} characters"
         problems.append(Problem(format_path(loc), value, expected, missing=missing))
     return problems
 
