@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import pytest
@@ -159,3 +160,22 @@ def test_the_shortest_trial_comes_from_the_knowledge_base_in_use(tmp_path):
     at_floor = load_settings({"adequate_trial_days": 35, "knowledge_dir": folder}, environ={})
     kb = knowledge_for(at_floor)
     assert kb.params("trial.adequate", AdequacyParams).shortest_duration_days == 35
+
+
+def test_a_cds_client_issuer_is_at_most_what_the_database_keeps():
+    """Each call's token id, card and feedback are kept with the client's issuer, in columns
+    of 255 characters: a longer issuer was cut there, so that two such clients were one."""
+    client = {"clinic": "North", "jwks": "https://ehr.example.org/jwks"}
+    longest = "https://ehr.example.org/" + "i" * 231
+    assert len(longest) == 255
+    env = {"TRDNAV_CDS_CLIENTS": json.dumps({longest: client})}
+    assert list(load_settings(environ=env).cds_clients) == [longest]
+    env = {"TRDNAV_CDS_CLIENTS": json.dumps({longest + "i": client})}
+    with pytest.raises(InputError) as info:
+        load_settings(environ=env)
+    [problem] = info.value.problems
+    assert problem.path == f"settings.cds_clients.{longest}i.[key]"
+    assert (problem.value, problem.expected) == (
+        "256 characters",
+        "a text of at most 255 characters",
+    )

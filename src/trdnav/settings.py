@@ -27,6 +27,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -168,7 +169,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "cds_clients",
         {},
         "CDS Hooks clients (EHRs) allowed to call the CDS service: a JSON object (in the "
-        "environment) or TOML table mapping each client's JWT issuer (`iss`) to "
+        "environment) or TOML table mapping each client's JWT issuer (`iss`, at most 255 "
+        "characters) to "
         '`{"clinic": "<clinic id or name>", "jwks": "<https URL, file path or inline JWKS>"}`. '
         "The client's JWTs are checked with the keys of its JWKS; its calls are audited in, and "
         "its feedback reported to, that clinic. Empty means no client may call.",
@@ -195,6 +197,12 @@ class CdsClient(BaseModel):
     @classmethod
     def _clinic_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) else value
+
+
+ISSUER_LENGTH = 255
+"""The longest CDS client issuer (the length of the columns that keep it with each call's
+token id, card and feedback)."""
+Issuer = Annotated[str, StringConstraints(min_length=1, max_length=ISSUER_LENGTH)]
 
 
 def _json_object(value: Any) -> Any:
@@ -271,7 +279,7 @@ class Settings(BaseModel):
     timezone: str | None = None
     fhir_max_bundle_mb: int = Field(default=20, ge=1, le=1024)
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
-    cds_clients: Annotated[dict[str, CdsClient], BeforeValidator(_json_object)] = Field(
+    cds_clients: Annotated[dict[Issuer, CdsClient], BeforeValidator(_json_object)] = Field(
         default_factory=dict
     )
     cds_allow_http_loopback: bool = False

@@ -4,6 +4,9 @@ safely and stores nothing; never a 500, a dropped connection or an echoed secret
 import json
 
 import pytest
+from sqlalchemy import func, select
+
+from trdnav.store.tables import AuditEvent, LoginFailure, Patient, PsychotherapyCourse, User
 
 JSON = {"content-type": "application/json"}
 PATIENT = "/patients/example-stage-2"
@@ -196,3 +199,132 @@ def test_an_unknown_measure_names_the_measures_there_are(api):
         {"path": "path.measure", "value": "cms999", "expected": "one of cms159, cms2"}
     ]
     assert api.get("/measures/CMS2", params={"period": 2025}).status_code == 200
+
+
+# --- text longer than the database keeps ------------------------------------------------
+# SQLite keeps text of any length; PostgreSQL refuses text longer than its column, which was
+# an internal error (500). Refused as input instead, on both, before anything is stored.
+
+DOTTED = "İ" * 200 + "@clinic.example"
+"""An address of 215 characters as sent, 415 as kept: lower case, each "İ" is two
+characters ("i" and a combining dot above)."""
+THERAPY = {"type": "t" * 65, "start": "2024-02-05", "end": None, "sessions": 8}
+
+
+def _doc_with(doc, **changes):
+    return {**doc, "id": "long", **changes}
+
+
+LONG_TEXTS = [
+    pytest.param(
+        "clinician",
+        "POST",
+        "/patients",
+        lambda doc, etag: {
+            "json": _doc_with(doc, patient={**doc["patient"], "sex": "f" * 33}),
+        },
+        ("patient.sex", "33 characters", "a text of at most 32 characters"),
+        id="patient.sex",
+    ),
+    pytest.param(
+        "clinician",
+        "POST",
+        "/patients/import",
+        lambda doc, etag: {"json": _doc_with(doc, psychotherapy=[THERAPY])},
+        ("psychotherapy[0].type", "65 characters", "a text of at most 64 characters"),
+        id="psychotherapy.type",
+    ),
+    pytest.param(
+        "clinician",
+        "POST",
+        f"{PATIENT}/psychotherapy",
+        lambda doc, etag: {"json": THERAPY, "headers": {"If-Match": etag}},
+        ("type", "65 characters", "a text of at most 64 characters"),
+        id="psychotherapy item type",
+    ),
+    pytest.param(
+        "clinician",
+        "PATCH",
+        PATIENT,
+        lambda doc, etag: {"json": {"sex": "f" * 33}, "headers": {"If-Match": etag}},
+        ("sex", "33 characters", "a text of at most 32 characters"),
+        id="changed sex",
+    ),
+    pytest.param(
+        "admin",
+        "POST",
+        "/users",
+        lambda doc, etag: {
+            "json": {"email": DOTTED, "role": "viewer", "password": "long enough password"}
+        },
+        ("email", "415 characters", "an e-mail address of at most 254 characters"),
+        id="new user's e-mail",
+    ),
+    pytest.param(
+        "anonymous",
+        "POST",
+        "/auth/login",
+        lambda doc, etag: {"json": {"email": DOTTED, "password": "long enough password"}},
+        ("email", "415 characters", "an e-mail address of at most 254 characters"),
+        id="sign-in e-mail",
+    ),
+    pytest.param(
+        "clinician",
+        "GET",
+        "/patients",
+        lambda doc, etag: {"headers": {"X-Forwarded-For": "a" * 65}},
+        ("X-Forwarded-For", "a" * 65, "a client address of at most 64 characters"),
+        id="client address",
+    ),
+    pytest.param(
+        "anonymous",
+        "POST",
+        "/auth/login",
+        lambda doc, etag: {
+            "json": {"email": "nobody@clinic.test", "password": "not the password"},
+            "headers": {"X-Forwarded-For": "a" * 65},
+        },
+        ("X-Forwarded-For", "a" * 65, "a client address of at most 64 characters"),
+        id="failed sign-in's client address",
+    ),
+]
+
+
+def stored(clinic):
+    """What the clinic has stored: patients with their versions, history items, users,
+    audit events; and the failed sign-ins of every clinic."""
+    with clinic.server.store.reading() as session:
+        return {
+            "patients": session.execute(
+                select(Patient.id, Patient.version).where(Patient.clinic_id == clinic.id)
+            ).all(),
+            "history": session.scalars(select(func.count()).select_from(PsychotherapyCourse)).one(),
+            "users": session.scalars(select(User.email).where(User.clinic_id == clinic.id)).all(),
+            "audit": session.scalars(
+                select(func.count()).where(AuditEvent.clinic_id == clinic.id)
+            ).one(),
+            "login failures": session.scalars(select(func.count(LoginFailure.id))).one(),
+        }
+
+
+@pytest.mark.parametrize(("role", "method", "url", "request_of", "problem"), LONG_TEXTS)
+def test_text_longer_than_the_database_keeps_is_refused(
+    clinic, patient, example_doc, role, method, url, request_of, problem
+):
+    path, value, expected = problem
+    with clinic.client(role) as client:
+        before = stored(clinic)
+        response = client.request(method, url, **request_of(example_doc("stage-2-trd"), patient))
+        found = invalid(response, path)
+        assert (found["value"], found["expected"]) == (value, expected)
+        assert stored(clinic) == before
+
+
+def test_a_user_without_a_name_is_named_by_as_much_of_the_address_as_a_name_holds(clinic):
+    address = "a" * 215 + "@clinic.example"
+    with clinic.client("admin") as admin:
+        added = admin.post(
+            "/users", json={"email": address, "role": "viewer", "password": "long enough password"}
+        )
+    assert added.status_code == 201, added.text
+    assert (added.json()["email"], added.json()["name"]) == (address, address[:200])

@@ -10,9 +10,11 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import func, select
 
 from trdnav.cds.auth import KEYS_TTL, REFETCH_AFTER, KeySets, is_loopback, keys_at_hand
 from trdnav.settings import CdsClient, Settings
+from trdnav.store.tables import AuditEvent, CdsCard, CdsFeedback, CdsJti
 
 from .conftest import ISS, ISS_BY_URL
 
@@ -240,3 +242,66 @@ def test_keys_at_hand_says_when_verifying_a_token_needs_the_network(cds):
     now[0] += KEYS_TTL
     assert not key_sets.at_hand(url_client, "ec-1")
     assert key_sets.at_hand(file_client, "no-such-key")
+
+
+def _long_jti(cds, body):
+    url = cds.service_url(SERVICE)
+    return lambda: cds.call(SERVICE, body, token=cds.token(url, jti="j" * 256))
+
+
+def _call_from_far(cds, body):
+    return lambda: cds.call(SERVICE, body, headers={"X-Forwarded-For": "a" * 65})
+
+
+def _feedback_from_far(cds, body):
+    card = cds.call(SERVICE, body).json()["cards"][0]["uuid"]
+    feedback = {
+        "feedback": [
+            {"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-11-26T10:05:31Z"}
+        ]
+    }
+    far = {"X-Forwarded-For": "a" * 65}
+    return lambda: cds.call(SERVICE, feedback, path="/feedback", headers=far)
+
+
+@pytest.mark.parametrize(
+    ("prepare", "status", "said"),
+    [
+        pytest.param(
+            _long_jti,
+            401,
+            "the JWT's jti is 256 characters long; at most 255 are kept",
+            id="jti",
+        ),
+        pytest.param(_call_from_far, 422, "X-Forwarded-For", id="call's client address"),
+        pytest.param(_feedback_from_far, 422, "X-Forwarded-For", id="feedback's address"),
+    ],
+)
+def test_text_longer_than_the_database_keeps_is_refused_and_nothing_stored(
+    cds, store, prepare, status, said
+):
+    """PostgreSQL refuses text longer than its column (an internal error); a jti was cut to
+    fit, so that two tokens whose ids begin alike were one. Each is refused instead, and the
+    call stores no card, feedback or audit record."""
+    body = cds.request(prefetch=cds.prefetch())
+    send = prepare(cds, body)
+
+    def stored():
+        with store.reading() as session:
+            return [
+                session.scalar(select(func.count()).where(table.clinic_id == cds.clinic_id))
+                for table in (CdsCard, CdsFeedback, AuditEvent)
+            ] + [session.scalar(select(func.count()).where(CdsJti.jti.startswith("j" * 255)))]
+
+    before = stored()
+    response = send()
+    assert response.status_code == status, response.text
+    assert said in response.text
+    assert stored() == before
+
+
+def test_a_jti_as_long_as_is_kept_is_accepted(cds):
+    url = cds.service_url(SERVICE)
+    token = cds.token(url, jti="j" * 255)
+    assert cds.call(SERVICE, cds.request(prefetch=cds.prefetch()), token=token).status_code == 200
+    assert "jti replay" in refused(cds, token)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
@@ -14,7 +15,8 @@ from trdnav.fhir.assessment_export import bundle
 from trdnav.fhir.export import export_history
 from trdnav.knowledge import load_knowledge
 from trdnav.knowledge.fhir_codes import load_fhir_codes
-from trdnav.store.tables import FhirResource, Patient
+from trdnav.store import migrate
+from trdnav.store.tables import FhirResource, Patient, PsychotherapyCourse
 
 ROOT = Path(__file__).resolve().parents[2]
 TRDNAV = Path(sys.executable).parent / "trdnav"
@@ -174,3 +176,32 @@ def test_an_unwritable_report_is_refused_before_anything_is_imported(tmp_path):
         stored = conn.scalar(select(func.count()).select_from(Patient))
     engine.dispose()
     assert stored == 0
+
+
+def test_a_psychotherapy_named_at_length_is_kept_shortened(tmp_path, postgres_url):
+    """The type of a psychotherapy read from FHIR is its code's text, written by the EHR: one
+    longer than a history keeps (64 characters) is shortened, not the patient refused, and
+    PostgreSQL stores it (it refused it, an internal error)."""
+    migrate.upgrade(postgres_url)
+    clinic = f"North {time.time_ns()}"
+    assert run("clinic", "add", clinic, db=postgres_url).returncode == 0
+    history = example().model_copy(update={"id": f"long-therapy-{time.time_ns()}"})
+    resources = export_history(history, KB, CODES).resources
+    [therapy] = [r for r in resources if r["resourceType"] == "Procedure"]
+    assert therapy["code"]["text"] == "CBT"
+    text = "Cognitive behavioural therapy, " + "individual sessions, " * 4 + "weekly"
+    therapy["code"]["text"] = text
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle(resources)), "utf-8")
+    result = run("import", path, "--clinic", clinic, db=postgres_url)
+    assert result.returncode == 0, result.stderr
+    engine = create_engine(postgres_url)
+    with engine.connect() as conn:
+        kept = conn.scalars(
+            select(PsychotherapyCourse.type)
+            .join(Patient, Patient.pk == PsychotherapyCourse.patient_pk)
+            .where(Patient.id == history.id)
+        ).all()
+    engine.dispose()
+    assert len(text) > 64
+    assert kept == [text[:63].rstrip() + "…"]

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 
 from trdnav.store import migrate
+from trdnav.store.tables import AuditEvent, Patient, User
 
 ROOT = Path(__file__).resolve().parents[2]
 TRDNAV = Path(sys.executable).parent / "trdnav"
@@ -115,6 +116,80 @@ def test_import_is_all_or_nothing_per_file(db, tmp_path):
     again = run("import", str(good), "--clinic", "Import Clinic", db=db)
     assert again.returncode == 2
     assert "exists already" in again.stderr
+
+
+def _with_patient(tmp_path, **patient):
+    doc = json.loads((ROOT / "examples" / "stage-2-trd.json").read_text())
+    doc["patient"].update(patient)
+    return _file(tmp_path, doc)
+
+
+def _with_therapy(tmp_path, kind):
+    doc = json.loads((ROOT / "examples" / "stage-2-trd.json").read_text())
+    doc["psychotherapy"][0]["type"] = kind
+    return _file(tmp_path, doc)
+
+
+def _file(tmp_path, doc):
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.fixture(scope="module")
+def postgres_db(postgres_url):
+    migrate.upgrade(postgres_url)
+    engine = create_engine(postgres_url)
+    yield postgres_url, engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        pytest.param(
+            lambda tmp: ["user", "add", "a" * 244 + "@north.test"],
+            'email: got "255 characters"; expected an e-mail address of at most 254 characters',
+            id="user e-mail",
+        ),
+        pytest.param(
+            lambda tmp: ["user", "add", "new@north.test", "--name", "n" * 201],
+            'name: got "201 characters"; expected a name of at most 200 characters',
+            id="user name",
+        ),
+        pytest.param(
+            lambda tmp: ["import", str(_with_patient(tmp, sex="f" * 33))],
+            'long.json: patient.sex: got "33 characters"; expected a text of at most 32 characters',
+            id="patient sex",
+        ),
+        pytest.param(
+            lambda tmp: ["import", str(_with_therapy(tmp, "t" * 65))],
+            'long.json: psychotherapy[0].type: got "65 characters"; expected a text of at most '
+            "64 characters",
+            id="psychotherapy type",
+        ),
+    ],
+)
+def test_text_longer_than_postgresql_keeps_is_refused(postgres_db, tmp_path, args, problem):
+    """PostgreSQL refuses text longer than its column: that was an internal error with the
+    SQL shown. Refused as input instead, naming the field, and nothing is stored."""
+    url, engine = postgres_db
+    clinic = f"North {time.time_ns()}"
+    assert run("clinic", "add", clinic, db=url).returncode == 0
+
+    def stored():
+        with engine.connect() as connection:
+            return [
+                connection.scalar(select(func.count()).select_from(table))
+                for table in (User, Patient, AuditEvent)
+            ]
+
+    before = stored()
+    refused = run(*args(tmp_path), "--clinic", clinic, db=url)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert problem in refused.stderr
+    assert "internal error" not in refused.stderr
+    assert stored() == before
 
 
 def _port():

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from trdnav.api.remote import client_address
 from trdnav.api.state import AppState
 from trdnav.clinic import accounts
 from trdnav.clinic.actor import Actor
@@ -38,7 +39,7 @@ def current_actor(
         state.store,
         state.token_key(),
         credentials.credentials,
-        request.client.host if request.client else None,
+        client_address(request),
         getattr(request.state, "request_id", None),
     )
 

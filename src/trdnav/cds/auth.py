@@ -7,8 +7,8 @@ A call must carry ``Authorization: Bearer <JWT>`` where the JWT
 * is issued (``iss``) by a client of the ``cds_clients`` setting, and verifies with a key of
   that client's JWKS (a ``jku`` header, if given, must be that JWKS's URL);
 * has ``aud`` equal to the URL called (as a string or in a list), ``exp``, ``iat`` and ``jti``;
-* has not been used before: its ``jti`` is recorded (per issuer) until it expires, in the
-  database, so a replay is refused by every server process.
+* has not been used before: its ``jti`` (at most 255 characters) is recorded (per issuer)
+  until it expires, in the database, so a replay is refused by every server process.
 
 Anything else is a :class:`~trdnav.errors.NotAuthenticated` saying what was wrong.
 """
@@ -60,6 +60,8 @@ REFETCH_AFTER = 10
 """Seconds before a token naming a key not in its client's fetched JWKS fetches it again."""
 PURGE_EVERY = 60
 """Seconds between deletions of expired token ids."""
+JTI_LENGTH = 255
+"""The longest ``jti`` (the ``cds_jtis.jti`` column's length)."""
 
 
 @dataclass(frozen=True)
@@ -319,6 +321,13 @@ def verify(
         raise NotAuthenticated(f"the JWT does not verify ({exc})") from None
     if claims["iat"] > time.time() + LEEWAY:
         raise NotAuthenticated("the JWT is issued in the future (iat)")
+    jti = str(claims["jti"])
+    if len(jti) > JTI_LENGTH:
+        # kept whole or not at all: a shortened id would make another token's a replay
+        raise NotAuthenticated(
+            f"the JWT's jti is {len(jti)} characters long; at most {JTI_LENGTH} are kept to "
+            "refuse replays"
+        )
     clinic = key_sets.clinics.get(client.clinic)
     if clinic is None:
         clinic = key_sets.clinics.setdefault(client.clinic, _clinic(store, client.clinic))
@@ -332,7 +341,7 @@ def verify(
         ) from None
     return (
         CdsCaller(iss, clinic, tenant if isinstance(tenant, str) else None),
-        TokenUse(iss, str(claims["jti"]), expires),
+        TokenUse(iss, jti, expires),
     )
 
 
@@ -350,7 +359,7 @@ def record_use(connection: Connection, use: TokenUse, key_sets: KeySets) -> None
         connection.execute(delete(CdsJti).where(CdsJti.expires_at < datetime.now(UTC)))
     try:
         connection.execute(
-            _RECORD_JTI, {"iss": use.iss[:255], "jti": use.jti[:255], "expires_at": use.expires_at}
+            _RECORD_JTI, {"iss": use.iss[:255], "jti": use.jti, "expires_at": use.expires_at}
         )
     except IntegrityError:
         raise NotAuthenticated("this JWT has been used before (jti replay)") from None

@@ -70,9 +70,25 @@ def _check_password(password: str) -> None:
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 """One @, a local part before it, and a domain of dot-separated labels (at least two)."""
 
+EMAIL_LENGTH = 254
+"""The longest e-mail address (the ``users.email`` column's length, the longest address
+SMTP carries)."""
+USER_NAME_LENGTH = 200
+"""The longest user name (the ``users.name`` column's length)."""
+
+
+def _lower_email(email: str) -> str:
+    """The address as it is kept, lower case; refused when longer than it can be kept
+    (lower case can be longer: "İ" is "i" and a combining dot)."""
+    address = email.strip().lower()
+    if len(address) > EMAIL_LENGTH:
+        expected = f"an e-mail address of at most {EMAIL_LENGTH} characters"
+        raise InputError([Problem("email", f"{len(address)} characters", expected)])
+    return address
+
 
 def _normal_email(email: str) -> str:
-    address = email.strip().lower()
+    address = _lower_email(email)
     if not _EMAIL.fullmatch(address):
         expected = "an e-mail address: one @ between a name and a domain such as clinic.example"
         raise InputError([Problem("email", email, expected)])
@@ -151,12 +167,17 @@ def add_user(
         raise InputError([Problem("role", role, f"one of {', '.join(ROLES)}")])
     _check_password(password)
     address = _normal_email(email)
+    name = name.strip()
+    if len(name) > USER_NAME_LENGTH:
+        expected = f"a name of at most {USER_NAME_LENGTH} characters"
+        raise InputError([Problem("name", f"{len(name)} characters", expected)])
     try:
         with store.transaction() as session:
             user = User(
                 clinic_id=actor.clinic_id,
                 email=address,
-                name=name.strip() or address,
+                # no name given: the address stands for it, as much of it as a name holds
+                name=name or address[:USER_NAME_LENGTH],
                 role=role,
                 password_hash=_hasher.hash(password),
                 active=True,
@@ -307,7 +328,7 @@ def authenticate(
 ) -> Login:
     """Check a password and issue a token. Failures are counted and throttled."""
     now = utcnow()
-    address = email.strip().lower()
+    address = _lower_email(email)  # no user has a longer one, and no failure could be kept
     with store.reading() as session:
         _throttle(session, settings, address, remote_addr, now)
         user = session.scalars(select(User).where(User.email == address)).first()

@@ -207,11 +207,38 @@ def _calendar(session: Session, actor: Actor, settings: Settings) -> ClinicCalen
     return ClinicCalendar(_clinic(session, actor).settings or {}, settings)
 
 
+PLAN_REASON_LENGTH = 200
+"""The longest reason a version of a plan keeps (the ``course_plans.reason`` column's
+length)."""
+
+
+def _plan_reason(text: str) -> str:
+    """``text`` as a plan's reason: cut, ending in "…", when longer than one is kept. A reason
+    is a label of the version; what it names (a stop reason, the days closed) is kept whole
+    where it belongs (the course, the audit log, the answer to the change)."""
+    if len(text) <= PLAN_REASON_LENGTH:
+        return text
+    return text[: PLAN_REASON_LENGTH - 1].rstrip() + "…"
+
+
+def _closed_days_reason(closed: Sequence[date]) -> str:
+    """The reason of a re-plan for days closed: the days, or as many as a reason holds and
+    how many more."""
+    head = "clinic calendar changed: closed on "
+    days = [d.isoformat() for d in closed]
+    shown = len(days)
+    text = head + ", ".join(days)
+    while len(text) > PLAN_REASON_LENGTH and shown > 1:
+        shown -= 1
+        text = f"{head}{', '.join(days[:shown])} and {len(days) - shown} more"
+    return _plan_reason(text)
+
+
 def _snapshot(course: Course, reason: str) -> CoursePlan:
     return CoursePlan(
         course_id=course.id,
         version=course.plan_version,
-        reason=reason,
+        reason=_plan_reason(reason),
         sessions=[
             {
                 "number": s.number,
@@ -891,7 +918,6 @@ def _replan_closed_days(
         patient = session.get(Patient, course.patient_pk)
         assert patient is not None
         before = {s.number: s.planned_date for s in planned}
-        days = ", ".join(d.isoformat() for d in closed)
         try:
             _replan_owed(
                 session,
@@ -899,7 +925,7 @@ def _replan_closed_days(
                 kb.courses[course.template_id],
                 work,
                 planned[0].planned_date,
-                f"clinic calendar changed: closed on {days}",
+                _closed_days_reason(closed),
             )
         except InputError as exc:
             field = next((f for f in CALENDAR_FIELDS if f in changed), "closures")

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -32,6 +33,8 @@ __all__ = [
     "FHIR_ID_EXPECTED",
     "MAX_SESSIONS",
     "PROCEDURE_TYPES",
+    "PSYCHOTHERAPY_TYPE_LENGTH",
+    "SEX_LENGTH",
     "STORED",
     "Episode",
     "Measurement",
@@ -50,6 +53,11 @@ FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 """FHIR's ``id`` datatype (use with ``fullmatch``): a patient id is one, so that it is
 exported as is, names a URL path segment without escaping, and is valid in a header."""
 FHIR_ID_EXPECTED = "a FHIR id: 1 to 64 letters, digits, '-' or '.'"
+
+SEX_LENGTH = 32
+"""The longest ``patient.sex`` (what the database keeps of it)."""
+PSYCHOTHERAPY_TYPE_LENGTH = 64
+"""The longest ``psychotherapy[].type`` (what the database keeps of it)."""
 
 MAX_SESSIONS = 10_000
 """The most sessions one course may record: more than a session a day for 27 years, so no
@@ -86,6 +94,22 @@ def _fhir_id(value: Any, info: ValidationInfo) -> Any:
     return value  # the str type says what is wrong
 
 
+def _kept(limit: int) -> Any:
+    """At most ``limit`` characters (what the database keeps), except from storage: SQLite
+    kept longer text before the limit, and its patient stays readable."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        if len(value) > limit and info.context != STORED:
+            raise PydanticCustomError(
+                "string_too_long",
+                "String should have at most {max_length} characters",
+                {"max_length": limit, "actual_length": len(value)},
+            )
+        return value
+
+    return AfterValidator(check)
+
+
 def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
@@ -110,6 +134,12 @@ RecordId = Annotated[
         {"type": "string", "minLength": 1, "maxLength": 64, "pattern": f"^{FHIR_ID.pattern}$"}
     ),
 ]
+Sex = Annotated[Name, _kept(SEX_LENGTH), Field(json_schema_extra={"maxLength": SEX_LENGTH})]
+PsychotherapyType = Annotated[
+    Name,
+    _kept(PSYCHOTHERAPY_TYPE_LENGTH),
+    Field(json_schema_extra={"maxLength": PSYCHOTHERAPY_TYPE_LENGTH}),
+]
 Severity = Annotated[Literal["subsyndromal", "mild", "moderate", "severe"], BeforeValidator(_lower)]
 Response = Annotated[
     Literal["none", "partial", "response", "remission", "intolerance", "unknown"],
@@ -125,7 +155,7 @@ class Record(BaseModel):
 
 class Patient(Record):
     birth_date: IsoDate
-    sex: Name
+    sex: Sex
     name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     mrn: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = Field(
         default=None, description="medical record number"
@@ -152,7 +182,7 @@ class MedicationTrial(Record):
 
 
 class PsychotherapyCourse(Record):
-    type: Name
+    type: PsychotherapyType
     start: IsoDate
     end: IsoDate | None = None
     sessions: StrictInt = Field(ge=0, le=MAX_SESSIONS)

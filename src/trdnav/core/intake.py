@@ -96,6 +96,8 @@ def problems_from_errors(errors: Iterable[Mapping[str, Any]], prefix: Loc = ()) 
         loc = prefix + tuple(err["loc"])
         kind = err["type"]
         ctx = err.get("ctx") or {}
+        # a text's length is checked as a string's, or (after a validator) as any value's
+        too_long = kind in ("string_too_long", "too_long") and isinstance(err.get("input"), str)
         if kind in _EXPECTED_BY_TYPE:
             expected = _EXPECTED_BY_TYPE[kind]
         elif kind == "literal_error":
@@ -106,11 +108,15 @@ def problems_from_errors(errors: Iterable[Mapping[str, Any]], prefix: Loc = ()) 
             expected = f"a number of at least {ctx.get('ge')}"
         elif kind == "less_than_equal":
             expected = f"a number of at most {ctx.get('le')}"
+        elif too_long:
+            expected = f"a text of at most {ctx.get('max_length')} characters"
         else:
             expected = err["msg"].removeprefix("Value error, ").removeprefix("expected ")
         missing = kind == "missing"
         # pydantic's input of a missing field is the object that lacks it: never echo it
         value = None if missing else err.get("input")
+        if too_long:  # its length is what is wrong, not its text
+            value = f"{ctx.get('actual_length', len(err['input']))} characters"
         problems.append(Problem(format_path(loc), value, expected, missing=missing))
     return problems
 

@@ -2,7 +2,8 @@
 psychotherapy courses.
 
 * **Which procedure**: trdnav's procedure-type code (an export of trdnav), else the codes of
-  ``data/fhir/procedures.yaml``; psychotherapy by its codes, its type being the code's text.
+  ``data/fhir/procedures.yaml``; psychotherapy by its codes, its type being the code's text
+  (shortened to the 64 characters a history keeps of a type, ending in "…").
 * **Status**: performed statuses count; others are ignored with the reason, ``unknown`` is
   ambiguous. A Procedure without a performed date is ambiguous.
 * **Courses**: a Procedure carrying trdnav's sessions extension is a whole course. Others are
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from trdnav.core.history import PSYCHOTHERAPY_TYPE_LENGTH
 from trdnav.fhir.mapping import Context, Source, day_of, read_term
 
 __all__ = ["Course", "ProcedureState", "courses", "read_procedure"]
@@ -64,6 +66,15 @@ class ProcedureState:
     sessions: list[Session] = field(default_factory=list)
 
 
+def _therapy_type(text: str | None) -> str | None:
+    """A psychotherapy's type from its code's text: a label (the codes say it is
+    psychotherapy), so a longer text is shortened to what a history keeps rather than the
+    patient refused."""
+    if text is None or len(text) <= PSYCHOTHERAPY_TYPE_LENGTH:
+        return text
+    return text[: PSYCHOTHERAPY_TYPE_LENGTH - 1].rstrip() + "…"
+
+
 def read_procedure(ctx: Context, state: ProcedureState, res: dict[str, Any], src: Source) -> None:
     codes = ctx.codes
     reader = ctx.reader(src.where)
@@ -78,7 +89,7 @@ def read_procedure(ctx: Context, state: ProcedureState, res: dict[str, Any], src
         kind = next((t for t, m in codes.procedures if m.first(code.codings)), None)
     if kind is None and codes.psychotherapy.first(code.codings):
         psychotherapy = True
-        kind = code.text or codes.procedures_file.psychotherapy.default_type
+        kind = _therapy_type(code.text) or codes.procedures_file.psychotherapy.default_type
     if kind is None:
         ctx.report.ignore(
             "Procedure",

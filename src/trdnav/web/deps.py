@@ -19,6 +19,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from starlette.datastructures import FormData, UploadFile
 
+from trdnav.api.remote import client_address
 from trdnav.clinic import accounts
 from trdnav.clinic.actor import Actor
 from trdnav.errors import NotAuthenticated, NotPermitted
@@ -95,7 +96,7 @@ def _actor(request: Request) -> Actor:
             state.store,
             state.token_key(),
             session.token,
-            request.client.host if request.client else None,
+            client_address(request),
             getattr(request.state, "request_id", None),
         )
     except NotAuthenticated:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from trdnav.api.bodies import Text
 from trdnav.api.deps import ActorDep, StateDep
+from trdnav.api.remote import client_address
 from trdnav.clinic import accounts
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -28,7 +29,7 @@ class TokenOut(BaseModel):
 
 @router.post("/login", summary="Sign in with e-mail and password; returns a bearer token")
 def login(body: LoginRequest, request: Request, state: StateDep) -> TokenOut:
-    remote = request.client.host if request.client else None
+    remote = client_address(request)
     result = accounts.authenticate(state.store, state.settings, body.email, body.password, remote)
     user = result.user
     return TokenOut(

@@ -23,6 +23,7 @@ from starlette.responses import Response as StarletteResponse
 
 from trdnav.api.bodies import read_limited
 from trdnav.api.deps import ActorDep, StateDep
+from trdnav.api.remote import client_address
 from trdnav.api.state import AppState
 from trdnav.cds import feedback as cds_feedback
 from trdnav.cds.auth import CdsCaller, authenticate, keys_at_hand
@@ -124,7 +125,7 @@ def _actor(request: Request, caller: CdsCaller) -> Actor:
         clinic_id=caller.clinic_id,
         role="cds",
         email=f"cds:{caller.iss}"[:254],
-        remote_addr=request.client.host if request.client else None,
+        remote_addr=client_address(request),
         request_id=getattr(request.state, "request_id", None),
     )
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from trdnav.api.bodies import Text
 from trdnav.api.deps import ActorDep, IfMatchDep, StateDep
 from trdnav.clinic import patients
-from trdnav.core.history import IsoDate, Severity
+from trdnav.core.history import SEX_LENGTH, IsoDate, Severity
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 
@@ -166,11 +166,13 @@ def read_patient(
 
 class PatientChanges(BaseModel):
     model_config = {"extra": "allow"}
-    mrn: Text | None = None
-    name: Text | None = None
+    mrn: Text | None = Field(default=None, max_length=64)
+    name: Text | None = Field(default=None, max_length=200)
     birth_date: date | None = None
-    sex: Text | None = None
-    clinician: Text | None = Field(default=None, description="e-mail of the clinician")
+    sex: Text | None = Field(default=None, max_length=SEX_LENGTH)
+    clinician: Text | None = Field(
+        default=None, max_length=254, description="e-mail of the clinician"
+    )
     episode: dict[str, Any] | None = None
     conditions: list[str] | None = None
 

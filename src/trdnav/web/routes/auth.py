@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
+from trdnav.api.remote import client_address
 from trdnav.clinic import accounts
-from trdnav.errors import NotAuthenticated, TooManyRequests
+from trdnav.errors import InputError, NotAuthenticated, TooManyRequests
 from trdnav.web.deps import Writer, checked_form
 from trdnav.web.pages import app_state, redirect, render, session_of, set_session
 from trdnav.web.session import SessionData
@@ -37,7 +38,7 @@ def login(request: Request, form: Annotated[FormData, Depends(checked_form)]) ->
     password = str(form.get("password") or "")
     next_url = str(form.get("next") or "")
     state = app_state(request)
-    remote = request.client.host if request.client else None
+    remote = client_address(request)
     try:
         result = accounts.authenticate(state.store, state.settings, email, password, remote)
     except TooManyRequests as exc:
@@ -59,6 +60,14 @@ def login(request: Request, form: Annotated[FormData, Depends(checked_form)]) ->
             "login.html",
             {"next": next_url, "email": email, "error": "E-mail or password not recognised."},
             status=401,
+        )
+    except InputError as exc:  # an address longer than any user's
+        error = "E-mail: " + "; ".join(p.expected for p in exc.problems) + "."
+        return render(
+            request,
+            "login.html",
+            {"next": next_url, "email": email, "error": error},
+            status=422,
         )
     set_session(request, SessionData(token=result.token))
     return redirect(request, _safe_next(next_url))

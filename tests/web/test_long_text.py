@@ -1,0 +1,148 @@
+"""Text longer than the database keeps, typed into a form: named next to its field (or on
+the page), and nothing stored. SQLite keeps text of any length, PostgreSQL refuses it: that
+was an error page ("Something went wrong") on PostgreSQL, and stored on SQLite."""
+
+import json
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from trdnav.store.tables import AuditEvent, LoginFailure, Patient, PsychotherapyCourse, User
+
+from .conftest import csrf_of
+
+LONG_EMAIL = "a" * 246 + "@web.test"  # 255 characters
+
+
+def field_error(page, name):
+    found = re.search(rf'<p class="field-error" id="{name}-error">(.*?)</p>', page, re.S)
+    return re.sub(r"<[^>]+>", "", found.group(1)).strip() if found else None
+
+
+def _new_patient(browser, pid):
+    return browser.form(
+        "/app/new-patient",
+        "/app/new-patient",
+        {
+            "id": "long",
+            "birth_date": "1990-02-03",
+            "sex": "f" * 33,
+            "episode.onset": "2025-01-06",
+            "episode.severity": "mild",
+        },
+    )
+
+
+def _changed_patient(browser, pid):
+    fields = {
+        "birth_date": "1979-04-12",
+        "sex": "f" * 33,
+        "episode.onset": "2023-09-01",
+        "episode.severity": "moderate",
+        "episode.recurrent": "yes",
+        "conditions": ["seizure_disorder"],
+    }
+    return browser.form(f"/app/patients/{pid}/edit", f"/app/patients/{pid}/edit", fields)
+
+
+def _therapy(browser, pid):
+    base = f"/app/patients/{pid}"
+    return browser.form(
+        f"{base}/psychotherapy/new",
+        f"{base}/psychotherapy",
+        {"type": "t" * 65, "start": "2024-07-01", "sessions": "6"},
+    )
+
+
+def _imported(browser, pid, example):
+    doc = {**example, "id": "long", "patient": {**example["patient"], "sex": "f" * 33}}
+    csrf = csrf_of(browser.get("/app/import").text)
+    data = {"csrf": csrf, "document": json.dumps(doc), "format": "core-json"}
+    return browser.post("/app/import", data=data)
+
+
+def _user(**fields):
+    values = {"email": "new@web.test", "name": "New", "role": "viewer", **fields}
+    return lambda browser, pid: browser.form("/app/users", "/app/users", values)
+
+
+def _sign_in(browser, pid):
+    return browser.login(LONG_EMAIL, "not the password")
+
+
+def _from_far(browser, pid):
+    return browser.get("/app/patients", headers={"X-Forwarded-For": "a" * 65})
+
+
+FORMS = [
+    pytest.param("clinician", _new_patient, ("sex", "a text of at most 32 characters"), id="sex"),
+    pytest.param(
+        "clinician", _changed_patient, ("sex", "a text of at most 32 characters"), id="new sex"
+    ),
+    pytest.param(
+        "clinician", _therapy, ("type", "a text of at most 64 characters"), id="psychotherapy"
+    ),
+    pytest.param(
+        "admin",
+        _user(email=LONG_EMAIL),
+        ("email", "an e-mail address of at most 254 characters"),
+        id="e-mail",
+    ),
+    pytest.param(
+        "admin", _user(name="n" * 201), ("name", "a name of at most 200 characters"), id="name"
+    ),
+    pytest.param(
+        None,
+        _sign_in,
+        (None, "E-mail: an e-mail address of at most 254 characters."),
+        id="sign-in e-mail",
+    ),
+    pytest.param(
+        "clinician",
+        _imported,
+        (None, "patient.sex: got &#34;33 characters&#34;; expected a text of at most 32"),
+        id="imported file",
+    ),
+    pytest.param(
+        "clinician",
+        _from_far,
+        (None, "X-Forwarded-For: got &#34;aaaa"),
+        id="client address",
+    ),
+]
+
+
+def stored(clinic):
+    with clinic.server.store.reading() as session:
+        return {
+            "patients": session.execute(
+                select(Patient.id, Patient.version).where(Patient.clinic_id == clinic.id)
+            ).all(),
+            "history": session.scalars(select(func.count()).select_from(PsychotherapyCourse)).one(),
+            "users": session.scalars(select(User.email).where(User.clinic_id == clinic.id)).all(),
+            "audit of far addresses": session.scalars(
+                select(func.count()).where(func.length(AuditEvent.remote_addr) > 64)
+            ).one(),
+            "login failures": session.scalars(select(func.count(LoginFailure.id))).one(),
+        }
+
+
+@pytest.mark.parametrize(("role", "submit", "shown"), FORMS)
+def test_text_longer_than_the_database_keeps_is_named_and_nothing_stored(
+    clinic, example, stage2, role, submit, shown
+):
+    field, expected = shown
+    with clinic.client(role) as browser:
+        before = stored(clinic)
+        if submit is _imported:
+            response = submit(browser, stage2, example("stage-2-trd"))
+        else:
+            response = submit(browser, stage2)
+        assert response.status_code == 422, response.text
+        if field is None:
+            assert expected in response.text
+        else:
+            assert "1 problem: nothing was saved" in response.text
+            assert expected in field_error(response.text, field)
+        assert stored(clinic) == before
