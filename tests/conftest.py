@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import func, select
 
 from trdnav.core.assessment import Assessment, assess
 from trdnav.core.course_rules import (
@@ -47,6 +48,8 @@ from trdnav.core.knowledge import KnowledgeBase
 from trdnav.core.scheduling import Taken, WorkCalendar, plan, replan
 from trdnav.errors import InputError
 from trdnav.knowledge import load_knowledge
+from trdnav.store.database import Store
+from trdnav.store.tables import AuditEvent, LoginFailure, Patient, PsychotherapyCourse, User
 
 CASES_DIR = Path(__file__).parent / "cases"
 
@@ -54,6 +57,36 @@ CASES_DIR = Path(__file__).parent / "cases"
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
     return load_knowledge()
+
+
+@pytest.fixture
+def stored_rows() -> Callable[[Store, int], dict[str, Any]]:
+    """What a clinic has stored, to compare before and after a refused request: its patients
+    with their versions, the history items and failed sign-ins of every clinic, its users, its
+    audit events, and audit events of any clinic whose client address is longer than kept."""
+
+    def rows(store: Store, clinic_id: int) -> dict[str, Any]:
+        with store.reading() as session:
+            return {
+                "patients": session.execute(
+                    select(Patient.id, Patient.version).where(Patient.clinic_id == clinic_id)
+                ).all(),
+                "history": session.scalars(
+                    select(func.count()).select_from(PsychotherapyCourse)
+                ).one(),
+                "users": session.scalars(
+                    select(User.email).where(User.clinic_id == clinic_id)
+                ).all(),
+                "audit": session.scalars(
+                    select(func.count()).where(AuditEvent.clinic_id == clinic_id)
+                ).one(),
+                "audit of far addresses": session.scalars(
+                    select(func.count()).where(func.length(AuditEvent.remote_addr) > 64)
+                ).one(),
+                "login failures": session.scalars(select(func.count(LoginFailure.id))).one(),
+            }
+
+    return rows
 
 
 BASE_HISTORY: dict[str, Any] = {

@@ -4,9 +4,6 @@ safely and stores nothing; never a 500, a dropped connection or an echoed secret
 import json
 
 import pytest
-from sqlalchemy import func, select
-
-from trdnav.store.tables import AuditEvent, LoginFailure, Patient, PsychotherapyCourse, User
 
 JSON = {"content-type": "application/json"}
 PATIENT = "/patients/example-stage-2"
@@ -290,34 +287,21 @@ LONG_TEXTS = [
 ]
 
 
-def stored(clinic):
-    """What the clinic has stored: patients with their versions, history items, users,
-    audit events; and the failed sign-ins of every clinic."""
-    with clinic.server.store.reading() as session:
-        return {
-            "patients": session.execute(
-                select(Patient.id, Patient.version).where(Patient.clinic_id == clinic.id)
-            ).all(),
-            "history": session.scalars(select(func.count()).select_from(PsychotherapyCourse)).one(),
-            "users": session.scalars(select(User.email).where(User.clinic_id == clinic.id)).all(),
-            "audit": session.scalars(
-                select(func.count()).where(AuditEvent.clinic_id == clinic.id)
-            ).one(),
-            "login failures": session.scalars(select(func.count(LoginFailure.id))).one(),
-        }
-
-
 @pytest.mark.parametrize(("role", "method", "url", "request_of", "problem"), LONG_TEXTS)
 def test_text_longer_than_the_database_keeps_is_refused(
-    clinic, patient, example_doc, role, method, url, request_of, problem
+    clinic, patient, example_doc, stored_rows, role, method, url, request_of, problem
 ):
     path, value, expected = problem
+
+    def stored() -> dict[str, object]:
+        return stored_rows(clinic.server.store, clinic.id)
+
     with clinic.client(role) as client:
-        before = stored(clinic)
+        before = stored()
         response = client.request(method, url, **request_of(example_doc("stage-2-trd"), patient))
         found = invalid(response, path)
         assert (found["value"], found["expected"]) == (value, expected)
-        assert stored(clinic) == before
+        assert stored() == before
 
 
 def test_a_user_without_a_name_is_named_by_as_much_of_the_address_as_a_name_holds(clinic):
