@@ -8,18 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from trdnav.clinic import accounts
 from trdnav.clinic.actor import Actor
 from trdnav.errors import Conflict, InputError, NotFound
-from trdnav.store import migrate
 from trdnav.store.database import Store
 from trdnav.store.tables import Clinic, User
-
-
-@pytest.fixture
-def store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'accounts.db'}"
-    migrate.upgrade(url)
-    store = Store(url)
-    yield store
-    store.dispose()
 
 
 def _admin(store: Store, name: str = "North") -> Actor:

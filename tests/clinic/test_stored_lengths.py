@@ -11,25 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from trdnav.clinic import accounts, patients
-from trdnav.clinic.actor import Actor
+from trdnav.clinic import patients
 from trdnav.errors import InputError
-from trdnav.store import migrate
-from trdnav.store.database import Store
 from trdnav.store.tables import Patient, PsychotherapyCourse
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "stage-2-trd.json"
 TODAY = date(2025, 6, 2)
-
-
-@pytest.fixture
-def clinic(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'lengths.db'}"
-    migrate.upgrade(url)
-    store = Store(url)
-    clinic = accounts.add_clinic(store, "Lengths")
-    yield store, Actor.command_line(clinic.id)
-    store.dispose()
 
 
 def test_text_kept_before_its_limit_is_still_read(clinic, kb):

@@ -5,14 +5,8 @@ is computed again before the list is read."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
-import pytest
-
-from trdnav.clinic import accounts, patients
-from trdnav.clinic.actor import Actor
-from trdnav.store import migrate
-from trdnav.store.database import Store
+from trdnav.clinic import patients
 
 TODAY = date(2025, 6, 2)
 
@@ -40,16 +34,6 @@ def fifty_day_trials(patient_id: str) -> dict:
             },
         ],
     }
-
-
-@pytest.fixture
-def clinic(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'summaries.db'}"
-    migrate.upgrade(url)
-    store = Store(url)
-    clinic = accounts.add_clinic(store, "Summaries")
-    yield store, Actor.command_line(clinic.id)
-    store.dispose()
 
 
 def trd(store, actor, kb, days, **filters):

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from trdnav.api.remote import client_address
 from trdnav.api.state import AppState
 from trdnav.clinic import accounts
 from trdnav.clinic.actor import Actor
 from trdnav.errors import InputError, NotAuthenticated, PreconditionRequired, Problem
+from trdnav.remote import client_address
 
 __all__ = ["ActorDep", "IfMatchDep", "StateDep"]
 

@@ -19,10 +19,10 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from starlette.datastructures import FormData, UploadFile
 
-from trdnav.api.remote import client_address
 from trdnav.clinic import accounts
 from trdnav.clinic.actor import Actor
 from trdnav.errors import NotAuthenticated, NotPermitted
+from trdnav.remote import client_address
 from trdnav.web.pages import app_state, session_of
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from trdnav.api.bodies import Text
 from trdnav.api.deps import ActorDep, StateDep
-from trdnav.api.remote import client_address
 from trdnav.clinic import accounts
+from trdnav.remote import client_address
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

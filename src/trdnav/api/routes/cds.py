@@ -23,7 +23,6 @@ from starlette.responses import Response as StarletteResponse
 
 from trdnav.api.bodies import read_limited
 from trdnav.api.deps import ActorDep, StateDep
-from trdnav.api.remote import client_address
 from trdnav.api.state import AppState
 from trdnav.cds import feedback as cds_feedback
 from trdnav.cds.auth import CdsCaller, authenticate, keys_at_hand
@@ -34,6 +33,7 @@ from trdnav.cds.service import CallContext, Deferred, resume, serve
 from trdnav.clinic.actor import Actor
 from trdnav.core.intake import problems_from_validation_error
 from trdnav.errors import InputError, NotFound
+from trdnav.remote import client_address
 
 
 class TimedRoute(APIRoute):

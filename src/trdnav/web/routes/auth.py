@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from trdnav.api.remote import client_address
 from trdnav.clinic import accounts
 from trdnav.errors import InputError, NotAuthenticated, TooManyRequests
+from trdnav.remote import client_address
 from trdnav.web.deps import Writer, checked_form
 from trdnav.web.pages import app_state, redirect, render, session_of, set_session
 from trdnav.web.session import SessionData

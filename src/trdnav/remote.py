@@ -1,4 +1,5 @@
-"""The address a request came from, as the audit log and the login throttle keep it."""
+"""The address a request came from, as the audit log and the login throttle keep it (for the
+API, the web app and the CDS service alike)."""
 
 from __future__ import annotations
 
