@@ -6,6 +6,8 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -39,6 +41,14 @@ def synthetic(tmp_path_factory):
     assert result.returncode == 0, result.stderr
     assert "wrote" in result.stderr
     return folder
+
+
+@contextmanager
+def refusing_port() -> Iterator[int]:
+    """A local port bound but not listening: connections to it are refused."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        yield taken.getsockname()[1]
 
 
 def test_synth_is_seeded(synthetic, tmp_path):
@@ -487,9 +497,7 @@ def run_on_spark(synthetic: Path, tmp_path: Path, master: str, **env: str | None
 def test_an_unreachable_spark_master_is_named_at_once(synthetic, tmp_path):
     """Spark retried a master that nothing answers at for more than a minute, then the
     error said a Spark master that starts with Java 17 installed was expected."""
-    with socket.socket() as taken:  # bound, not listening: connections are refused
-        taken.bind(("127.0.0.1", 0))
-        port = taken.getsockname()[1]
+    with refusing_port() as port:
         master = f"spark://127.0.0.1:{port}"
         result = run_on_spark(synthetic, tmp_path, master)
     assert result.returncode == 2, result.stderr
@@ -537,9 +545,7 @@ def test_a_yarn_master_without_its_configuration_is_named_before_spark_starts(sy
 def test_an_unreachable_kubernetes_api_server_is_named_at_once(synthetic, tmp_path, written, port):
     """Spark started Java, printed its log lines and stack traces for several seconds, and
     the error said only that a Kubernetes client exception had occurred."""
-    with socket.socket() as taken:  # bound, not listening: connections are refused
-        taken.bind(("127.0.0.1", 0))
-        free = taken.getsockname()[1]
+    with refusing_port() as free:
         master = written.format(port=free)
         result = run_on_spark(synthetic, tmp_path, master)
     assert result.returncode == 2, result.stderr
