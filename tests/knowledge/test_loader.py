@@ -47,6 +47,45 @@ def test_field_errors_name_the_file(data_copy):
         build_knowledge(data_copy)
 
 
+def _first_drug(d):
+    d["drugs"][0]["id"] = "d" * 65
+
+
+def _first_phase(d):
+    d["templates"][0]["phases"][0]["name"] = "p" * 33
+
+
+@pytest.mark.parametrize(
+    ("file", "change", "message"),
+    [
+        (
+            "instruments.yaml",
+            lambda d: d["instruments"][0].update(id="I" * 17),
+            r"instruments.yaml: I{17}.id: String should have at most 16 characters",
+        ),
+        ("drugs.yaml", _first_drug, r"drugs.yaml: d{65}.id: String should have at most 64"),
+        (
+            "courses.yaml",
+            _first_phase,
+            r"courses.yaml: tms-10hz.phases\[0\].name: String should have at most 32",
+        ),
+        (
+            "manifest.yaml",
+            lambda d: d.update(version="2026." + "9" * 40),
+            r"version: String should have at most 40 characters",
+        ),
+    ],
+)
+def test_names_kept_with_patients_fit_where_they_are_kept(data_copy, file, change, message):
+    """A measurement keeps its instrument's id in 16 characters, a trial its drug's in 64, a
+    planned session its phase's name in 32, a patient's summary the version in 64 with the
+    trial-days setting: a knowledge directory with longer ones is refused on load, not by the
+    database later."""
+    edit(data_copy / file, change)
+    with pytest.raises(KnowledgeError, match=message):
+        build_knowledge(data_copy)
+
+
 def test_treatment_set_is_fixed(data_copy):
     edit(data_copy / "manifest.yaml", lambda d: d["treatments"].remove("botox"))
     with pytest.raises(KnowledgeError, match="treatments must be exactly"):

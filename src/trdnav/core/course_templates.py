@@ -8,9 +8,9 @@ weekday means the weekday of the first open day on or after the course start.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from trdnav.core.facts import Cited, Id, Model, Text
 
@@ -29,8 +29,15 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "start"]
 
 
+PHASE_NAME_LENGTH = 32
+"""The longest phase name: it is kept with each planned session in a column of this length."""
+PhaseName = Annotated[
+    str, StringConstraints(min_length=1, max_length=PHASE_NAME_LENGTH, strip_whitespace=True)
+]
+
+
 class Phase(Model):
-    name: Text
+    name: PhaseName
     sessions: int = Field(ge=1)
     per_week: int = Field(ge=1)
     every_weeks: int = Field(default=1, ge=1)

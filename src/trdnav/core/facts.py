@@ -6,10 +6,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-__all__ = ["Cited", "Confidence", "Id", "Model", "Text"]
+__all__ = ["ID_LENGTH", "Cited", "Confidence", "Id", "Model", "Text"]
 
 Confidence = Literal["verified", "secondary", "unverified"]
-Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.\-]*$")]
+ID_LENGTH = 64
+"""The longest id: drug, condition and course-template ids are kept with a patient's records
+in columns of this length."""
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.\-]*$", max_length=ID_LENGTH)]
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 
 

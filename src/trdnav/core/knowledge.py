@@ -172,8 +172,21 @@ class Loinc(Model):
     items: list[str] | None = None
 
 
+INSTRUMENT_ID_LENGTH = 16
+"""The longest instrument id: it is kept with each measurement in a column of this length."""
+VERSION_LENGTH = 40
+"""The longest knowledge-base version: it is kept with each patient's summary, beside the
+trial-days setting, in 64 characters."""
+InstrumentId = Annotated[
+    str, StringConstraints(min_length=1, max_length=INSTRUMENT_ID_LENGTH, strip_whitespace=True)
+]
+Version = Annotated[
+    str, StringConstraints(min_length=1, max_length=VERSION_LENGTH, strip_whitespace=True)
+]
+
+
 class Instrument(Cited):
-    id: Text
+    id: InstrumentId
     name: Text
     aliases: list[Text] = Field(default_factory=list)
     rater: Literal["self", "clinician"]
@@ -307,7 +320,7 @@ class Treatment(Model):
 
 
 class KnowledgeBase(Model):
-    version: Text
+    version: Version
     released: dt.date
     sources: dict[Id, Source]
     rules: dict[Id, Rule]
