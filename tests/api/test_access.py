@@ -29,6 +29,7 @@ ADMIN = {
     ("get", "/audit/export"),
     ("post", "/patients/{patient_id}/restore"),
     ("patch", "/clinic/settings"),
+    ("get", "/clinic/replanned-courses"),
     ("get", "/cds/feedback"),
 }
 CDS = {("post", "/cds-services/{service_id}"), ("post", "/cds-services/{service_id}/feedback")}
