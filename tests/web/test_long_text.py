@@ -135,3 +135,28 @@ def test_text_longer_than_the_database_keeps_is_named_and_nothing_stored(
             assert "1 problem: nothing was saved" in response.text
             assert expected in field_error(response.text, field)
         assert stored() == before
+
+
+def test_forms_stop_typing_where_the_database_stops_keeping(clinic, stage2):
+    """The browser keeps a text within what is kept, so the refusal above is seldom met."""
+    with clinic.client("admin") as browser:
+        pages = {
+            "new patient": browser.get("/app/new-patient").text,
+            "edit patient": browser.get(f"/app/patients/{stage2}/edit").text,
+            "therapy": browser.get(f"/app/patients/{stage2}/psychotherapy/new").text,
+            "users": browser.get("/app/users").text,
+        }
+    with clinic.client(None) as visitor:
+        pages["sign-in"] = visitor.get("/app/login").text
+    wanted = {
+        "new patient": [("name", 200), ("mrn", 64), ("sex", 32)],
+        "edit patient": [("name", 200), ("mrn", 64), ("sex", 32)],
+        "therapy": [("type", 64)],
+        "users": [("email", 254), ("name", 200)],
+        "sign-in": [("email", 254)],
+    }
+    for page, fields in wanted.items():
+        for name, length in fields:
+            tag = re.search(rf'<input [^>]*name="{name}"[^>]*>', pages[page])
+            assert tag is not None, (page, name)
+            assert f'maxlength="{length}"' in tag.group(0), (page, name, tag.group(0))

@@ -32,6 +32,8 @@ __all__ = [
     "FHIR_ID",
     "FHIR_ID_EXPECTED",
     "MAX_SESSIONS",
+    "MRN_LENGTH",
+    "NAME_LENGTH",
     "PROCEDURE_TYPES",
     "PSYCHOTHERAPY_TYPE_LENGTH",
     "SEX_LENGTH",
@@ -56,6 +58,10 @@ FHIR_ID_EXPECTED = "a FHIR id: 1 to 64 letters, digits, '-' or '.'"
 
 SEX_LENGTH = 32
 """The longest ``patient.sex`` (what the database keeps of it)."""
+NAME_LENGTH = 200
+"""The longest ``patient.name``."""
+MRN_LENGTH = 64
+"""The longest ``patient.mrn``."""
 PSYCHOTHERAPY_TYPE_LENGTH = 64
 """The longest ``psychotherapy[].type`` (what the database keeps of it)."""
 
@@ -134,6 +140,8 @@ RecordId = Annotated[
         {"type": "string", "minLength": 1, "maxLength": 64, "pattern": f"^{FHIR_ID.pattern}$"}
     ),
 ]
+PatientName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NAME_LENGTH)]
+Mrn = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MRN_LENGTH)]
 Sex = Annotated[Name, _kept(SEX_LENGTH), Field(json_schema_extra={"maxLength": SEX_LENGTH})]
 PsychotherapyType = Annotated[
     Name,
@@ -156,10 +164,8 @@ class Record(BaseModel):
 class Patient(Record):
     birth_date: IsoDate
     sex: Sex
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
-    mrn: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = Field(
-        default=None, description="medical record number"
-    )
+    name: PatientName | None = None
+    mrn: Mrn | None = Field(default=None, description="medical record number")
 
 
 class Episode(Record):

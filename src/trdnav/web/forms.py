@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from trdnav.core.history import PROCEDURE_TYPES
+from trdnav.core.history import PROCEDURE_TYPES, PSYCHOTHERAPY_TYPE_LENGTH
 from trdnav.core.knowledge import Instrument, KnowledgeBase
 from trdnav.errors import InputError, PreconditionRequired, Problem
 
@@ -53,6 +53,7 @@ class Field:
     options: tuple[tuple[str, str], ...] = ()
     hint: str = ""
     datalist: str | None = None
+    max_length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ FORMS: dict[str, ItemForm] = {
                     "text",
                     hint="For example CBT or behavioural activation.",
                     datalist="therapy-names",
+                    max_length=PSYCHOTHERAPY_TYPE_LENGTH,
                 ),
                 Field("start", "Started", "date"),
                 Field("end", "Ended", "date", required=False, hint="Empty while it goes on."),

@@ -19,7 +19,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from trdnav import __version__
+from trdnav.clinic.accounts import EMAIL_LENGTH, USER_NAME_LENGTH
 from trdnav.clinic.actor import Actor
+from trdnav.core.history import MRN_LENGTH, NAME_LENGTH, SEX_LENGTH
 from trdnav.web.forms import field_id
 from trdnav.web.session import COOKIE, SessionData, SessionSigner
 
@@ -110,6 +112,14 @@ def build_environment() -> Environment:
         disclaimer=DISCLAIMER,
         app_version=__version__,
         verdicts=VERDICTS,
+        # the longest text each field keeps: the browser stops typing there
+        limits={
+            "name": NAME_LENGTH,
+            "mrn": MRN_LENGTH,
+            "sex": SEX_LENGTH,
+            "email": EMAIL_LENGTH,
+            "user_name": USER_NAME_LENGTH,
+        },
     )
     env.filters.update(
         urlquote=lambda value: quote(str(value), safe=""),
