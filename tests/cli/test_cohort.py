@@ -494,21 +494,6 @@ def run_on_spark(synthetic: Path, tmp_path: Path, master: str, **env: str | None
     return cli("cohort", "run", *spark, "--out", str(tmp_path / "x.parquet"), env=env)
 
 
-def test_an_unreachable_spark_master_is_named_at_once(synthetic, tmp_path):
-    """Spark retried a master that nothing answers at for more than a minute, then the
-    error said a Spark master that starts with Java 17 installed was expected."""
-    with refusing_port() as port:
-        master = f"spark://127.0.0.1:{port}"
-        result = run_on_spark(synthetic, tmp_path, master)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.splitlines()[-1] == (
-        f'error: --spark-master: got "{master}"; expected a reachable Spark master (nothing '
-        f"answers at 127.0.0.1:{port}: Connection refused)"
-    )
-    assert "java" not in result.stderr.lower()
-    assert not (tmp_path / "x.parquet").exists()
-
-
 def test_a_yarn_master_without_its_configuration_is_named_before_spark_starts(synthetic, tmp_path):
     """Spark refused it only after starting Java, which printed its log lines, and the
     error named a Java gateway that exited."""
@@ -533,25 +518,27 @@ def test_a_yarn_master_without_its_configuration_is_named_before_spark_starts(sy
 
 
 @pytest.mark.parametrize(
-    ("written", "port"),
+    ("written", "port", "what"),
     [
-        ("k8s://https://127.0.0.1:{port}", None),
-        ("k8s://127.0.0.1:{port}", None),
-        ("k8s://http://127.0.0.1:{port}/", None),
-        ("k8s://https://127.0.0.1", 443),
-        ("k8s://HTTP://127.0.0.1", 80),
+        ("spark://127.0.0.1:{port}", None, "Spark master"),
+        ("k8s://https://127.0.0.1:{port}", None, "Kubernetes API server"),
+        ("k8s://127.0.0.1:{port}", None, "Kubernetes API server"),
+        ("k8s://http://127.0.0.1:{port}/", None, "Kubernetes API server"),
+        ("k8s://https://127.0.0.1", 443, "Kubernetes API server"),
+        ("k8s://HTTP://127.0.0.1", 80, "Kubernetes API server"),
     ],
 )
-def test_an_unreachable_kubernetes_api_server_is_named_at_once(synthetic, tmp_path, written, port):
-    """Spark started Java, printed its log lines and stack traces for several seconds, and
-    the error said only that a Kubernetes client exception had occurred."""
+def test_an_unreachable_master_is_named_at_once(synthetic, tmp_path, written, port, what):
+    """Spark retried a spark:// master that nothing answers at for more than a minute; for a
+    k8s:// one it started Java, printed its log lines and stack traces for several seconds,
+    and said only that a Kubernetes client exception had occurred."""
     with refusing_port() as free:
         master = written.format(port=free)
         result = run_on_spark(synthetic, tmp_path, master)
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines()[-1] == (
-        f'error: --spark-master: got "{master}"; expected a reachable Kubernetes API server '
-        f"(nothing answers at 127.0.0.1:{port or free}: Connection refused)"
+        f'error: --spark-master: got "{master}"; expected a reachable {what} (nothing answers '
+        f"at 127.0.0.1:{port or free}: Connection refused)"
     )
     assert "java" not in result.stderr.lower()
     assert not (tmp_path / "x.parquet").exists()
