@@ -6,12 +6,9 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from trdnav.errors import InputError, Problem
+from trdnav.store.tables import REMOTE_ADDR_LENGTH
 
-__all__ = ["REMOTE_ADDR_LENGTH", "client_address"]
-
-REMOTE_ADDR_LENGTH = 64
-"""The longest address kept (the ``remote_addr`` columns' length); an IPv6 address is at
-most 45 characters."""
+__all__ = ["client_address"]
 
 
 def client_address(request: Request) -> str | None:

@@ -36,7 +36,7 @@ from trdnav.clinic import accounts
 from trdnav.errors import NotAuthenticated, NotFound
 from trdnav.settings import CdsClient, Settings
 from trdnav.store.database import Store
-from trdnav.store.tables import CdsJti
+from trdnav.store.tables import JTI_LENGTH, CdsJti
 
 __all__ = [
     "ASYMMETRIC",
@@ -60,8 +60,6 @@ REFETCH_AFTER = 10
 """Seconds before a token naming a key not in its client's fetched JWKS fetches it again."""
 PURGE_EVERY = 60
 """Seconds between deletions of expired token ids."""
-JTI_LENGTH = 255
-"""The longest ``jti`` (the ``cds_jtis.jti`` column's length)."""
 
 
 @dataclass(frozen=True)

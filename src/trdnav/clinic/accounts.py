@@ -34,7 +34,17 @@ from trdnav.errors import (
 )
 from trdnav.settings import Settings
 from trdnav.store.database import Store
-from trdnav.store.tables import ROLES, Clinic, LoginFailure, ServerSecret, User, utcnow
+from trdnav.store.tables import (
+    CLINIC_NAME_LENGTH,
+    EMAIL_LENGTH,
+    ROLES,
+    USER_NAME_LENGTH,
+    Clinic,
+    LoginFailure,
+    ServerSecret,
+    User,
+    utcnow,
+)
 
 __all__ = [
     "Login",
@@ -70,12 +80,6 @@ def _check_password(password: str) -> None:
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 """One @, a local part before it, and a domain of dot-separated labels (at least two)."""
 
-EMAIL_LENGTH = 254
-"""The longest e-mail address (the ``users.email`` column's length, the longest address
-SMTP carries)."""
-USER_NAME_LENGTH = 200
-"""The longest user name (the ``users.name`` column's length)."""
-
 
 def _lower_email(email: str) -> str:
     """The address as it is kept, lower case; refused when longer than it can be kept
@@ -94,9 +98,6 @@ def _normal_email(email: str) -> str:
         raise InputError([Problem("email", email, expected)])
     return address
 
-
-CLINIC_NAME_LENGTH = 200
-"""The longest clinic name (the ``clinics.name`` column's length)."""
 
 MAX_ROW_ID = 2**31 - 1
 """The largest id a row can have; a larger number is no clinic's."""

@@ -49,6 +49,7 @@ from trdnav.store import history_rows
 from trdnav.store.database import Store
 from trdnav.store.history_rows import ITEM_KINDS
 from trdnav.store.tables import (
+    PLAN_REASON_LENGTH,
     AuditEvent,
     Clinic,
     Course,
@@ -205,11 +206,6 @@ def _course(session: Session, patient: Patient, course_id: int) -> Course:
 
 def _calendar(session: Session, actor: Actor, settings: Settings) -> ClinicCalendar:
     return ClinicCalendar(_clinic(session, actor).settings or {}, settings)
-
-
-PLAN_REASON_LENGTH = 200
-"""The longest reason a version of a plan keeps (the ``course_plans.reason`` column's
-length)."""
 
 
 def _plan_reason(text: str) -> str:

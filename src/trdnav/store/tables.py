@@ -35,8 +35,20 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from trdnav.core.course_templates import PHASE_NAME_LENGTH
+from trdnav.core.facts import ID_LENGTH
+from trdnav.core.history import MRN_LENGTH, NAME_LENGTH, PSYCHOTHERAPY_TYPE_LENGTH, SEX_LENGTH
+from trdnav.core.knowledge import INSTRUMENT_ID_LENGTH
+from trdnav.settings import ISSUER_LENGTH
+
 __all__ = [
+    "CLINIC_NAME_LENGTH",
+    "EMAIL_LENGTH",
+    "JTI_LENGTH",
+    "PLAN_REASON_LENGTH",
+    "REMOTE_ADDR_LENGTH",
     "ROLES",
+    "USER_NAME_LENGTH",
     "AuditEvent",
     "Base",
     "CdsCard",
@@ -62,6 +74,22 @@ __all__ = [
 ]
 
 ROLES = ("admin", "clinician", "viewer")
+
+# The lengths of text the database keeps that no core model owns; the use cases refuse
+# longer text with these (the core's own limits are imported above).
+CLINIC_NAME_LENGTH = 200
+"""The longest clinic name."""
+EMAIL_LENGTH = 254
+"""The longest e-mail address (the longest SMTP carries), as kept: lower case."""
+USER_NAME_LENGTH = 200
+"""The longest user name."""
+REMOTE_ADDR_LENGTH = 64
+"""The longest client address kept with audit events and failed sign-ins (an IPv6 address
+is at most 45 characters)."""
+PLAN_REASON_LENGTH = 200
+"""The longest reason a version of a course plan keeps."""
+JTI_LENGTH = 255
+"""The longest CDS client JWT id kept to refuse replays."""
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -107,12 +135,14 @@ class Clinic(Base):
     __tablename__ = "clinics"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(CLINIC_NAME_LENGTH))
     # The name case-folded: no two clinics share it (``--clinic`` and ``cds_clients`` name a
     # clinic by its name). Null only for a clinic whose name another clinic had before
     # names had to differ (migration 0005). Case-folding can lengthen a name up to three
     # times.
-    name_key: Mapped[str | None] = mapped_column(String(600), unique=True, index=True)
+    name_key: Mapped[str | None] = mapped_column(
+        String(3 * CLINIC_NAME_LENGTH), unique=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settings: Mapped[dict[str, Any]] = mapped_column(Json, default=dict, server_default="{}")
 
@@ -123,8 +153,8 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(EMAIL_LENGTH), unique=True)
+    name: Mapped[str] = mapped_column(String(USER_NAME_LENGTH))
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -144,10 +174,10 @@ class Patient(Base):
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     id: Mapped[str] = mapped_column(String(64))
-    mrn: Mapped[str | None] = mapped_column(String(64))
-    name: Mapped[str | None] = mapped_column(String(200))
+    mrn: Mapped[str | None] = mapped_column(String(MRN_LENGTH))
+    name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     birth_date: Mapped[date] = mapped_column(Date)
-    sex: Mapped[str] = mapped_column(String(32))
+    sex: Mapped[str] = mapped_column(String(SEX_LENGTH))
     clinician_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     extra: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
@@ -165,7 +195,7 @@ class Patient(Base):
     mgh_s: Mapped[float | None] = mapped_column(Float)
     msm_total: Mapped[int | None] = mapped_column(Integer)
     msm_band: Mapped[str | None] = mapped_column(String(16))
-    latest_instrument: Mapped[str | None] = mapped_column(String(16))
+    latest_instrument: Mapped[str | None] = mapped_column(String(INSTRUMENT_ID_LENGTH))
     latest_severity: Mapped[str | None] = mapped_column(String(32))
     latest_score_date: Mapped[date | None] = mapped_column(Date)
     open_alerts: Mapped[int | None] = mapped_column(Integer)
@@ -200,7 +230,7 @@ class PatientCondition(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_pk: Mapped[int] = mapped_column(ForeignKey("patients.pk"), index=True)
-    condition: Mapped[str] = mapped_column(String(64))
+    condition: Mapped[str] = mapped_column(String(ID_LENGTH))
 
 
 class HistoryItem:
@@ -217,7 +247,7 @@ class HistoryItem:
 class MedicationTrial(HistoryItem, Base):
     __tablename__ = "medication_trials"
 
-    drug: Mapped[str] = mapped_column(String(64))
+    drug: Mapped[str] = mapped_column(String(ID_LENGTH))
     daily_dose_mg: Mapped[float] = mapped_column(Float)
     start: Mapped[date] = mapped_column(Date)
     end: Mapped[date | None] = mapped_column(Date)
@@ -229,7 +259,7 @@ class MedicationTrial(HistoryItem, Base):
 class PsychotherapyCourse(HistoryItem, Base):
     __tablename__ = "psychotherapy_courses"
 
-    type: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(PSYCHOTHERAPY_TYPE_LENGTH))
     start: Mapped[date] = mapped_column(Date)
     end: Mapped[date | None] = mapped_column(Date)
     sessions: Mapped[int] = mapped_column(Integer)
@@ -248,7 +278,7 @@ class Procedure(HistoryItem, Base):
 class Measurement(HistoryItem, Base):
     __tablename__ = "measurements"
 
-    instrument: Mapped[str] = mapped_column(String(16))
+    instrument: Mapped[str] = mapped_column(String(INSTRUMENT_ID_LENGTH))
     date: Mapped[dt.date] = mapped_column(Date)
     items: Mapped[list[int]] = mapped_column(Json)
 
@@ -275,12 +305,12 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     clinic_id: Mapped[int | None] = mapped_column(ForeignKey("clinics.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    user_email: Mapped[str | None] = mapped_column(String(254))
+    user_email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
     action: Mapped[str] = mapped_column(String(64))
     patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
     resource: Mapped[str | None] = mapped_column(String(128))
     detail: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
-    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    remote_addr: Mapped[str | None] = mapped_column(String(REMOTE_ADDR_LENGTH))
     request_id: Mapped[str | None] = mapped_column(String(64))
 
 
@@ -289,8 +319,8 @@ class LoginFailure(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    email: Mapped[str] = mapped_column(String(254), index=True)
-    remote_addr: Mapped[str | None] = mapped_column(String(64), index=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_LENGTH), index=True)
+    remote_addr: Mapped[str | None] = mapped_column(String(REMOTE_ADDR_LENGTH), index=True)
 
 
 class ServerSecret(Base):
@@ -312,7 +342,7 @@ class Course(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_pk: Mapped[int] = mapped_column(ForeignKey("patients.pk"), index=True)
     uid: Mapped[str] = mapped_column(String(36), unique=True)
-    template_id: Mapped[str] = mapped_column(String(64))
+    template_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     treatment: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="active")
     start_date: Mapped[date] = mapped_column(Date)
@@ -343,7 +373,7 @@ class CourseSession(Base):
     planned_time: Mapped[dt.time] = mapped_column(Time)
     minutes: Mapped[int] = mapped_column(Integer)
     phase: Mapped[int] = mapped_column(Integer)
-    phase_name: Mapped[str] = mapped_column(String(32))
+    phase_name: Mapped[str] = mapped_column(String(PHASE_NAME_LENGTH))
     status: Mapped[str] = mapped_column(String(16), default="planned")
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -362,7 +392,7 @@ class CoursePlan(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(PLAN_REASON_LENGTH))
     sessions: Mapped[list[dict[str, Any]]] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -390,8 +420,8 @@ class CdsJti(Base):
 
     __tablename__ = "cds_jtis"
 
-    iss: Mapped[str] = mapped_column(String(255), primary_key=True)
-    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    iss: Mapped[str] = mapped_column(String(ISSUER_LENGTH), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(JTI_LENGTH), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
@@ -403,7 +433,7 @@ class CdsCard(Base):
 
     uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
-    client: Mapped[str] = mapped_column(String(255))
+    client: Mapped[str] = mapped_column(String(ISSUER_LENGTH))
     service: Mapped[str] = mapped_column(String(64))
     hook_instance: Mapped[str] = mapped_column(String(128))
     patient_id: Mapped[str] = mapped_column(String(64))
@@ -421,7 +451,7 @@ class CdsFeedback(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     card_uuid: Mapped[str] = mapped_column(ForeignKey("cds_cards.uuid"), index=True)
-    client: Mapped[str] = mapped_column(String(255))
+    client: Mapped[str] = mapped_column(String(ISSUER_LENGTH))
     outcome: Mapped[str] = mapped_column(String(16))
     accepted_suggestions: Mapped[list[str]] = mapped_column(Json, default=list)
     override_reason: Mapped[dict[str, Any] | None] = mapped_column(Json)

@@ -19,9 +19,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from trdnav import __version__
-from trdnav.clinic.accounts import EMAIL_LENGTH, USER_NAME_LENGTH
 from trdnav.clinic.actor import Actor
 from trdnav.core.history import MRN_LENGTH, NAME_LENGTH, SEX_LENGTH
+from trdnav.store.tables import EMAIL_LENGTH, USER_NAME_LENGTH
 from trdnav.web.forms import field_id
 from trdnav.web.session import COOKIE, SessionData, SessionSigner
 
