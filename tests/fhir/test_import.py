@@ -320,3 +320,71 @@ def test_records_of_another_patient_never_join_the_only_patient(chart, import_ch
             "1 resource(s) name another patient (Patient/someone-else), not Patient/p1: not read",
         )
     ]
+
+
+MR = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]}
+
+
+@pytest.mark.parametrize(
+    ("identifiers", "kept"),
+    [
+        ([{"type": MR, "value": "7" * 65}], None),
+        ([{"type": MR, "value": "7" * 65}, {"type": MR, "value": "MRN-0042"}], "MRN-0042"),
+        ([{"type": MR, "value": "7" * 64}], "7" * 64),
+    ],
+)
+def test_a_medical_record_number_longer_than_kept_is_left_out_not_cut(
+    new_chart, import_chart, identifiers, kept
+):
+    """A history keeps 64 characters of an MRN. A longer one is left out and the report says
+    so: cut short, it could name another patient's record (the next MR identifier is used)."""
+    chart = new_chart(identifier=identifiers)
+    chart.condition("F33.1")
+    got = only(import_chart(chart))
+    assert got.history.patient.mrn == kept
+    warned = [(w.resource, w.where, w.text) for w in got.report.warnings]
+    if len(identifiers[0]["value"]) > 64:
+        assert warned == [
+            (
+                "Patient/p1",
+                "bundle: entry[0].resource.identifier[0].value",
+                "the medical record number is 65 characters long, more than the 64 a history "
+                "keeps: not kept",
+            )
+        ]
+    else:
+        assert warned == []
+
+
+def test_long_labels_are_shortened_and_the_report_says_so(new_chart, import_chart):
+    """A name (200 characters) and a psychotherapy's type (64) are labels: a longer one is
+    cut to fit, ending in "…", and reported where it was read."""
+    name = "Maria " + "Anna " * 60 + "Example"
+    chart = new_chart(name=[{"text": name}])
+    chart.condition("F33.1")
+    therapy = "Cognitive behavioural therapy, " + "individual sessions, " * 4 + "weekly"
+    for day in ("2024-02-01", "2024-02-08"):
+        chart.procedure("90834", performed=day)["code"]["text"] = therapy
+    got = only(import_chart(chart))
+    h = got.history
+    assert h.patient.name == name[:199].rstrip() + "…"
+    assert len(h.patient.name) <= 200
+    assert [p.type for p in h.psychotherapy] == [therapy[:63].rstrip() + "…"]
+    warned = [(w.resource, w.where, w.text) for w in got.report.warnings]
+    assert warned == [
+        (
+            "Patient/p1",
+            "bundle: entry[0].resource.name[0]",
+            f"the patient's name is {len(name)} characters long: shortened to the 200 a "
+            "history keeps",
+        ),
+        *[
+            (
+                f"Procedure/procedure-{n}",
+                f"bundle: entry[{n}].resource.code.text",
+                f"the therapy's type is {len(therapy)} characters long: shortened to the 64 a "
+                "history keeps",
+            )
+            for n in (2, 3)
+        ],
+    ]

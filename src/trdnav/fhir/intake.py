@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from trdnav.core.history import PatientHistory
+from trdnav.core.history import MRN_LENGTH, NAME_LENGTH, PatientHistory
 from trdnav.core.intake import parse_history
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import InputError, Problem
@@ -32,7 +32,7 @@ from trdnav.fhir.map_conditions import (
 from trdnav.fhir.map_medications import MedicationState, read_medication, trials
 from trdnav.fhir.map_procedures import ProcedureState, courses, read_procedure
 from trdnav.fhir.map_scores import ScoreState, measurements, read_observation, read_response
-from trdnav.fhir.mapping import Context, Source, Term, read_term
+from trdnav.fhir.mapping import Context, Source, Term, read_term, shortened
 from trdnav.fhir.report import ImportReport
 from trdnav.fhir.resources import Located
 
@@ -166,9 +166,21 @@ class PatientIntake:
                 c.system == ctx.codes.system("identifier_type") and c.code == "MR"
                 for c in kind.codings
             )
-            if is_mrn and isinstance(identifier.get("value"), str):
-                mrn = identifier["value"][:64]
+            value = identifier.get("value")
+            if is_mrn and isinstance(value, str):
+                if len(value.strip()) > MRN_LENGTH:
+                    # An identifier cut short could name another patient's record.
+                    ctx.report.warn(
+                        src.ref,
+                        f"{src.where}.identifier[{i}].value",
+                        f"the medical record number is {len(value.strip())} characters long, "
+                        f"more than the {MRN_LENGTH} a history keeps: not kept",
+                    )
+                    continue
+                mrn = value
                 break
+        if name is not None:
+            name = shortened(ctx, src, "name[0]", name, NAME_LENGTH, "the patient's name")
         rid = res.get("id") if isinstance(res.get("id"), str) else None
         return _Demographics(src, rid, birth.day if birth else None, gender, name, mrn)
 
@@ -229,7 +241,7 @@ class PatientIntake:
             "measurements": [],
         }
         if person.name:
-            doc["patient"]["name"] = person.name[:200]
+            doc["patient"]["name"] = person.name
         if person.mrn:
             doc["patient"]["mrn"] = person.mrn
         for index, condition in enumerate(doc["conditions"]):

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from trdnav.core.history import PSYCHOTHERAPY_TYPE_LENGTH
-from trdnav.fhir.mapping import Context, Source, day_of, read_term
+from trdnav.fhir.mapping import Context, Source, day_of, read_term, shortened
 
 __all__ = ["Course", "ProcedureState", "courses", "read_procedure"]
 
@@ -66,15 +66,6 @@ class ProcedureState:
     sessions: list[Session] = field(default_factory=list)
 
 
-def _therapy_type(text: str | None) -> str | None:
-    """A psychotherapy's type from its code's text: a label (the codes say it is
-    psychotherapy), so a longer text is shortened to what a history keeps rather than the
-    patient refused."""
-    if text is None or len(text) <= PSYCHOTHERAPY_TYPE_LENGTH:
-        return text
-    return text[: PSYCHOTHERAPY_TYPE_LENGTH - 1].rstrip() + "…"
-
-
 def read_procedure(ctx: Context, state: ProcedureState, res: dict[str, Any], src: Source) -> None:
     codes = ctx.codes
     reader = ctx.reader(src.where)
@@ -89,7 +80,12 @@ def read_procedure(ctx: Context, state: ProcedureState, res: dict[str, Any], src
         kind = next((t for t, m in codes.procedures if m.first(code.codings)), None)
     if kind is None and codes.psychotherapy.first(code.codings):
         psychotherapy = True
-        kind = _therapy_type(code.text) or codes.procedures_file.psychotherapy.default_type
+        # The type is a label (the codes say it is psychotherapy): a longer text is
+        # shortened rather than the patient refused.
+        text = code.text and shortened(
+            ctx, src, "code.text", code.text, PSYCHOTHERAPY_TYPE_LENGTH, "the therapy's type"
+        )
+        kind = text or codes.procedures_file.psychotherapy.default_type
     if kind is None:
         ctx.report.ignore(
             "Procedure",

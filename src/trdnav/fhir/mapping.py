@@ -19,7 +19,7 @@ from trdnav.fhir.report import ImportReport
 from trdnav.measures.records import Coding
 from trdnav.measures.timing import Moment
 
-__all__ = ["Context", "Source", "Term", "day_of", "plain_term", "read_term"]
+__all__ = ["Context", "Source", "Term", "day_of", "plain_term", "read_term", "shortened"]
 
 
 class Source(NamedTuple):
@@ -162,3 +162,16 @@ _NOTHING = Term((), ())
 
 def day_of(moment: Moment | None) -> date | None:
     return moment.day if moment is not None else None
+
+
+def shortened(ctx: Context, src: Source, path: str, text: str, limit: int, what: str) -> str:
+    """A label longer than a history keeps (``limit`` characters), cut to fit with "…" and
+    the cut reported: a label, unlike an identifier, still says what it said."""
+    if len(text) <= limit:
+        return text
+    ctx.report.warn(
+        src.ref,
+        f"{src.where}.{path}",
+        f"{what} is {len(text)} characters long: shortened to the {limit} a history keeps",
+    )
+    return text[: limit - 1].rstrip() + "…"
