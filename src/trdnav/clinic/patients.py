@@ -38,6 +38,7 @@ from trdnav.store import history_rows
 from trdnav.store.database import Store
 from trdnav.store.history_rows import ITEM_KINDS, ItemKind
 from trdnav.store.tables import (
+    FHIR_ID_LENGTH,
     Course,
     FhirResource,
     Note,
@@ -655,8 +656,10 @@ def store_fhir_resources(
     rows = [
         FhirResource(
             patient_pk=patient_pk,
-            resource_type=str(r.get("resourceType"))[:64],
-            resource_id=r["id"] if isinstance(r.get("id"), str) and len(r["id"]) <= 64 else None,
+            resource_type=str(r.get("resourceType"))[:FHIR_ID_LENGTH],
+            resource_id=r["id"]
+            if isinstance(r.get("id"), str) and len(r["id"]) <= FHIR_ID_LENGTH
+            else None,
             json=r,
         )
         for r in resources

@@ -44,6 +44,7 @@ from trdnav.settings import ISSUER_LENGTH
 __all__ = [
     "CLINIC_NAME_LENGTH",
     "EMAIL_LENGTH",
+    "FHIR_ID_LENGTH",
     "JTI_LENGTH",
     "PLAN_REASON_LENGTH",
     "REMOTE_ADDR_LENGTH",
@@ -90,6 +91,9 @@ PLAN_REASON_LENGTH = 200
 """The longest reason a version of a course plan keeps."""
 JTI_LENGTH = 255
 """The longest CDS client JWT id kept to refuse replays."""
+FHIR_ID_LENGTH = 64
+"""The longest FHIR resource id (FHIR's own limit for ``id``) and resource type kept with a
+stored FHIR resource."""
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -409,8 +413,8 @@ class FhirResource(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     patient_pk: Mapped[int] = mapped_column(ForeignKey("patients.pk"))
-    resource_type: Mapped[str] = mapped_column(String(64))
-    resource_id: Mapped[str | None] = mapped_column(String(64))
+    resource_type: Mapped[str] = mapped_column(String(FHIR_ID_LENGTH))
+    resource_id: Mapped[str | None] = mapped_column(String(FHIR_ID_LENGTH))
     json: Mapped[dict[str, Any]] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
