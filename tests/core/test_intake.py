@@ -279,6 +279,21 @@ def test_an_id_stored_before_the_fhir_id_rule_is_still_read(kb, history, trial, 
         parse_history(doc, kb)
 
 
+def test_text_stored_before_its_limit_is_read_through_the_full_intake_too(kb, history, trial):
+    """A sex or psychotherapy type longer than today's limit, kept before it, is read when
+    the knowledge base changed since (a stored brand name sends the history through the full
+    intake): it used to be refused there, so the patient could not be read."""
+    therapy = {"type": "t" * 80, "start": "2024-01-01", "end": "2024-03-01", "sessions": 8}
+    doc = history(
+        patient={"sex": "s" * 40},
+        psychotherapy=[therapy],
+        medication_trials=[trial("Zoloft", 100, "2024-02-01", None)],
+    )
+    kept = stored_history(doc, kb)
+    assert (kept.patient.sex, kept.psychotherapy[0].type) == ("s" * 40, "t" * 80)
+    assert set(problems(kb, doc)) == {"patient.sex", "psychotherapy[0].type"}
+
+
 def test_the_fhir_import_refuses_ids_by_the_same_rule():
     assert resources.FHIR_ID is FHIR_ID
     assert r4.FHIR_ID_EXPECTED is FHIR_ID_EXPECTED

@@ -757,7 +757,8 @@ def record_session(
             )
         history = None
         try:
-            history = revalidate(kb, doc)
+            added = [f"measurements[{i}]" for i in range(first_new, len(doc["measurements"]))]
+            history = revalidate(kb, doc, changed=added)
         except InputError as exc:
             head = "measurements["
             for p in exc.problems:

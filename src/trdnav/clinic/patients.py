@@ -10,7 +10,7 @@ in the same UPDATE that bumps it, so two clinicians cannot overwrite each other.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -669,22 +669,45 @@ def store_fhir_resources(
 
 
 def revalidate(
-    kb: KnowledgeBase, doc: dict[str, Any], prefix: tuple[str, int] | None = None
+    kb: KnowledgeBase,
+    doc: dict[str, Any],
+    *,
+    changed: Collection[str],
+    prefix: tuple[str, int] | None = None,
 ) -> PatientHistory:
-    """Validate a changed document; problem paths are made relative to an item if given."""
+    """Validate a changed document. What the change touches (the ``changed`` paths:
+    ``patient.sex``, ``episode``, ``psychotherapy[0]``) follows today's rules; what it keeps
+    from storage is read as stored (:data:`~trdnav.core.history.STORED`), so an id or a text
+    kept before its rule does not stop the patient from being changed. Problem paths are
+    made relative to an item if ``prefix`` is given."""
     try:
         return parse_history(doc, kb)
     except InputError as exc:
-        if prefix is None:
-            raise
+        strict = exc.problems
+    problems: list[Problem] = []
+    history = None
+    try:
+        history = parse_history(doc, kb, stored=True)
+    except InputError as exc:
+        problems = list(exc.problems)
+    problems += [p for p in strict if _touches(p.path, changed) and p not in problems]
+    if not problems:
+        assert history is not None
+        return history
+    if prefix is not None:
         head = f"{prefix[0]}[{prefix[1]}]"
         problems = [
             Problem(p.path[len(head) :].lstrip(".") or "(item)", p.value, p.expected, p.missing)
             if p.path.startswith(head)
             else p
-            for p in exc.problems
+            for p in problems
         ]
-        raise InputError(problems) from None
+    raise InputError(problems)
+
+
+def _touches(path: str, changed: Collection[str]) -> bool:
+    """Whether a problem's path is one of ``changed`` or inside one."""
+    return any(path == c or path.startswith((f"{c}.", f"{c}[")) for c in changed)
 
 
 def update_patient(
@@ -718,7 +741,9 @@ def update_patient(
             doc["episode"] = {**doc["episode"], **changes["episode"]}
         if "conditions" in changes:
             doc["conditions"] = changes["conditions"]
-        history = revalidate(kb, doc)
+        touched = [f"patient.{k}" for k in PATIENT_FIELDS if k in changes]
+        touched += [k for k in ("episode", "conditions") if k in changes]
+        history = revalidate(kb, doc, changed=touched)
         if "clinician" in changes:
             patient.clinician = _clinician(session, actor, changes["clinician"])
         p = history.patient
@@ -813,7 +838,8 @@ def add_item(
         doc = history_rows.document(patient, today)
         index = len(doc[kind.section])
         doc[kind.section].append(data)
-        history = revalidate(kb, doc, (kind.section, index))
+        item = (kind.section, index)
+        history = revalidate(kb, doc, changed=[f"{kind.section}[{index}]"], prefix=item)
         record = getattr(history, kind.section)[index]
         row = kind.table(**history_rows.item_values(kind, record))
         getattr(patient, kind.section).append(row)
@@ -848,7 +874,8 @@ def correct_item(
         live = [r for r in getattr(patient, kind.section) if r.removed_at is None]
         index = live.index(row)
         doc[kind.section][index] = data
-        history = revalidate(kb, doc, (kind.section, index))
+        item = (kind.section, index)
+        history = revalidate(kb, doc, changed=[f"{kind.section}[{index}]"], prefix=item)
         values = history_rows.item_values(kind, getattr(history, kind.section)[index])
         before = history_rows.item_document(kind, row)
         for key, value in values.items():
@@ -887,7 +914,8 @@ def remove_item(
         row = _item(patient, kind, item_id)
         bump_version(session, patient, if_match)
         row.removed_at = utcnow()
-        history = parse_history(history_rows.document(patient, today), kb)
+        # Nothing is added: what is kept is read as stored.
+        history = parse_history(history_rows.document(patient, today), kb, stored=True)
         summarise(patient, history, kb, today, adequate_trial_days)
         audit.record(
             session, actor, "item.remove", patient_id=patient.id, resource=f"{segment}/{row.id}"

@@ -173,11 +173,17 @@ def _misspelt_fields(data: Mapping[str, Any], model: type[BaseModel], loc: Loc) 
     return problems
 
 
-def _validate(model: type[M], data: Any, loc: Loc, problems: list[Problem]) -> M | None:
+def _validate(
+    model: type[M],
+    data: Any,
+    loc: Loc,
+    problems: list[Problem],
+    context: dict[str, Any] | None = None,
+) -> M | None:
     if isinstance(data, Mapping):
         problems.extend(_misspelt_fields(data, model, loc))
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         problems.extend(problems_from_validation_error(exc, loc))
         return None
@@ -402,14 +408,15 @@ def parse_history(data: Any, kb: KnowledgeBase, *, stored: bool = False) -> Pati
     problems: list[Problem] = _unencodable_text(data)
     problems.extend(_misspelt_fields(data, PatientHistory, ()))
 
-    record_id = _validate_value(_adapter("id"), data, "id", problems, STORED if stored else None)
+    context = STORED if stored else None
+    record_id = _validate_value(_adapter("id"), data, "id", problems, context)
     as_of = _validate_value(_adapter("date"), data, "as_of", problems)
     parts: dict[str, Any] = {}
     for key, model in (("patient", Patient), ("episode", Episode)):
         if key not in data:
             problems.append(Problem(key, None, "an object (this field is required)", missing=True))
         else:
-            parts[key] = _validate(model, data[key], (key,), problems)
+            parts[key] = _validate(model, data[key], (key,), problems, context)
 
     conditions = _resolve_conditions(data.get("conditions", []), kb, problems)
     sections: dict[str, list[Any]] = {}
@@ -421,7 +428,7 @@ def parse_history(data: Any, kb: KnowledgeBase, *, stored: bool = False) -> Pati
         records = []
         for index, item in enumerate(raw):
             loc: Loc = (key, index)
-            record = _validate(record_model, item, loc, problems)
+            record = _validate(record_model, item, loc, problems, context)
             if record is None:
                 _salvage(record_model, item, loc, kb, problems)
                 continue
@@ -473,7 +480,7 @@ def parse_history(data: Any, kb: KnowledgeBase, *, stored: bool = False) -> Pati
             **sections,
             **extras,
         },
-        context=STORED if stored else None,
+        context=context,
     )
 
 
