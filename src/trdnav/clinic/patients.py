@@ -672,14 +672,17 @@ def revalidate(
     kb: KnowledgeBase,
     doc: dict[str, Any],
     *,
-    changed: Collection[str],
-    prefix: tuple[str, int] | None = None,
+    changed: Collection[str] = (),
+    item: tuple[str, int] | None = None,
 ) -> PatientHistory:
     """Validate a changed document. What the change touches (the ``changed`` paths:
-    ``patient.sex``, ``episode``, ``psychotherapy[0]``) follows today's rules; what it keeps
+    ``patient.sex``, ``episode``, ``measurements[3]``) follows today's rules; what it keeps
     from storage is read as stored (:data:`~trdnav.core.history.STORED`), so an id or a text
-    kept before its rule does not stop the patient from being changed. Problem paths are
-    made relative to an item if ``prefix`` is given."""
+    kept before its rule does not stop the patient from being changed. With ``item`` (a
+    section and index), the change is that item and problem paths are relative to it."""
+    head = f"{item[0]}[{item[1]}]" if item else None
+    if head:
+        changed = [*changed, head]
     try:
         return parse_history(doc, kb)
     except InputError as exc:
@@ -694,8 +697,7 @@ def revalidate(
     if not problems:
         assert history is not None
         return history
-    if prefix is not None:
-        head = f"{prefix[0]}[{prefix[1]}]"
+    if head:
         problems = [
             Problem(p.path[len(head) :].lstrip(".") or "(item)", p.value, p.expected, p.missing)
             if p.path.startswith(head)
@@ -838,8 +840,7 @@ def add_item(
         doc = history_rows.document(patient, today)
         index = len(doc[kind.section])
         doc[kind.section].append(data)
-        item = (kind.section, index)
-        history = revalidate(kb, doc, changed=[f"{kind.section}[{index}]"], prefix=item)
+        history = revalidate(kb, doc, item=(kind.section, index))
         record = getattr(history, kind.section)[index]
         row = kind.table(**history_rows.item_values(kind, record))
         getattr(patient, kind.section).append(row)
@@ -874,8 +875,7 @@ def correct_item(
         live = [r for r in getattr(patient, kind.section) if r.removed_at is None]
         index = live.index(row)
         doc[kind.section][index] = data
-        item = (kind.section, index)
-        history = revalidate(kb, doc, changed=[f"{kind.section}[{index}]"], prefix=item)
+        history = revalidate(kb, doc, item=(kind.section, index))
         values = history_rows.item_values(kind, getattr(history, kind.section)[index])
         before = history_rows.item_document(kind, row)
         for key, value in values.items():
