@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -564,6 +565,92 @@ def test_a_spark_master_that_does_not_start_is_named_without_blaming_java(synthe
     log = logs[0].read_text()
     assert "ERROR SparkContext: Error initializing SparkContext." in log
     assert "\tat org.apache.spark.SparkContext" in log
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def standalone_master(tmp_path_factory) -> Iterator[str]:
+    """A Spark standalone cluster on loopback (a master and one worker, from PySpark's own
+    scripts): its ``spark://`` URL."""
+    import pyspark
+
+    from trdnav.cohort.spark_runner import ensure_java_home
+
+    ensure_java_home()
+    home = Path(pyspark.__file__).parent
+    folder = tmp_path_factory.mktemp("standalone")
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOG_DIR": str(folder)}
+    port = free_port()
+    url = f"spark://127.0.0.1:{port}"
+    daemons = [
+        ("master", "org.apache.spark.deploy.master.Master", "--port", str(port)),
+        ("worker", "org.apache.spark.deploy.worker.Worker", "--work-dir", str(folder), url),
+    ]
+    started = []
+    try:
+        for name, main, *args in daemons:
+            options = ["--host", "127.0.0.1", "--webui-port", str(free_port())]
+            if name == "worker":
+                options += ["--cores", "2", "--memory", "1g"]
+            with (folder / f"{name}.log").open("wb") as log:
+                started.append(
+                    subprocess.Popen(
+                        [str(home / "bin" / "spark-class"), main, *options, *args],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=env,
+                    )
+                )
+        for _ in range(240):  # until the worker has registered, at most a minute
+            if b"Registering worker" in (folder / "master.log").read_bytes():
+                break
+            time.sleep(0.25)
+        else:
+            pytest.fail((folder / "master.log").read_text() + (folder / "worker.log").read_text())
+        yield url
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            process.wait(timeout=60)
+
+
+def test_a_standalone_cluster_gives_the_embedded_engines_results(
+    synthetic, default_run, tmp_path, standalone_master
+):
+    """``--spark-master spark://...``: the cluster registers the run and its executors read
+    the data; the results are DuckDB's."""
+    result = run_on_spark(synthetic, tmp_path, standalone_master)
+    assert result.returncode == 0, result.stderr
+    assert "400 persons" in result.stderr
+    ours, embedded = pq.read_table(tmp_path / "x.parquet"), pq.read_table(default_run[1])
+    assert ours.column_names == embedded.column_names
+    assert ours.to_pylist() == embedded.to_pylist()
+
+
+def test_a_port_that_is_not_a_spark_master_is_given_up_after_the_registration_time(
+    synthetic, tmp_path
+):
+    """Something answers but never registers the application (here a listener that holds
+    the connection, as a web server waiting for a request line does): Spark waited out
+    three attempts of 20 s, then said only "Cannot call methods on a stopped SparkContext"."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        master = f"spark://127.0.0.1:{listener.getsockname()[1]}"
+        result = run_on_spark(synthetic, tmp_path, master, TMPDIR=str(tmp_path))
+    assert result.returncode == 2
+    [log] = tmp_path.glob("trdnav-spark-*.log")
+    assert result.stderr.splitlines()[-1] == (
+        f'error: --spark-master: got "{master}"; expected a Spark master that starts (the '
+        "master did not register the application within 30 s (a Spark master answers at "
+        f"once; its port is usually 7077); Spark's log is in {log})"
+    )
+    assert not (tmp_path / "x.parquet").exists()
 
 
 def test_spark_without_java_says_so(synthetic, tmp_path):

@@ -85,6 +85,9 @@ class _JavaOutput:
         self._log: BinaryIO | None = None
         self._launched = False
         self._exited = False
+        self._process: Any = None
+        self.stopped = False
+        """Whether :meth:`stop` ended the JVM before the session started."""
         self._last = time.monotonic()
         self._thread = threading.Thread(target=self._pump, name="spark-java-output", daemon=True)
         self._thread.start()
@@ -103,6 +106,7 @@ class _JavaOutput:
             streams = {"stdout": self._write, "stderr": self._write}
             conf = SparkConf().setAll(list(settings.items()))
             gateway = launch_gateway(conf, popen_kwargs=streams)  # type: ignore[no-untyped-call]
+            self._process = getattr(gateway, "proc", None)
         except Exception:
             self._exited = True
             raise
@@ -123,13 +127,26 @@ class _JavaOutput:
                     else:
                         self._held.append(line)
 
-    def release(self) -> None:
-        """The session started: what was held, and all that follows, goes to stderr."""
+    def stop(self) -> None:
+        """End this session's JVM, unless the session has started: the Python side's call
+        then fails at once instead of waiting out Spark's own retries."""
         with self._lock:
+            if self._passing or self._process is None:
+                return
+            self.stopped = True
+            self._process.kill()
+
+    def release(self) -> bool:
+        """The session started: what was held, and all that follows, goes to stderr. False
+        when :meth:`stop` came first (the session's JVM has ended)."""
+        with self._lock:
+            if self.stopped:
+                return False
             for line in self._held:
                 _to_stderr(line)
             self._held.clear()
             self._passing = True
+            return True
 
     def exception(self) -> str | None:
         """The exception the JVM ended with when it exited before taking requests (as it does
@@ -193,6 +210,9 @@ _K8S_PORTS = {"https": 443, "http": 80}
 _YARN_CONF = ("HADOOP_CONF_DIR", "YARN_CONF_DIR")
 _CONNECT_SECONDS = 3.0
 _MAIN_EXCEPTION = 'Exception in thread "main"'
+_REGISTER_SECONDS = 30.0
+"""How long a ``spark://`` master may take to register the application. A Spark master
+answers at once; Spark itself waits 20 s for each of three attempts."""
 _QUIET_SECONDS = 0.25
 _SETTLE_SECONDS = 2.0
 
@@ -320,16 +340,30 @@ def _session_for(master: str) -> Any:
     if needed is not None:
         raise InputError([Problem("--spark-master", master, needed)])
     output = _JavaOutput()
+    # A spark:// master registers the application as the session starts.
+    deadline = threading.Timer(_REGISTER_SECONDS, output.stop)
+    deadline.daemon = True
     try:
         output.launch(_settings(master, _SHUFFLE_PARTITIONS))
+        if master.startswith("spark://"):
+            deadline.start()
         session = spark_session(master)
+        if not output.release():
+            raise RuntimeError("stopped")
     except Exception as exc:  # Spark's start-up errors: Java was checked above
-        reason = output.exception() or _reason(exc)
+        if output.stopped:
+            reason = (
+                f"the master did not register the application within {_REGISTER_SECONDS:g} s "
+                f"(a Spark master answers at once; its port is usually {_SPARK_PORT})"
+            )
+        else:
+            reason = output.exception() or _reason(exc)
         log = output.keep()
         said = reason if log is None else f"{reason.rstrip('.')}; Spark's log is in {log}"
         expected = f"a Spark master that starts ({said})"
         raise InputError([Problem("--spark-master", master, expected)]) from None
-    output.release()
+    finally:
+        deadline.cancel()
     return session
 
 
