@@ -12,8 +12,9 @@ How the steps are shaped for speed (the results do not depend on it):
 * the large tables carry numbers only: ingredient, kind and class numbers, treatment
   numbers, day numbers; names join in at the end, on one row per episode;
 * windows are few and narrow: treatment eras take one pass over the exposures and one over
-  the era starts; the baseline and latest PHQ-9 come from aggregates and a join on the
-  first and last day; every other per-episode fact is an aggregate or a join;
+  the era starts; the baseline, the latest and the 12-month PHQ-9 come from one
+  aggregate each, over a number that orders totals by day and then by total; every other
+  per-episode fact is an aggregate or a join;
 * a record of a person missing from ``person`` falls out where its step joins the
   person's episodes or assessment date, so no step filters the large tables by person
   (the data checks count those records).
@@ -632,37 +633,38 @@ class Steps:
         )
         return m.filter(m.day <= m.as_of_day)
 
+    def _day_and_total(self, day: ir.IntegerValue, total: ir.IntegerValue) -> ir.IntegerValue:
+        """One number that orders PHQ-9 totals by day, then by total: of a group's totals,
+        its minimum is the lowest total of the first day and its maximum the highest of the
+        last day (:meth:`_total_of`), in one aggregate with no join back to the totals."""
+        return day * (self.p.phq9_max_total + 1) + total
+
+    def _total_of(self, key: ir.IntegerValue, day: ir.IntegerValue) -> ir.IntegerValue:
+        """The total in a :meth:`_day_and_total` number of ``day``."""
+        return key - day * (self.p.phq9_max_total + 1)
+
     def phq9_outcomes(self) -> ir.Table:
         e = self.episode_phq9()
-        g = e.group_by(["person_id", "episode"]).agg(
+        key = self._day_and_total(e.day, e.total)
+        o = e.group_by(["person_id", "episode"]).agg(
             phq9_count=e.count(),
             first_day=e.day.min(),
             last_day=e.day.max(),
+            first=key.min(),
+            last=key.max(),
             index_date=ibis.ifelse(
                 e.total >= self.p.phq9_index_min_total, e.measurement_date, ibis.null("date")
             ).min(),
         )
         # As in the core, the baseline is the lowest total of the first day and the latest
-        # the highest of the last day: only the totals of those two days are read again.
-        ends = e.join(
-            g,
-            [
-                e.person_id == g.person_id,
-                e.episode == g.episode,
-                (e.day == g.first_day) | (e.day == g.last_day),
-            ],
-        ).select(e.person_id, e.episode, e.total, e.day, g.first_day, g.last_day)
-        ends = ends.group_by(["person_id", "episode"]).agg(
-            phq9_baseline=ends.total.min(where=ends.day == ends.first_day),
-            phq9_latest=ends.total.max(where=ends.day == ends.last_day),
-        )
-        o = g.join(ends, [g.person_id == ends.person_id, g.episode == ends.episode]).select(
-            g.person_id,
-            g.episode,
-            g.phq9_count,
-            ends.phq9_baseline,
-            ends.phq9_latest,
-            g.index_date,
+        # the highest of the last day.
+        o = o.select(
+            "person_id",
+            "episode",
+            "phq9_count",
+            "index_date",
+            phq9_baseline=self._total_of(o.first, o.first_day),
+            phq9_latest=self._total_of(o.last, o.last_day),
         )
         num, den = self.p.response_fraction
         o = o.mutate(
@@ -686,17 +688,13 @@ class Steps:
             ],
         ).select(due.person_id, due.episode, m.day, m.total)
         # The last total of the window: of several on its last day, the highest.
-        f = f.mutate(
-            last=ibis.row_number().over(
-                ibis.window(
-                    group_by=[f.person_id, f.episode], order_by=[f.day.desc(), f.total.desc()]
-                )
-            )
+        f = f.group_by(["person_id", "episode"]).agg(
+            last_day=f.day.max(), last=self._day_and_total(f.day, f.total).max()
         )
-        f = f.filter(f.last == 0).select(
+        f = f.select(
             "person_id",
             "episode",
-            remission_12m=f.total <= self.p.phq9_remission_max,
+            remission_12m=self._total_of(f.last, f.last_day) <= self.p.phq9_remission_max,
         )
         out = o.left_join(f, [o.person_id == f.person_id, o.episode == f.episode]).select(
             o, remission_12m=f.remission_12m
