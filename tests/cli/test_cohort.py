@@ -623,13 +623,50 @@ def test_a_standalone_cluster_gives_the_embedded_engines_results(
     synthetic, default_run, tmp_path, standalone_master
 ):
     """``--spark-master spark://...``: the cluster registers the run and its executors read
-    the data; the results are DuckDB's."""
-    result = run_on_spark(synthetic, tmp_path, standalone_master)
+    the data, named by URL as a cluster's data is (``hdfs://``, ``s3a://``; here
+    ``file://``); the results are DuckDB's."""
+    spark = ("--engine", "spark", "--spark-master", standalone_master)
+    data = ("--data", synthetic.as_uri())
+    result = cli("cohort", "run", *spark, *data, "--out", str(tmp_path / "x.parquet"))
     assert result.returncode == 0, result.stderr
     assert "400 persons" in result.stderr
     ours, embedded = pq.read_table(tmp_path / "x.parquet"), pq.read_table(default_run[1])
     assert ours.column_names == embedded.column_names
     assert ours.to_pylist() == embedded.to_pylist()
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (
+            "file:///no/such/folder",
+            "java.io.FileNotFoundException: File file:/no/such/folder does not exist",
+        ),
+        (
+            "nosuch://x/omop",
+            "org.apache.hadoop.fs.UnsupportedFileSystemException: No FileSystem for scheme "
+            '"nosuch"',
+        ),
+    ],
+)
+def test_a_data_url_spark_cannot_read_is_named_with_its_reason(tmp_path, data, reason):
+    result = cli(
+        "cohort", "run", "--engine", "spark", "--data", data, "--out", str(tmp_path / "x.parquet")
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f'error: --data: got "{data}"; expected a folder of OMOP Parquet files ({reason})'
+    )
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_a_data_url_is_for_spark_only(tmp_path, synthetic):
+    out = str(tmp_path / "x.parquet")
+    result = cli("cohort", "run", "--data", synthetic.as_uri(), "--out", out)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f'error: --data: got "{synthetic.as_uri()}"; expected a folder of OMOP Parquet files'
+    )
 
 
 def test_a_port_that_is_not_a_spark_master_is_given_up_after_the_registration_time(

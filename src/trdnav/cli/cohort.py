@@ -89,13 +89,13 @@ def _runner(engine: Engine, data: str, schema: str, spark_master: str) -> Runner
                 [Problem("--data", data, "a postgresql:// URL with --engine postgres")]
             )
         return PostgresRunner(data, schema=schema)
+    if engine == "spark":
+        from trdnav.cohort.spark_runner import SparkRunner, is_url
+
+        return SparkRunner(data if is_url(data) else Path(data), master=spark_master)
     folder = Path(data)
     if not folder.is_dir():
         raise InputError([Problem("--data", data, "a folder of OMOP Parquet files")])
-    if engine == "spark":
-        from trdnav.cohort.spark_runner import SparkRunner
-
-        return SparkRunner(folder, master=spark_master)
     from trdnav.cohort.duckdb_runner import DuckDBRunner
 
     return DuckDBRunner(folder)
@@ -105,7 +105,10 @@ def _runner(engine: Engine, data: str, schema: str, spark_master: str) -> Runner
 def cohort_run(
     data: Annotated[
         str,
-        typer.Option(help="Folder of OMOP Parquet tables, or a postgresql:// URL."),
+        typer.Option(
+            help="Folder of OMOP Parquet tables (with --engine spark also a URL its file "
+            "systems read: hdfs://, s3a://...), or a postgresql:// URL."
+        ),
     ],
     out: Annotated[Path, typer.Option(help="Per-person results (Parquet).")],
     engine: Annotated[Engine, typer.Option(help="Where to run.")] = "duckdb",

@@ -31,7 +31,7 @@ from trdnav.cohort.duckdb_runner import parquet_path
 from trdnav.cohort.runner import Runner
 from trdnav.errors import InputError, Problem
 
-__all__ = ["SparkRunner", "ensure_java_home", "java_problem", "spark_session"]
+__all__ = ["SparkRunner", "ensure_java_home", "is_url", "java_problem", "spark_session"]
 
 
 def ensure_java_home() -> None:
@@ -367,28 +367,80 @@ def _session_for(master: str) -> Any:
     return session
 
 
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(data: str) -> bool:
+    """Whether ``--data`` names its folder by URL (``hdfs://``, ``s3a://``, ``file://``...)."""
+    return bool(_URL.match(data))
+
+
+class _HadoopFolder:
+    """A data folder named by URL, seen through the Hadoop file system Spark reads it with
+    (the cluster's configuration and connectors decide which schemes work)."""
+
+    def __init__(self, session: Any, url: str) -> None:
+        self.url = url.rstrip("/")
+        self._path = session._jvm.org.apache.hadoop.fs.Path
+        try:
+            root = self._path(self.url)
+            self._fs = root.getFileSystem(session._jsc.hadoopConfiguration())
+            folder = self._fs.getFileStatus(root).isDirectory()
+        except Exception as exc:  # py4j's Java errors: no such file system, path or access
+            expected = f"{_FOLDER_EXPECTED} ({_java(exc)})"
+            raise InputError([Problem("--data", url, expected)]) from None
+        if not folder:
+            raise InputError([Problem("--data", url, f"{_FOLDER_EXPECTED} (it is a file)")])
+
+    def table_path(self, table: str) -> str | None:
+        """The Parquet file or folder of an OMOP table, or None."""
+        single = f"{self.url}/{table}.parquet"
+        if self._fs.isFile(self._path(single)):
+            return single
+        many = f"{self.url}/{table}"
+        found = self._fs.globStatus(self._path(f"{many}/*.parquet"))
+        return many if found else None
+
+
+_FOLDER_EXPECTED = "a folder of OMOP Parquet files"
+
+
+def _java(exc: Exception) -> str:
+    """A Java exception's own message (py4j wraps it in its call's description)."""
+    java = getattr(exc, "java_exception", None)
+    return str(java.toString()) if java is not None else _reason(exc)
+
+
 class SparkRunner(Runner):
     name = "spark"
 
-    def __init__(self, folder: Path, *, session: Any = None, master: str = "local[*]") -> None:
-        if not folder.is_dir():
-            raise InputError([Problem("--data", str(folder), "a folder of OMOP Parquet files")])
-        self.folder = folder
+    def __init__(self, data: Path | str, *, session: Any = None, master: str = "local[*]") -> None:
+        """``data``: a local folder, or a URL Spark's file systems read (``hdfs://...``,
+        ``s3a://...``), which every executor of a cluster can reach."""
+        url = str(data) if isinstance(data, str) and is_url(data) else None
+        if url is None and not Path(data).is_dir():
+            raise InputError([Problem("--data", str(data), _FOLDER_EXPECTED)])
+        self.location = url or str(data)
         self.session = session or _session_for(master)
+        self._hadoop = _HadoopFolder(self.session, url) if url else None
         self.con = ibis.pyspark.connect(self.session)
         self._kept: list[Any] = []
         self._tables = 0
 
     def no_person_table(self) -> Problem:
         return Problem(
-            "--data", str(self.folder), "a folder holding person.parquet or person/*.parquet"
+            "--data", self.location, "a folder holding person.parquet or person/*.parquet"
         )
 
     def raw(self, table: str) -> ir.Table | None:
-        path = parquet_path(self.folder, table)
+        if self._hadoop is not None:
+            path = self._hadoop.table_path(table)
+        else:
+            local = parquet_path(Path(self.location), table)
+            path = local.removesuffix("/*.parquet") if local else None
         if path is None:
             return None
-        return self.con.read_parquet(path.removesuffix("/*.parquet"), table_name=f"omop_{table}")
+        return self.con.read_parquet(path, table_name=f"omop_{table}")
 
     def execute(self, expr: ir.Table) -> pa.Table:
         """Collect through Arrow (no pandas), with the types the definition declares."""
