@@ -348,7 +348,7 @@ def _session_for(master: str) -> Any:
         if master.startswith("spark://"):
             deadline.start()
         session = spark_session(master)
-        if not output.release():
+        if not output.release():  # the deadline ended the JVM as the session started
             raise RuntimeError("stopped")
     except Exception as exc:  # Spark's start-up errors: Java was checked above
         if output.stopped:
