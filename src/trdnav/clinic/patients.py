@@ -23,7 +23,7 @@ from trdnav.clinic import audit
 from trdnav.clinic.actor import Actor
 from trdnav.clinic.assessment_cache import AssessmentCache, AssessmentKey
 from trdnav.core.assessment import Assessment, assess
-from trdnav.core.history import PatientHistory
+from trdnav.core.history import FHIR_ID_LENGTH, PatientHistory
 from trdnav.core.intake import check_as_of, parse_history, stored_history
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import (
@@ -38,7 +38,6 @@ from trdnav.store import history_rows
 from trdnav.store.database import Store
 from trdnav.store.history_rows import ITEM_KINDS, ItemKind
 from trdnav.store.tables import (
-    FHIR_ID_LENGTH,
     Course,
     FhirResource,
     Note,

@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "FHIR_ID",
     "FHIR_ID_EXPECTED",
+    "FHIR_ID_LENGTH",
     "MAX_SESSIONS",
     "MRN_LENGTH",
     "NAME_LENGTH",
@@ -51,10 +52,12 @@ __all__ = [
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+FHIR_ID_LENGTH = 64
+"""The longest FHIR id (FHIR's own limit), so also the longest patient id."""
+FHIR_ID = re.compile(rf"[A-Za-z0-9\-.]{{1,{FHIR_ID_LENGTH}}}")
 """FHIR's ``id`` datatype (use with ``fullmatch``): a patient id is one, so that it is
 exported as is, names a URL path segment without escaping, and is valid in a header."""
-FHIR_ID_EXPECTED = "a FHIR id: 1 to 64 letters, digits, '-' or '.'"
+FHIR_ID_EXPECTED = f"a FHIR id: 1 to {FHIR_ID_LENGTH} letters, digits, '-' or '.'"
 
 SEX_LENGTH = 32
 """The longest ``patient.sex`` (what the database keeps of it)."""
@@ -93,7 +96,8 @@ def _fhir_id(value: Any, info: ValidationInfo) -> Any:
     """Accept a FHIR id (surrounding spaces stripped); nothing else, except from storage."""
     if isinstance(value, str) and FHIR_ID.fullmatch(value.strip()):
         return value.strip()
-    if isinstance(value, str) and info.context == STORED and 1 <= len(value.strip()) <= 64:
+    stored = info.context == STORED
+    if isinstance(value, str) and stored and 1 <= len(value.strip()) <= FHIR_ID_LENGTH:
         return value.strip()
     if isinstance(value, str):
         raise PydanticCustomError("fhir_id", FHIR_ID_EXPECTED)
@@ -137,7 +141,12 @@ RecordId = Annotated[
     str,
     BeforeValidator(_fhir_id),
     WithJsonSchema(
-        {"type": "string", "minLength": 1, "maxLength": 64, "pattern": f"^{FHIR_ID.pattern}$"}
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": FHIR_ID_LENGTH,
+            "pattern": f"^{FHIR_ID.pattern}$",
+        }
     ),
 ]
 PatientName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NAME_LENGTH)]

@@ -37,14 +37,19 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from trdnav.core.course_templates import PHASE_NAME_LENGTH
 from trdnav.core.facts import ID_LENGTH
-from trdnav.core.history import MRN_LENGTH, NAME_LENGTH, PSYCHOTHERAPY_TYPE_LENGTH, SEX_LENGTH
+from trdnav.core.history import (
+    FHIR_ID_LENGTH,
+    MRN_LENGTH,
+    NAME_LENGTH,
+    PSYCHOTHERAPY_TYPE_LENGTH,
+    SEX_LENGTH,
+)
 from trdnav.core.knowledge import INSTRUMENT_ID_LENGTH
 from trdnav.settings import ISSUER_LENGTH
 
 __all__ = [
     "CLINIC_NAME_LENGTH",
     "EMAIL_LENGTH",
-    "FHIR_ID_LENGTH",
     "JTI_LENGTH",
     "PLAN_REASON_LENGTH",
     "REMOTE_ADDR_LENGTH",
@@ -91,9 +96,6 @@ PLAN_REASON_LENGTH = 200
 """The longest reason a version of a course plan keeps."""
 JTI_LENGTH = 255
 """The longest CDS client JWT id kept to refuse replays."""
-FHIR_ID_LENGTH = 64
-"""The longest FHIR resource id (FHIR's own limit for ``id``) and resource type kept with a
-stored FHIR resource."""
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -177,7 +179,7 @@ class Patient(Base):
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
-    id: Mapped[str] = mapped_column(String(64))
+    id: Mapped[str] = mapped_column(String(FHIR_ID_LENGTH))
     mrn: Mapped[str | None] = mapped_column(String(MRN_LENGTH))
     name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     birth_date: Mapped[date] = mapped_column(Date)
@@ -311,7 +313,7 @@ class AuditEvent(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     user_email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
     action: Mapped[str] = mapped_column(String(64))
-    patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    patient_id: Mapped[str | None] = mapped_column(String(FHIR_ID_LENGTH), index=True)
     resource: Mapped[str | None] = mapped_column(String(128))
     detail: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     remote_addr: Mapped[str | None] = mapped_column(String(REMOTE_ADDR_LENGTH))
