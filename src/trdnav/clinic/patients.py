@@ -699,7 +699,7 @@ def revalidate(
     if head:
         problems = [
             Problem(p.path[len(head) :].lstrip(".") or "(item)", p.value, p.expected, p.missing)
-            if p.path.startswith(head)
+            if _touches(p.path, [head])
             else p
             for p in problems
         ]
