@@ -4,6 +4,9 @@ no overlapping bars or labels, escaping."""
 import xml.etree.ElementTree as ET
 from datetime import date
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from trdnav.web.timeline import STYLES, Bar, Marker, timeline
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -69,3 +72,19 @@ def test_records_before_the_episode_are_faded():
     rect = bars(root)[0].find(f"{SVG}rect")
     assert rect.get("opacity") == "0.45"
     assert "not counted" in bars(root)[0].find(f"{SVG}title").text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    days=st.lists(st.dates(), min_size=1, max_size=4),
+    ongoing=st.booleans(),
+)
+def test_any_dates_the_calendar_holds_are_drawn(days, ongoing):
+    """Dates at the ends of the calendar (a year typed as 0050, or 9999) once padded the
+    axis past year 1 or 9999: the patient's page and reports answered 500 from then on."""
+    first, last = min(days), max(days)
+    items = [Bar("Medication", "sertraline", first, None if ongoing else last, "failed")]
+    svg = timeline(items, start=first, end=last)
+    root = ET.fromstring(svg)
+    ticks = [line for line in root.iter(f"{SVG}line") if line.get("stroke") == "#cfd8dc"]
+    assert len(ticks) <= 8  # evenly spaced months or years, however long the span

@@ -46,24 +46,38 @@ def title(value: str) -> str:
     return f"<title>{esc(value)}</title>"
 
 
-def _add_months(day: date, months: int) -> date:
+_LAST_MONTH = date.max.year * 12 + date.max.month - 1
+
+
+def _add_months(day: date, months: int) -> date | None:
+    """The first day of the month ``months`` after ``day``'s, or None past the calendar's
+    end (9999-12)."""
     index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
+    return date(index // 12, index % 12 + 1, 1) if index <= _LAST_MONTH else None
+
+
+def _month_step(span: int, most: int) -> int:
+    """Months between ticks: a step of the list, else whole years, so that a span of
+    ``span`` months has at most ``most`` ticks."""
+    for step in (1, 2, 3, 4, 6, 12, 24, 36, 60):
+        if span // step + 1 <= most:
+            return step
+    years = -(-span // (12 * max(1, most - 1)))  # rounded up
+    return 12 * years
 
 
 def month_ticks(first: date, last: date, most: int = 7) -> list[date]:
     """First days of months between two dates, evenly spaced, at most ``most`` of them."""
     start = _add_months(first, 1) if first.day > 1 else first
+    if start is None:
+        return []
     span = (last.year - start.year) * 12 + last.month - start.month
     if span < 0:
         return []
-    for step in (1, 2, 3, 4, 6, 12, 24, 36, 60):
-        if span // step + 1 <= most:
-            break
-    first_tick = _add_months(start, (-(start.month - 1)) % step)
+    step = _month_step(span, most)
     ticks = []
-    current = first_tick
-    while current <= last:
+    current = _add_months(start, (-(start.month - 1)) % step)
+    while current is not None and current <= last:
         if current >= first:
             ticks.append(current)
         current = _add_months(current, step)
@@ -89,7 +103,10 @@ class DateAxis:
         found = sorted(days)
         first, last = found[0], found[-1]
         margin = max(pad, (last - first).days // 20)
-        return cls(first - timedelta(days=margin), last + timedelta(days=margin), left, right)
+        # the padding stops at the ends of the calendar (years 1 and 9999)
+        before = min(margin, (first - date.min).days)
+        after = min(margin, (date.max - last).days)
+        return cls(first - timedelta(days=before), last + timedelta(days=after), left, right)
 
     def x(self, day: date) -> float:
         span = max(1, (self.last - self.first).days)
