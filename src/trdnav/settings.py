@@ -46,6 +46,7 @@ __all__ = [
     "SettingSpec",
     "Settings",
     "holiday_problem",
+    "is_time_zone",
     "load_settings",
     "option_of",
     "settings_markdown",
@@ -232,6 +233,16 @@ def trial_days_problem(days: int, kb: KnowledgeBase) -> str | None:
     )
 
 
+def is_time_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone this machine knows (Europe/London). A name is
+    looked up as a file: one too long for a file name is no zone either."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
 def holiday_problem(country: str | None, subdivision: str | None) -> tuple[str, str] | None:
     """What is wrong with a holiday country and subdivision, as the ``holidays`` library
     reads them: ``(field, expected)``, or None when its calendar can be had."""
@@ -330,11 +341,8 @@ class Settings(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
-        if value:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError("expected an IANA time zone such as Europe/London") from None
+        if value and not is_time_zone(value):
+            raise ValueError("expected an IANA time zone such as Europe/London")
         return value
 
     def today(self, zone: str | None = None) -> date:

@@ -25,6 +25,22 @@ def test_a_clinics_holiday_settings_are_checked_where_they_are_set():
     assert validate_clinic_settings({"holiday_country": "GB", "holiday_subdivision": "ENG"})
 
 
+@pytest.mark.parametrize(
+    "zone", ["x" * 10_000, "Europe/" + "x" * 300, "a\x00b", "/etc/localtime", "../zoneinfo", ""]
+)
+def test_a_time_zone_is_a_known_zone_name_whatever_the_text(zone):
+    """A name is looked up as a file: one longer than a file name was a server error."""
+    with pytest.raises(InputError) as exc:
+        validate_clinic_settings({"timezone": zone})
+    [problem] = exc.value.problems
+    assert (problem.path, problem.expected) == (
+        "timezone",
+        "an IANA time zone such as Europe/London",
+    )
+    with pytest.raises(InputError, match="IANA time zone"):
+        load_settings(environ={"TRDNAV_TIMEZONE": zone or "x" * 10_000})
+
+
 def test_a_stored_setting_that_does_not_fit_is_an_input_error_when_the_calendar_is_read():
     settings = load_settings({"holiday_subdivision": "CA"}, environ={})
     # the server's subdivision is one of the server's country, not of the clinic's own

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import holidays
 import icalendar
@@ -18,7 +18,7 @@ import icalendar
 from trdnav.core.course_templates import WEEKDAYS
 from trdnav.core.scheduling import WorkCalendar
 from trdnav.errors import InputError, Problem
-from trdnav.settings import Settings, holiday_problem
+from trdnav.settings import Settings, holiday_problem, is_time_zone
 
 __all__ = ["ClinicCalendar", "course_ical", "validate_clinic_settings"]
 
@@ -95,10 +95,9 @@ def validate_clinic_settings(values: Mapping[str, Any]) -> dict[str, Any]:
         if key not in CLINIC_KEYS:
             problems.append(Problem(key, value, f"one of {', '.join(CLINIC_KEYS)}"))
         elif key == "timezone":
-            try:
-                ZoneInfo(str(value))
+            if is_time_zone(str(value)):
                 clean[key] = str(value)
-            except (ZoneInfoNotFoundError, ValueError):
+            else:
                 problems.append(Problem(key, value, "an IANA time zone such as Europe/London"))
         elif key == "holiday_country":
             if value is not None and not isinstance(value, str):
