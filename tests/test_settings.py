@@ -44,6 +44,31 @@ def test_bad_values_name_the_setting(tmp_path):
         load_settings(config_file=unknown, environ={})
 
 
+def test_a_settings_file_is_read_whole_or_refused(tmp_path):
+    """Settings beside a [trdnav] table were ignored unseen: a clinical setting (the
+    adequate trial length) then changed no result; a file that is not one was a crash."""
+    table = tmp_path / "table.toml"
+    table.write_text("[trdnav]\nadequate_trial_days = 56\n", encoding="utf-8")
+    assert load_settings(config_file=table, environ={}).adequate_trial_days == 56
+    beside = tmp_path / "beside.toml"
+    beside.write_text("adequate_trial_days = 120\n[trdnav]\ntoken_minutes = 60\n", "utf-8")
+    with pytest.raises(InputError) as info:
+        load_settings(config_file=beside, environ={})
+    [problem] = info.value.problems
+    assert (problem.path, problem.value) == (f"{beside}: adequate_trial_days", 120)
+    assert "inside the [trdnav] table" in problem.expected
+    scalar = tmp_path / "scalar.toml"
+    scalar.write_text('trdnav = "x"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"a table of settings \(\[trdnav\]\)"):
+        load_settings(config_file=scalar, environ={})
+    with pytest.raises(InputError, match="a TOML file"):
+        load_settings(config_file=tmp_path, environ={})  # a folder
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe")
+    with pytest.raises(InputError, match="a TOML file in UTF-8"):
+        load_settings(config_file=binary, environ={})
+
+
 def test_bad_values_name_the_option_they_came_from():
     """A value given as a command-line option is named by that option; the others by the
     setting (also when an option gave another value)."""

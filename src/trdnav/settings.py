@@ -358,10 +358,28 @@ def _from_file(path: Path) -> dict[str, Any]:
             data = tomllib.load(handle)
     except FileNotFoundError:
         raise InputError([Problem("--config", str(path), "an existing TOML file")]) from None
+    except OSError as exc:  # a folder, a file it may not read
+        reason = exc.strerror or type(exc).__name__
+        raise InputError([Problem("--config", str(path), f"a TOML file ({reason})")]) from None
+    except UnicodeDecodeError:
+        raise InputError([Problem("--config", str(path), "a TOML file in UTF-8")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError([Problem(str(path), str(exc), "valid TOML")]) from None
-    section = data.get("trdnav", data)
-    return dict(section) if isinstance(section, Mapping) else {}
+    if "trdnav" not in data:
+        return data
+    # With a [trdnav] table, the settings are there: a setting beside it would be ignored
+    # unseen (and a clinical setting, such as adequate_trial_days, change the results).
+    section = data["trdnav"]
+    problems = [
+        Problem(f"{path}: {key}", value, "a setting inside the [trdnav] table (the file has one)")
+        for key, value in data.items()
+        if key != "trdnav"
+    ]
+    if not isinstance(section, Mapping):
+        problems.insert(0, Problem(f"{path}: trdnav", section, "a table of settings ([trdnav])"))
+    if problems:
+        raise InputError(problems)
+    return dict(section)
 
 
 def option_of(name: str) -> str:
@@ -425,7 +443,8 @@ def settings_markdown() -> str:
         "# Settings",
         "",
         "Precedence, lowest first: default, TOML file (`--config` or `TRDNAV_CONFIG`, keys at",
-        "the top level or under `[trdnav]`), environment variable, command-line option.",
+        "the top level, or all of them under `[trdnav]`), environment variable, command-line",
+        "option.",
         "An error names a value given as a command-line option by the option (`--era-gap-days`),",
         "any other by the setting (`settings.era_gap_days`).",
         "",
