@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from trdnav import json_text
 from trdnav.core.assessment import Assessment, assess
 from trdnav.core.history import PatientHistory
 from trdnav.core.intake import parse_history
@@ -86,10 +87,13 @@ def read_json_document(source: str | Path, *, fhir_max_mb: int | None = None) ->
     except UnicodeDecodeError:
         raise InputError([Problem("FILE", name, "UTF-8 encoded JSON")]) from None
     try:
-        return json.loads(text)
+        return json_text.loads(text)
     except json.JSONDecodeError as exc:
         where = f"(line {exc.lineno}, column {exc.colno})"
         raise InputError([Problem(f"{name} {where}", exc.msg, "valid JSON")]) from None
+    except json_text.TooDeep as exc:
+        expected = f"JSON nested at most {json_text.MAX_DEPTH} levels"
+        raise InputError([Problem(name, str(exc), expected)]) from None
 
 
 def assess_document(

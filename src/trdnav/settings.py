@@ -9,7 +9,6 @@ command line. ``docs/settings.md`` is generated from this table and a test keeps
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 import tomllib
@@ -33,6 +32,7 @@ from pydantic import (
     field_validator,
 )
 
+from trdnav import json_text
 from trdnav.core.intake import problems_from_validation_error
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.core.rule_params import AdequacyParams
@@ -210,8 +210,8 @@ def _json_object(value: Any) -> Any:
     """An object given as JSON text (from the environment) is parsed."""
     if isinstance(value, str):
         try:
-            return json.loads(value) if value.strip() else {}
-        except json.JSONDecodeError:
+            return json_text.loads(value) if value.strip() else {}
+        except ValueError:  # not JSON, or nested too deeply
             raise ValueError("expected a JSON object") from None
     return value
 

@@ -317,10 +317,11 @@ def test_import_goes_on_after_a_file_that_fails_and_names_every_file(db, tmp_pat
     doc["medication_trials"][0]["daily_dose_mg"] = -40
     invalid.write_text(json.dumps(doc))
     missing = tmp_path / "missing.json"
+    deep = tmp_path / "deep.json"  # was an internal error that stopped the import there
+    deep.write_text(json.dumps(doc)[:-1] + ', "note": ' + "[" * 2000 + "]" * 2000 + "}")
     later = ROOT / "examples" / "refractory-recurrent.json"
-    result = run(
-        "import", str(first), str(invalid), str(missing), str(later), "--clinic", "North", db=db
-    )
+    files = [str(f) for f in (first, invalid, missing, deep, later)]
+    result = run("import", *files, "--clinic", "North", db=db)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     later_id = json.loads(later.read_text())["id"]
@@ -331,9 +332,11 @@ def test_import_goes_on_after_a_file_that_fails_and_names_every_file(db, tmp_pat
     )
     assert lines[1].startswith(f"error: {invalid}: medication_trials[0].daily_dose_mg: got -40")
     assert lines[2] == f'error: {missing}: FILE: got "{missing}"; expected an existing file'
+    assert lines[3].startswith(f"error: {deep}: ")
+    assert lines[3].endswith("expected JSON nested at most 64 levels")
     assert lines[-1] == (
-        f"error: import: 1 of 4 file(s) imported; not imported (nothing of them stored): "
-        f"{first}, {invalid}, {missing}"
+        f"error: import: 1 of 5 file(s) imported; not imported (nothing of them stored): "
+        f"{first}, {invalid}, {missing}, {deep}"
     )
     path = urlsplit(db).path.removeprefix("/")
     with sqlite3.connect(path) as connection:

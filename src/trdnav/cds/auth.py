@@ -32,6 +32,7 @@ import jwt
 from sqlalchemy import Connection, delete, insert
 from sqlalchemy.exc import IntegrityError
 
+from trdnav import json_text
 from trdnav.clinic import accounts
 from trdnav.errors import NotAuthenticated, NotFound
 from trdnav.settings import CdsClient, Settings
@@ -141,7 +142,7 @@ class KeySets:
             keys = self._parsed.get(version)
             if keys is not None:
                 return keys
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json_text.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise NotAuthenticated(f"the client's JWKS could not be read ({exc})") from None
         keys = _key_set(data)
@@ -173,7 +174,7 @@ class KeySets:
             if source in self._parsed:
                 return self._parsed[source]
             try:
-                data = json.loads(source)
+                data = json_text.loads(source)
             except ValueError as exc:
                 raise NotAuthenticated(f"the client's JWKS is not valid JSON ({exc})") from None
             return self._inline(source, data)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from trdnav import json_text
 from trdnav.errors import InputError, Problem
 
 __all__ = ["CallBody", "read_body", "read_call"]
@@ -37,8 +38,8 @@ class CallBody:
 def read_body(raw: bytes) -> Any:
     """The parsed body (UTF-8, -16 or -32); a body that is not JSON is an :class:`InputError`."""
     try:
-        return json.loads(raw)
-    except ValueError as exc:
+        return json_text.loads(raw)
+    except ValueError as exc:  # TooDeep is one too
         raise InputError([Problem("(body)", None, f"a JSON object ({exc})")]) from None
 
 

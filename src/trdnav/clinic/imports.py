@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from trdnav import json_text
 from trdnav.clinic.actor import Actor
 from trdnav.clinic.fhir import annotated_document
 from trdnav.core.assessment import Assessment, assess
@@ -81,40 +82,19 @@ class Reading:
     """The file as text, when storing reads it again (FHIR)."""
 
 
-MAX_DEPTH = 64
-"""How deeply a file's JSON may nest (a patient history nests 4 levels, a FHIR Bundle rarely
-20): deeper data is refused before anything recurses through it."""
-
-
-def _too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """Whether arrays and objects nest more than ``limit`` levels (without recursing)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, list):
-            if depth > limit:
-                return True
-            stack.extend((child, depth + 1) for child in item)
-    return False
-
-
 def _json(data: bytes) -> tuple[Any, list[Problem]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None, [Problem("file", "(binary)", "UTF-8 encoded JSON")]
-    deep = [Problem("file", "(nested too deeply)", f"JSON nested at most {MAX_DEPTH} levels")]
     try:
-        value = json.loads(text)
+        value = json_text.loads(text)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         return None, [Problem(f"file ({where})", exc.msg, "valid JSON")]
-    except RecursionError:  # nested deeper than the parser goes
-        return None, deep
-    if _too_deep(value):
-        return None, deep
+    except json_text.TooDeep:
+        expected = f"JSON nested at most {json_text.MAX_DEPTH} levels"
+        return None, [Problem("file", "(nested too deeply)", expected)]
     return value, []
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from trdnav import json_text
 from trdnav.errors import InputError, Problem
 from trdnav.fhir.resources import Located
 
@@ -43,12 +44,15 @@ def files_of(paths: Iterable[str | Path], problems: list[Problem]) -> list[Path]
 
 def _json(text: str, where: str, problems: list[Problem]) -> Any:
     try:
-        return json.loads(text)
+        return json_text.loads(text)
     except json.JSONDecodeError as exc:
         problems.append(
             Problem(f"{where} (line {exc.lineno}, column {exc.colno})", exc.msg, "valid JSON")
         )
-        return None
+    except json_text.TooDeep as exc:
+        expected = f"JSON nested at most {json_text.MAX_DEPTH} levels"
+        problems.append(Problem(where, str(exc), expected))
+    return None
 
 
 def ndjson_resources(path: Path, problems: list[Problem]) -> Iterator[Located]:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from trdnav import json_text
 from trdnav.api.bodies import read_limited
 from trdnav.api.deps import ActorDep, StateDep
 from trdnav.api.routes.patients import AsOf, patient_location
@@ -53,8 +54,8 @@ async def _body(request: Request, max_mb: int) -> Any:
         "import bulk data from NDJSON files with trdnav import",
     )
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json_text.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, json_text.TooDeep) as exc:
         raise InputError([Problem("(body)", str(exc), "a FHIR document in JSON")]) from None
 
 
