@@ -100,9 +100,9 @@ def test_a_body_that_is_not_sent_as_json_is_refused(api, example_doc, content_ty
 
 
 def test_values_json_cannot_hold_are_shown_as_strings(api):
-    response = api.post("/patients", content=b'{"id": NaN, "as_of": [Infinity]}', headers=JSON)
+    response = api.post("/patients", content=b'{"id": NaN, "patient": [Infinity]}', headers=JSON)
     assert invalid(response, "id")["value"] == "NaN"
-    assert invalid(response, "as_of")["value"] == ["Infinity"]
+    assert invalid(response, "patient")["value"] == ["Infinity"]
 
 
 def test_text_with_an_unpaired_surrogate_is_refused_and_shown_escaped(api, example_doc):

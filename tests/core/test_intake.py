@@ -173,6 +173,26 @@ def test_onset_after_as_of_and_birth_after_as_of(kb, history):
     assert "on or before as_of" in found["patient.birth_date"].expected
 
 
+def test_records_before_the_birth_date_are_errors_except_as_stored(kb, history, trial):
+    """A year mistyped (0050) once stored a record that nothing counted, and whose date
+    broke the patient's timeline; a record stored before the rule is still read."""
+    doc = history(
+        patient={"birth_date": "1980-01-01"},
+        medication_trials=[trial("sertraline", 100, "0050-06-15", None)],
+        psychotherapy=[{"type": "CBT", "start": "1979-12-31", "sessions": 4}],
+        procedures=[{"type": "ECT", "start": "1980-01-01", "sessions": 6, "response": "none"}],
+        measurements=[{"instrument": "PHQ-9", "date": "0001-01-01", "items": [1] * 9}],
+    )
+    found = problems(kb, doc)
+    expected = "a date on or after the birth date (1980-01-01)"
+    assert {path: p.expected for path, p in found.items()} == {
+        "medication_trials[0].start": expected,
+        "psychotherapy[0].start": expected,
+        "measurements[0].date": expected,
+    }
+    assert len(parse_history(doc, kb, stored=True).medication_trials) == 1
+
+
 @pytest.mark.parametrize("doc", [None, [], "text", 3])
 def test_the_document_must_be_an_object(kb, doc):
     assert "(document)" in problems(kb, doc)

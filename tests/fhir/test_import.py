@@ -388,3 +388,22 @@ def test_long_labels_are_shortened_and_the_report_says_so(new_chart, import_char
             for n in (2, 3)
         ],
     ]
+
+
+def test_records_dated_after_the_import_date_are_left_out_and_named(chart, import_chart):
+    """The import date is the assessment's: a later record (a mistyped year, a planned
+    date) would be stored and never counted, so it is left out where the report says so."""
+    chart.condition("F33.1", onset="2024-01-10")
+    chart.statement("sertraline", 150, "2024-02-01", "2024-04-15", rxnorm="36437")
+    chart.statement("bupropion", 300, "2062-02-01", None, rxnorm="42347")
+    chart.phq9_response("2024-04-01", [1, 1, 1, 1, 1, 1, 1, 1, 0])
+    chart.phq9_response("2062-04-01", [3, 3, 3, 3, 3, 3, 3, 3, 3])
+    chart.procedure("90870", performed="2062-03-01")
+    got = only(import_chart(chart))
+    h = got.history
+    assert [t.drug for t in h.medication_trials] == ["sertraline"]
+    assert [m.date.isoformat() for m in h.measurements] == ["2024-04-01"]
+    assert h.procedures == []
+    later = "dated after the import date (2025-06-01): not imported"
+    ignored = {g["resource_type"]: g["count"] for g in got.report.ignored() if g["reason"] == later}
+    assert ignored == {"MedicationStatement": 1, "QuestionnaireResponse": 1, "Procedure": 1}

@@ -31,9 +31,10 @@ from sqlalchemy import select
 from trdnav import json_text
 from trdnav.clinic.actor import Actor
 from trdnav.clinic.fhir import annotated_document
+from trdnav.clinic.patients import TODAY
 from trdnav.core.assessment import Assessment, assess
 from trdnav.core.history import PatientHistory
-from trdnav.core.intake import parse_history
+from trdnav.core.intake import dated_after, parse_history
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import InputError, Problem
 from trdnav.fhir.codes import FhirCodes
@@ -224,6 +225,8 @@ def preview_import(
             history = parse_history(document, kb)
         except InputError as exc:
             problems += exc.problems
+        if history is not None:
+            problems += dated_after(history, TODAY)
         patient_id = document.get("id")
         if isinstance(patient_id, str) and _taken(store, actor, patient_id.strip()):
             problems.append(

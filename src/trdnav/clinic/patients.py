@@ -24,7 +24,13 @@ from trdnav.clinic.actor import Actor
 from trdnav.clinic.assessment_cache import AssessmentCache, AssessmentKey
 from trdnav.core.assessment import Assessment, assess
 from trdnav.core.history import FHIR_ID_LENGTH, PatientHistory
-from trdnav.core.intake import check_as_of, parse_history, stored_history
+from trdnav.core.intake import (
+    check_as_of,
+    dated_after,
+    parse_history,
+    records_before_birth,
+    stored_history,
+)
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import (
     Conflict,
@@ -178,6 +184,9 @@ def get_patient(
         audit.record(session, actor, "patient.read", patient_id=patient.id)
         return patient_view(patient)
 
+
+TODAY = "today"
+"""How a clinic's records name their ``as_of`` in a problem: a record is stored as of today."""
 
 AS_OF_PARAMETER = "query.as_of"
 """Where a refused ``as_of`` is reported: the date a read is asked for is a query parameter."""
@@ -607,10 +616,14 @@ def import_patient(
 def prepared_history(document: Any, kb: KnowledgeBase, today: date) -> PatientHistory:
     """A document to import, validated, as of today (``id`` made when it has none)."""
     if isinstance(document, dict):
-        document = {"as_of": today.isoformat(), **document}
+        # ``as_of`` is today's: a date sent with the document is ignored, as documented
+        document = {**document, "as_of": today.isoformat()}
         document.setdefault("id", uuid.uuid4().hex[:16])
     history = parse_history(document, kb)
-    return history.model_copy(update={"as_of": today})
+    late = dated_after(history, TODAY)
+    if late:
+        raise InputError(late)
+    return history
 
 
 def insert_patient(
@@ -682,17 +695,24 @@ def revalidate(
     head = f"{item[0]}[{item[1]}]" if item else None
     if head:
         changed = [*changed, head]
-    try:
-        return parse_history(doc, kb)
-    except InputError as exc:
-        strict = exc.problems
     problems: list[Problem] = []
     history = None
     try:
-        history = parse_history(doc, kb, stored=True)
+        history = parse_history(doc, kb)
     except InputError as exc:
-        problems = list(exc.problems)
-    problems += [p for p in strict if _touches(p.path, changed) and p not in problems]
+        strict = exc.problems
+        try:
+            history = parse_history(doc, kb, stored=True)
+        except InputError as stored_exc:
+            problems = list(stored_exc.problems)
+        problems += [p for p in strict if _touches(p.path, changed) and p not in problems]
+    if history is not None:
+        problems += [p for p in dated_after(history, TODAY) if _touches(p.path, changed)]
+        # a new birth date is checked against every record, as the records against it
+        born = records_before_birth(history)
+        if not _touches("patient.birth_date", changed):
+            born = [p for p in born if _touches(p.path, changed)]
+        problems += [p for p in born if p not in problems]
     if not problems:
         assert history is not None
         return history

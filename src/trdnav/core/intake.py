@@ -10,7 +10,7 @@ condition could hide a contraindication.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from functools import cache
 from types import SimpleNamespace
@@ -36,9 +36,11 @@ from trdnav.errors import InputError, Problem, format_path
 
 __all__ = [
     "check_as_of",
+    "dated_after",
     "parse_history",
     "problems_from_errors",
     "problems_from_validation_error",
+    "records_before_birth",
     "stored_history",
 ]
 
@@ -459,6 +461,8 @@ def parse_history(data: Any, kb: KnowledgeBase, *, stored: bool = False) -> Pati
                 f"a date on or before as_of ({as_of.isoformat()})",
             )
         )
+    if birth is not None and not stored:  # a rule made after records were stored
+        problems.extend(_before_birth(sections, birth))
     if birth is not None and onset is not None and onset < birth:
         problems.append(
             Problem(
@@ -484,6 +488,32 @@ def parse_history(data: Any, kb: KnowledgeBase, *, stored: bool = False) -> Pati
     )
 
 
+_RECORD_DATES = {
+    "medication_trials": "start",
+    "psychotherapy": "start",
+    "procedures": "start",
+    "measurements": "date",
+}
+"""The date of each section's records: a measurement's date, the others' start."""
+
+
+def _before_birth(sections: Mapping[str, Sequence[Any]], birth: date) -> list[Problem]:
+    """A problem for each record dated before the birth date (a year mistyped: 0050)."""
+    expected = f"a date on or after the birth date ({birth.isoformat()})"
+    return [
+        Problem(f"{section}[{index}].{field}", when.isoformat(), expected)
+        for section, field in _RECORD_DATES.items()
+        for index, record in enumerate(sections.get(section, []))
+        if (when := getattr(record, field)) < birth
+    ]
+
+
+def records_before_birth(history: PatientHistory) -> list[Problem]:
+    """A problem for each record of ``history`` dated before the patient's birth date."""
+    sections = {section: getattr(history, section) for section in _RECORD_DATES}
+    return _before_birth(sections, history.patient.birth_date)
+
+
 def check_as_of(as_of: date, onset: date, birth: date, path: str = "as_of") -> None:
     """Raise :class:`InputError` at ``path`` when a stored history is asked for as of a date
     before its episode's onset or the birth date: the rule :func:`parse_history` applies to a
@@ -494,6 +524,21 @@ def check_as_of(as_of: date, onset: date, birth: date, path: str = "as_of") -> N
         raise InputError(
             [Problem(path, as_of.isoformat(), f"a date on or after {what} ({first.isoformat()})")]
         )
+
+
+def dated_after(history: PatientHistory, label: str = "as_of") -> list[Problem]:
+    """A problem for each record that starts after the history's ``as_of``: a measurement's
+    date, a trial's, psychotherapy course's or procedure's start. The assessment leaves such
+    records out, so where ``as_of`` is today (a clinic's records) a later date is a mistake
+    to refuse, not a record to drop unseen (a year mistyped would hide a suicide item).
+    ``label`` names ``as_of`` in the message ("today")."""
+    expected = f"a date on or before {label} ({history.as_of.isoformat()})"
+    return [
+        Problem(f"{section}[{index}].{field}", when.isoformat(), expected)
+        for section, field in _RECORD_DATES.items()
+        for index, record in enumerate(getattr(history, section))
+        if (when := getattr(record, field)) > history.as_of
+    ]
 
 
 def stored_history(data: dict[str, Any], kb: KnowledgeBase) -> PatientHistory:

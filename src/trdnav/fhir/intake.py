@@ -13,7 +13,7 @@ patient.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -184,6 +184,17 @@ class PatientIntake:
         rid = res.get("id") if isinstance(res.get("id"), str) else None
         return _Demographics(src, rid, birth.day if birth else None, gender, name, mrn)
 
+    def _by_as_of(self, start: date, sources: Iterable[Source]) -> bool:
+        """Whether a record starts by the import date; one that starts later (a mistyped
+        year, a planned date) is left out, and the report names its resources: the
+        assessment would not count it, and nothing is stored that is never counted."""
+        if start <= self.ctx.as_of:
+            return True
+        reason = f"dated after the import date ({self.ctx.as_of.isoformat()}): not imported"
+        for source in sources:
+            self.ctx.report.ignore(source.ref.split("/")[0], source.ref, reason)
+        return False
+
     def finish(self, medications: dict[str, Term], patient_id: str | None = None) -> FhirHistory:
         """The history, or :class:`InputError` with every problem of this patient's data."""
         ctx, report = self.ctx, self.ctx.report
@@ -209,6 +220,9 @@ class PatientIntake:
         found_trials = trials(ctx, self.medications, medications)
         found_courses = courses(ctx, self.procedures)
         found_scores = measurements(ctx, self.scores)
+        found_trials = [t for t in found_trials if self._by_as_of(t.start, t.sources)]
+        found_courses = [c for c in found_courses if self._by_as_of(c.start, c.sources)]
+        found_scores = [m for m in found_scores if self._by_as_of(m.day, m.sources)]
         dates = [t.start for t in found_trials] + [c.start for c in found_courses]
         dates += [m.day for m in found_scores]
         episode = decide_episode(ctx, self.conditions, min(dates) if dates else None)
