@@ -202,6 +202,9 @@ def test_list_filters_and_pagination(api, example_doc):
     assert ids(alerts="true") == ["example-acute-risk", "example-stage-2"]
     assert ids(alerts="false") == ["example-refractory"]
     assert ids(q="REFRACT") == ["example-refractory"]
+    # searched as typed: % and _ once matched anything (every patient)
+    assert ids(q="%") == ids(q="_") == ids(q="example_stage") == ids(q="\\") == []
+    assert ids(q="e-stage") == ["example-stage-2"]
     page = api.get("/patients", params={"limit": 2, "offset": 2}).json()
     assert (page["total"], len(page["items"])) == (3, 1)
     bad = api.get("/patients", params={"stage_min": 9, "limit": 0})

@@ -409,12 +409,14 @@ def _filtered(actor: Actor, f: PatientFilters) -> Select[Patient]:
             User.email == f.clinician.strip().lower()
         )
     if f.q:
-        like = f"%{f.q.strip().lower()}%"
+        typed = f.q.strip().lower()
+        # matched as typed: autoescape makes LIKE's wildcards (% and _) plain characters
         stmt = stmt.where(
             or_(
-                func.lower(Patient.name).like(like),
-                func.lower(Patient.mrn).like(like),
-                func.lower(Patient.id).like(like),
+                *(
+                    func.lower(column).contains(typed, autoescape=True)
+                    for column in (Patient.name, Patient.mrn, Patient.id)
+                )
             )
         )
     return stmt
