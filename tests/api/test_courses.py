@@ -173,6 +173,43 @@ def test_session_problems_change_nothing(api, patient):
     assert future.status_code == 422
 
 
+@pytest.mark.parametrize(
+    "delivered_at",
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "0001-01-01T00:10:00+00:30"],
+)
+def test_times_at_the_ends_of_the_calendar_are_refused_not_a_server_error(
+    api, patient, delivered_at
+):
+    """A time that UTC or the course's time zone puts outside years 1 to 9999 was a 500."""
+    course = new_course(api)
+    before = version(api)
+    response = record(api, course, 1, {"status": "missed", "delivered_at": delivered_at})
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["errors"]
+    assert (problem["path"], problem["value"]) == ("delivered_at", delivered_at)
+    assert version(api) == before
+
+
+def test_a_course_starts_on_or_after_the_episode_onset(api, patient):
+    """A start in year 1 was planned (36 sessions nobody could count) and broke the
+    patient's page."""
+    response = api.post(
+        f"{PATIENT}/courses",
+        json={"template": "ect-mwf", "start": "0001-01-01", "reviewed": True},
+        headers={"If-Match": version(api)},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "path": "start",
+            "value": "0001-01-01",
+            "expected": "a date on or after the episode onset (2023-09-01)",
+        }
+    ]
+    assert api.get(f"{PATIENT}/courses").json() == []
+    assert new_course(api, start="2023-09-01")["start"] == "2023-09-01"
+
+
 def test_a_missed_session_shifts_the_rest_and_keeps_the_plan_history(api, patient):
     course = new_course(api, template="ect-mwf", start="2025-12-22")
     assert record(api, course, 1, {"delivered_at": "2025-12-22T08:05"}).status_code == 200

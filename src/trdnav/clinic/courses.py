@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -475,6 +475,12 @@ def create_course(
     with store.transaction() as session:
         patient = load_patient(session, actor, patient_id)
         bump_version(session, patient, if_match)  # the version first: 428 and 412 as usual
+        onset = history_rows.current_episode(patient).onset
+        if start < onset:
+            # a course treats the current episode; an earlier start (a year mistyped)
+            # would plan sessions nothing counts
+            expected = f"a date on or after the episode onset ({onset.isoformat()})"
+            raise InputError([Problem("start", start.isoformat(), expected)])
         running = session.scalars(
             select(Course.id).where(
                 Course.patient_pk == patient.pk,
@@ -612,15 +618,22 @@ def get_course(
 
 def _parse_when(value: Any, course: Course, row: CourseSession) -> datetime:
     zone = ZoneInfo(course.timezone)
-    if value is None:
-        return datetime.combine(row.planned_date, row.planned_time, tzinfo=zone)
+    expected = "a date-time such as 2026-01-05T09:00"
     try:
-        when = datetime.fromisoformat(str(value))
+        if value is None:
+            when = datetime.combine(row.planned_date, row.planned_time, tzinfo=zone)
+        else:
+            when = datetime.fromisoformat(str(value))
+            when = when if when.tzinfo else when.replace(tzinfo=zone)
+        # kept in UTC and shown where the course is given: both must be in the calendar
+        when.astimezone(UTC)
+        when.astimezone(zone)
     except ValueError:
-        raise InputError(
-            [Problem("delivered_at", value, "a date-time such as 2026-01-05T09:00")]
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=zone)
+        raise InputError([Problem("delivered_at", value, expected)]) from None
+    except OverflowError:
+        expected = f"{expected}, from the course start ({course.start_date.isoformat()}) to today"
+        raise InputError([Problem("delivered_at", value, expected)]) from None
+    return when
 
 
 def record_session(
