@@ -84,6 +84,29 @@ def test_query_filters_and_export(clinic, api, example_doc):
         assert actions.count("audit.export") == 3
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-11-28T00:00:00", "offset"),
+        ("2026-11-28", "offset"),
+        ("0001-01-01T00:00:00+01:00", "from year 1 to 9999 in UTC"),
+        ("9999-12-31T23:59:59-01:00", "from year 1 to 9999 in UTC"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/audit", "/audit/export", "/cds/feedback"])
+def test_a_time_without_offset_or_outside_the_calendar_is_refused(clinic, path, value, expected):
+    """Such times were a 500 (and the export a 200 cut short after its header)."""
+    with clinic.client("admin") as admin:
+        for name in ("since", "until") if path.startswith("/audit") else ("since",):
+            response = admin.get(path, params={name: value})
+            assert response.status_code == 422, response.text
+            [problem] = response.json()["errors"]
+            assert (problem["path"], problem["value"]) == (f"query.{name}", value)
+            assert expected in problem["expected"]
+        utc = admin.get(path, params={"since": "2020-01-01T00:00:00+02:00"})
+        assert utc.status_code == 200
+
+
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "POST"])
 def test_nobody_can_edit_the_log_through_the_api(clinic, method):
     with clinic.client("admin") as admin:

@@ -3,6 +3,7 @@ limit, never buffered beyond it; text fields and parameters without NUL characte
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from trdnav.errors import InputError, Problem
 from trdnav.store.database import NUL_EXPECTED
 
-__all__ = ["Text", "read_limited", "refuse_nul_parameters"]
+__all__ = ["Instant", "Text", "read_limited", "refuse_nul_parameters"]
 
 
 def _without_nul(value: str) -> str:
@@ -23,6 +24,21 @@ def _without_nul(value: str) -> str:
 Text = Annotated[str, AfterValidator(_without_nul)]
 """A text field of a request body: a NUL character is never text anyone meant (and
 PostgreSQL cannot store one)."""
+
+
+def _instant(value: datetime) -> datetime:
+    """A moment: a date-time with its offset, in UTC (where the database keeps times)."""
+    if value.tzinfo is None:
+        raise ValueError("expected a date-time with its offset, such as 2026-01-05T09:00:00Z")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("expected a date-time from year 1 to 9999 in UTC") from None
+
+
+Instant = Annotated[datetime, AfterValidator(_instant)]
+"""A query's moment (``since``, ``until``): without an offset it could mean any of a day's
+hours, and the stored times it is compared with are UTC."""
 
 
 async def refuse_nul_parameters(request: Request) -> None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from trdnav.api.bodies import Text
+from trdnav.api.bodies import Instant, Text
 from trdnav.api.deps import ActorDep, StateDep
 from trdnav.clinic import accounts, audit
 from trdnav.store.tables import User
@@ -87,8 +87,8 @@ def query_audit(
     patient_id: Annotated[str | None, Query(max_length=64)] = None,
     user: Annotated[str | None, Query(max_length=254, description="e-mail")] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> list[dict[str, Any]]:
@@ -107,8 +107,8 @@ def export_audit(
     state: StateDep,
     format: Literal["csv", "jsonl"] = "csv",
     patient_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
 ) -> StreamingResponse:
     rows: Iterator[str] = audit.export(
         state.store, actor, _query(patient_id, None, None, since, until, 0, 0), format

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine
-from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -21,7 +20,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response as StarletteResponse
 
-from trdnav.api.bodies import read_limited
+from trdnav.api.bodies import Instant, read_limited
 from trdnav.api.deps import ActorDep, StateDep
 from trdnav.api.state import AppState
 from trdnav.cds import feedback as cds_feedback
@@ -260,7 +259,7 @@ def feedback_report(
     state: StateDep,
     service: Annotated[str | None, Query(max_length=64)] = None,
     outcome: Literal["accepted", "overridden"] | None = None,
-    since: datetime | None = None,
+    since: Instant | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> list[dict[str, Any]]:
