@@ -131,6 +131,29 @@ def test_admins_manage_users_over_the_api(clinic):
         ] is False
 
 
+def test_a_refused_user_change_changes_nothing(server, clinic):
+    """Enabling or disabling and a new password are one change: a refused password once
+    left the user disabled (tokens revoked) under a 422 that said nothing was changed."""
+    with clinic.client("admin") as admin:
+        admin.post(
+            "/users",
+            json={"email": "t1@clinic.test", "role": "viewer", "password": "long enough pw"},
+        )
+        events = len(admin.get("/audit", params={"action": "user.disable"}).json())
+        refused = admin.patch("/users/t1@clinic.test", json={"active": False, "password": "short"})
+        assert refused.status_code == 422
+        assert [e["path"] for e in refused.json()["errors"]] == ["password"]
+        users = {u["email"]: u for u in admin.get("/users").json()}
+        assert users["t1@clinic.test"]["active"] is True
+        assert len(admin.get("/audit", params={"action": "user.disable"}).json()) == events
+        assert login(server, "t1@clinic.test", "long enough pw").status_code == 200  # unchanged
+        both = admin.patch(
+            "/users/t1@clinic.test", json={"active": False, "password": "another long pw"}
+        )
+        assert both.status_code == 200
+        assert both.json()["active"] is False
+
+
 def test_secrets_never_reach_the_logs(server, clinic, caplog):
     secret = "a-very-secret-password-123"
     caplog.set_level(logging.DEBUG)

@@ -51,6 +51,7 @@ __all__ = [
     "add_clinic",
     "add_user",
     "authenticate",
+    "change_user",
     "find_clinic",
     "find_user",
     "generate_password",
@@ -227,51 +228,69 @@ def find_user(store: Store, actor: Actor, email: str) -> User:
 def set_active(store: Store, actor: Actor, email: str, active: bool) -> User:
     """Enable or disable a user (revoking their tokens). The last active administrator of a
     clinic cannot be disabled: nobody could then manage its users."""
-    actor.require_admin()
-    with store.transaction() as session:
-        user = _user(session, actor, email)
-        if not active and user.active and user.role == "admin":
-            admins = session.scalars(
-                select(User.id)
-                .where(
-                    User.clinic_id == actor.clinic_id,
-                    User.role == "admin",
-                    User.active.is_(True),
-                )
-                .with_for_update()
-            ).all()
-            if set(admins) <= {user.id}:
-                raise Conflict(
-                    f"{user.email} is the clinic's last active administrator; add or enable "
-                    "another administrator first"
-                )
-        user.active = active
-        user.token_version += 1
-        audit.record(
-            session,
-            actor,
-            "user.enable" if active else "user.disable",
-            resource=f"user/{user.id}",
-            detail={"email": user.email},
-        )
-    return user
+    return change_user(store, actor, email, active=active)
 
 
 def set_password(store: Store, actor: Actor, email: str, password: str) -> User:
+    """Set a user's password (revoking their tokens)."""
+    return change_user(store, actor, email, password=password)
+
+
+def change_user(
+    store: Store,
+    actor: Actor,
+    email: str,
+    *,
+    active: bool | None = None,
+    password: str | None = None,
+) -> User:
+    """Enable or disable a user and set their password, in one transaction: both changes,
+    or neither when either is refused (:func:`set_active`, :func:`set_password`)."""
     actor.require_admin()
-    _check_password(password)
+    if password is not None:
+        _check_password(password)
     with store.transaction() as session:
         user = _user(session, actor, email)
-        user.password_hash = _hasher.hash(password)
-        user.token_version += 1
-        audit.record(
-            session,
-            actor,
-            "user.password_reset",
-            resource=f"user/{user.id}",
-            detail={"email": user.email},
-        )
+        if active is not None:
+            _activate(session, actor, user, active)
+        if password is not None:
+            user.password_hash = _hasher.hash(password)
+            user.token_version += 1
+            audit.record(
+                session,
+                actor,
+                "user.password_reset",
+                resource=f"user/{user.id}",
+                detail={"email": user.email},
+            )
     return user
+
+
+def _activate(session: Session, actor: Actor, user: User, active: bool) -> None:
+    if not active and user.active and user.role == "admin":
+        admins = session.scalars(
+            select(User.id)
+            .where(
+                User.clinic_id == actor.clinic_id,
+                User.role == "admin",
+                User.active.is_(True),
+            )
+            .with_for_update()
+        ).all()
+        if set(admins) <= {user.id}:
+            raise Conflict(
+                f"{user.email} is the clinic's last active administrator; add or enable "
+                "another administrator first"
+            )
+    user.active = active
+    user.token_version += 1
+    audit.record(
+        session,
+        actor,
+        "user.enable" if active else "user.disable",
+        resource=f"user/{user.id}",
+        detail={"email": user.email},
+    )
 
 
 def token_key(store: Store, settings: Settings) -> str:

@@ -50,13 +50,11 @@ class UserChange(BaseModel):
 @router.patch("/users/{email}", summary="Disable, enable or reset the password of a user")
 def change_user(email: str, body: UserChange, actor: ActorDep, state: StateDep) -> dict[str, Any]:
     actor.require_admin()
-    user: User | None = None
-    if body.active is not None:
-        user = accounts.set_active(state.store, actor, email, body.active)
-    if body.password is not None:
-        user = accounts.set_password(state.store, actor, email, body.password)
-    if user is None:
-        user = accounts.find_user(state.store, actor, email)
+    if body.active is None and body.password is None:
+        return _user(accounts.find_user(state.store, actor, email))
+    user = accounts.change_user(
+        state.store, actor, email, active=body.active, password=body.password
+    )
     return _user(user)
 
 
