@@ -58,6 +58,7 @@ def test_users_are_added_disabled_and_reset(clinic):
         )
         assert duplicate.status_code == 422
         assert "exists already" in duplicate.text
+        assert "Expected a user with" not in duplicate.text  # the reason, not an expectation
         short = browser.form(
             "/app/users",
             "/app/users",

@@ -132,6 +132,20 @@ def test_a_delivery_in_the_future_is_refused(clinic, stage2):
     assert "a time on or before today" in response.text
 
 
+def test_a_session_recorded_already_is_said_plainly(clinic, stage2):
+    base = f"/app/patients/{stage2}"
+    with clinic.client() as browser:
+        course_url = plan(browser, base, "cbt-weekly", "2025-01-06").headers["location"]
+        body = {"template": "cbt-weekly", "status": "missed"}
+        assert browser.form(course_url, f"{course_url}/sessions/1", body).status_code == 303
+        page = browser.get(course_url).text  # a form opened before the session was recorded
+        again = browser.form(course_url, f"{course_url}/sessions/1", body)
+    assert "Record session 2" in page
+    assert again.status_code == 409
+    assert "Session 1 is recorded already (missed)." in again.text
+    assert "expected session 1" not in again.text
+
+
 def test_planning_an_option_that_is_not_eligible_needs_a_review_tick(clinic, example, stage2):
     with clinic.client() as browser:
         # TMS is "caution" for the stage-2 patient (seizure disorder)
@@ -169,6 +183,19 @@ def test_planning_names_missing_choices(clinic, stage2):
     assert response.status_code == 422
     for field in ("template", "start", "session_time"):
         assert f'id="{field}-error"' in response.text
+
+
+def test_a_second_course_of_a_running_treatment_is_refused_on_the_plan_form(clinic, stage2):
+    """It was a bare 409 page: the choices were lost and no field said why."""
+    base = f"/app/patients/{stage2}"
+    with clinic.client() as browser:
+        assert plan(browser, base, "cbt-weekly", "2025-01-06").status_code == 303
+        again = plan(browser, base, "cbt-weekly", "2025-02-03")
+    assert again.status_code == 409
+    assert 'id="template-error"' in again.text
+    assert "is active for this patient: stop it before planning another course" in again.text
+    assert 'value="2025-02-03"' in again.text  # the entries are kept
+    assert "Expected" not in again.text
 
 
 def test_stopping_a_course(clinic, stage2):

@@ -115,6 +115,7 @@ def test_forms_without_the_sessions_csrf_token_are_refused(clinic, stage2):
             )
             assert response.status_code == 403
             assert "This form has expired or did not come from this page" in response.text
+            assert "Your role does not allow this" not in response.text  # it does
         view = browser.get(f"/app/patients/{stage2}")
         assert "version 1" in view.text  # nothing changed
     with clinic.client(None) as stranger:

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from trdnav.clinic import accounts
 from trdnav.clinic.actor import Actor
 from trdnav.errors import InputError, NotAuthenticated, TooManyRequests, TrdnavError
-from trdnav.web.deps import SignInRequired, login_url
+from trdnav.web.deps import CsrfRejected, SignInRequired, login_url
 from trdnav.web.pages import app_state, redirect, render, session_of, set_session
 from trdnav.web.session import SessionData
 
@@ -75,6 +75,8 @@ def _page(
     message: str,
     problems: list[str] | None = None,
     actor: Actor | None = None,
+    *,
+    hinted: bool = True,
 ) -> Response:
     return render(
         request,
@@ -83,7 +85,7 @@ def _page(
             "status": status,
             "title": TITLES.get(status, "Error"),
             "message": message,
-            "hint": HINTS.get(status),
+            "hint": HINTS.get(status) if hinted else None,
             "problems": problems or [],
             "request_id": getattr(request.state, "request_id", None),
         },
@@ -102,7 +104,9 @@ async def _trdnav_error(request: Request, exc: Exception) -> Response:
     problems = [str(p) for p in exc.problems] if isinstance(exc, InputError) else None
     actor = await run_in_threadpool(_signed_in, request)
     message = str(exc) if not problems else ""
-    response = _page(request, exc.http_status, message, problems, actor)
+    # an expired form is not a matter of the role: its message says what to do
+    hinted = not isinstance(exc, CsrfRejected)
+    response = _page(request, exc.http_status, message, problems, actor, hinted=hinted)
     if headers:
         response.headers.update(headers)
     return response

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from trdnav.core.history import PROCEDURE_TYPES, PSYCHOTHERAPY_TYPE_LENGTH
 from trdnav.core.knowledge import Instrument, KnowledgeBase
-from trdnav.errors import InputError, PreconditionRequired, Problem
+from trdnav.errors import Conflict, InputError, PreconditionRequired, Problem
 
 __all__ = [
     "FORMS",
@@ -28,6 +28,7 @@ __all__ = [
     "optional_whole_number",
     "patient_version",
     "place_problems",
+    "place_refusal",
     "whole",
     "whole_number",
     "whole_numbers",
@@ -307,4 +308,21 @@ def place_problems(problems: Iterable[Problem], labels: Mapping[str, str]) -> Fi
             errors.general.append(str(p))
     # in the order of the form's fields, as the summary above the form lists them
     errors.by_field = {name: found[name] for name in labels if name in found}
+    return errors
+
+
+def place_refusal(
+    exc: InputError | Conflict, labels: Mapping[str, str], at: str | None = None
+) -> FieldErrors:
+    """A refused change: an input error's problems by field, or a conflict's reason as it
+    is (it says what clashes, not what was expected) next to field ``at``, else above."""
+    if isinstance(exc, InputError):
+        return place_problems(exc.problems, labels)
+    errors = place_problems([], labels)
+    reason = str(exc)
+    reason = reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
+    if at is not None and at in labels:
+        errors.by_field[at] = [reason]
+    else:
+        errors.general.append(reason)
     return errors

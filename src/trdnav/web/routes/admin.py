@@ -168,13 +168,8 @@ def add_user(request: Request, user: Writer) -> Response:
             password=password,
         )
     except (InputError, Conflict) as exc:
-        problems = (
-            list(exc.problems)
-            if isinstance(exc, InputError)
-            else [Problem("email", values["email"], str(exc))]
-        )
         labels = {"email": "E-mail", "name": "Name", "role": "Role", "password": "Password"}
-        errors = forms.place_problems(problems, labels)
+        errors = forms.place_refusal(exc, labels, "email")
         return _users_page(request, user, values=values, errors=errors, status=422)
     shown = None if typed else (added.email, password)
     # the generated password is shown once, on this page (never put in a cookie or a URL)

@@ -142,9 +142,11 @@ def create_course(request: Request, patient_id: str, user: Writer) -> Response:
         )
     except PreconditionFailed:
         return _plan_page(request, user, patient_id, values, stale=True, status=412)
-    except InputError as exc:
-        errors = forms.place_problems(exc.problems, labels)
-        return _plan_page(request, user, patient_id, values, errors=errors, status=422)
+    except (InputError, Conflict) as exc:
+        # a course of the treatment already running is said at the course chosen
+        errors = forms.place_refusal(exc, labels, "template")
+        status = 409 if isinstance(exc, Conflict) else 422
+        return _plan_page(request, user, patient_id, values, errors=errors, status=status)
     first = view["sessions"][0]
     return redirect(
         request,
@@ -358,12 +360,14 @@ def record_session(
         return _course_page(
             request, user, patient_id, course_id, values=values, stale=True, status=412
         )
-    except (InputError, Conflict) as exc:
-        problems = (
-            list(exc.problems)
-            if isinstance(exc, InputError)
-            else [Problem("session", number, str(exc))]
+    except Conflict as exc:  # recorded already, or an earlier session first: said above
+        labels = _session_labels(kb, template, effects, due)
+        errors = forms.place_refusal(exc, labels)
+        return _course_page(
+            request, user, patient_id, course_id, values=values, errors=errors, status=409
         )
+    except InputError as exc:
+        problems = list(exc.problems)
         mapped = [
             Problem(
                 _form_path(p.path, effect_index, measured_index), p.value, p.expected, p.missing
@@ -415,13 +419,9 @@ def stop_course(request: Request, patient_id: str, course_id: int, user: Writer)
     except PreconditionFailed:
         return _course_page(request, user, patient_id, course_id, stale=True, status=412)
     except (InputError, Conflict) as exc:
-        problems = (
-            list(exc.problems)
-            if isinstance(exc, InputError)
-            else [Problem("reason", reason, str(exc))]
-        )
-        errors = forms.place_problems(problems, {"reason": "Reason for stopping"})
-        return _course_page(request, user, patient_id, course_id, errors=errors, status=422)
+        errors = forms.place_refusal(exc, {"reason": "Reason for stopping"}, "reason")
+        status = 409 if isinstance(exc, Conflict) else 422
+        return _course_page(request, user, patient_id, course_id, errors=errors, status=status)
     return redirect(
         request,
         f"{_patient_url(patient_id)}/courses/{course_id}",
