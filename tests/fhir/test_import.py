@@ -407,3 +407,33 @@ def test_records_dated_after_the_import_date_are_left_out_and_named(chart, impor
     later = "dated after the import date (2025-06-01): not imported"
     ignored = {g["resource_type"]: g["count"] for g in got.report.ignored() if g["reason"] == later}
     assert ignored == {"MedicationStatement": 1, "QuestionnaireResponse": 1, "Procedure": 1}
+
+
+def test_the_same_patient_given_twice_must_agree_on_age_and_sex(chart, import_chart):
+    """The first Patient resource was read and a second with another birth date ignored:
+    the age that several options' rules use came from whichever came first."""
+    chart.condition("F33.1", onset="2024-01-10")
+    chart.add(
+        {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-01-15"}
+    )
+    assert only(import_chart(chart)).history.patient.birth_date.isoformat() == "1980-01-15"
+    chart.add({"resourceType": "Patient", "id": "p1", "gender": "male", "birthDate": "1950-01-01"})
+    with pytest.raises(InputError) as exc:
+        import_chart(chart)
+    found = {p.path.rsplit(".", 1)[-1]: (p.value, p.expected) for p in exc.value.problems}
+    assert found["birthDate"][0] == "1950-01-01"
+    assert "(1980-01-15): the two Patient resources disagree" in found["birthDate"][1]
+    assert found["gender"][0] == "male"
+
+
+@pytest.mark.parametrize(("birth", "precision"), [("1980", "year"), ("1980-07", "month")])
+def test_a_birth_date_given_to_the_year_or_month_is_reported(
+    new_chart, import_chart, birth, precision
+):
+    chart = new_chart(birth=birth)
+    chart.condition("F33.1", onset="2024-01-10")
+    got = only(import_chart(chart, validate=False))
+    missing = {m.field: (m.text, m.assumed) for m in got.report.missing}
+    text, assumed = missing["patient.birth_date"]
+    assert f"gives the birth date to the {precision} only" in text
+    assert assumed == got.history.patient.birth_date.isoformat() == f"{birth}-01-01"[:10]

@@ -41,6 +41,10 @@ __all__ = ["FhirHistory", "PatientIntake", "Sequence", "intake_sources", "resour
 IGNORED_TYPE = "a resource type trdnav does not read"
 
 
+def _iso(day: date) -> str:
+    return day.isoformat()
+
+
 def resource_ref(res: dict[str, Any], where: str) -> str:
     """``Type/id``, or where the resource was found when it has no id."""
     rid = res.get("id")
@@ -76,6 +80,8 @@ class _Demographics:
     sex: str | None
     name: str | None
     mrn: str | None
+    birth_precision: str = "day"
+    """``year`` or ``month`` for a birth date given only to the year or month."""
 
 
 class PatientIntake:
@@ -182,7 +188,8 @@ class PatientIntake:
         if name is not None:
             name = shortened(ctx, src, "name[0]", name, NAME_LENGTH, "the patient's name")
         rid = res.get("id") if isinstance(res.get("id"), str) else None
-        return _Demographics(src, rid, birth.day if birth else None, gender, name, mrn)
+        precision = birth.precision.name.lower() if birth else "day"
+        return _Demographics(src, rid, birth.day if birth else None, gender, name, mrn, precision)
 
     def _by_as_of(self, start: date, sources: Iterable[Source]) -> bool:
         """Whether a record starts by the import date; one that starts later (a mistyped
@@ -204,6 +211,19 @@ class PatientIntake:
             )
         person = self.patients[0]
         for extra in self.patients[1:]:
+            # the same patient again: the first is read, unless the two disagree on what
+            # the rules use (age, sex), which only the sender can settle
+            for key, field_, shown in (("birthDate", "birth_date", _iso), ("gender", "sex", str)):
+                theirs, ours = getattr(extra, field_), getattr(person, field_)
+                if theirs is not None and ours is not None and theirs != ours:
+                    self.problems.append(
+                        Problem(
+                            f"{extra.source.where}.{key}",
+                            shown(theirs),
+                            f"the {key} of the same patient in {person.source.where} "
+                            f"({shown(ours)}): the two Patient resources disagree",
+                        )
+                    )
             ctx.report.ignore("Patient", extra.source.ref, "the same patient given again")
         report.patient = person.id
         if person.birth_date is None and not any(
@@ -230,6 +250,12 @@ class PatientIntake:
             raise InputError(self.problems)
         assert person.birth_date is not None
         assert person.id is not None
+        if person.birth_precision in ("year", "month"):
+            report.lack(
+                "patient.birth_date",
+                f"{person.source.ref} gives the birth date to the {person.birth_precision} only",
+                person.birth_date.isoformat(),
+            )
         sex = person.sex
         if sex is None:
             sex = "unknown"
