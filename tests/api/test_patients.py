@@ -137,6 +137,31 @@ def test_update_needs_the_current_version(api, example_doc):
     assert api.get("/patients/example-stage-2").json()["name"] == "A. Patient"
 
 
+def test_an_empty_name_or_record_number_is_none_and_stays_so(api, example_doc):
+    """Stored as empty text, an MRN came back as none (null) at the next change of any
+    other field: the same patient read two ways."""
+    api.post(
+        "/patients/import",
+        json={
+            **example_doc("stage-2-trd"),
+            "patient": {
+                "birth_date": "1979-04-12",
+                "sex": "female",
+                "name": "A. Patient",
+                "mrn": "M-1",
+            },
+        },
+    )
+    cleared = api.patch(
+        "/patients/example-stage-2", json={"mrn": " ", "name": ""}, headers={"If-Match": '"1"'}
+    )
+    assert (cleared.json()["mrn"], cleared.json()["name"]) == (None, None)
+    later = api.patch(
+        "/patients/example-stage-2", json={"sex": "male"}, headers={"If-Match": '"2"'}
+    )
+    assert (later.json()["mrn"], later.json()["name"], later.json()["sex"]) == (None, None, "male")
+
+
 def test_update_is_validated_like_an_import(api, example_doc):
     api.post("/patients/import", json=example_doc("stage-2-trd"))
     bad = api.patch(

@@ -149,8 +149,22 @@ RecordId = Annotated[
         }
     ),
 ]
-PatientName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=NAME_LENGTH)]
-Mrn = Annotated[str, StringConstraints(strip_whitespace=True, max_length=MRN_LENGTH)]
+def _none_if_empty(value: str) -> str | None:
+    """An empty name or record number is none: stored as empty, it came back as none when
+    the patient was next changed."""
+    return value or None
+
+
+PatientName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=NAME_LENGTH),
+    AfterValidator(_none_if_empty),
+]
+Mrn = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=MRN_LENGTH),
+    AfterValidator(_none_if_empty),
+]
 Sex = Annotated[Name, _kept(SEX_LENGTH), Field(json_schema_extra={"maxLength": SEX_LENGTH})]
 PsychotherapyType = Annotated[
     Name,
