@@ -210,6 +210,38 @@ def test_a_course_starts_on_or_after_the_episode_onset(api, patient):
     assert new_course(api, start="2023-09-01")["start"] == "2023-09-01"
 
 
+def test_the_record_an_active_course_keeps_is_changed_only_by_the_course(api, patient):
+    """It could be rewritten (ECT 2026 into TMS 2020) and removed, while the course went on
+    writing its sessions into it."""
+    course = new_course(api)
+    stored = [p for p in api.get(PATIENT).json()["procedures"] if p.get("course")]
+    [record_] = stored
+    item = f"{PATIENT}/procedures/{record_['item_id']}"
+    before = version(api)
+    rewritten = {**record_, "type": "TMS", "start": "2020-01-01"}
+    for response in (
+        api.put(item, json=rewritten, headers={"If-Match": before}),
+        api.delete(item, headers={"If-Match": before}),
+    ):
+        assert response.status_code == 409, response.text
+        assert f"kept by course {course['id']} (ect-mwf), which is active" in response.text
+    assert version(api) == before
+    stopped = api.post(
+        f"{PATIENT}/courses/{course['id']}/stop",
+        json={"reason": "moved"},
+        headers={"If-Match": before},
+    )
+    assert stopped.status_code == 200, stopped.text
+    # the course's link stays, though the correction does not repeat it
+    unlinked = {k: v for k, v in record_.items() if k not in ("course", "course_template")}
+    corrected = api.put(
+        item, json={**unlinked, "response": "partial"}, headers={"If-Match": version(api)}
+    )
+    assert corrected.status_code == 200, corrected.text
+    [after] = [p for p in corrected.json()["procedures"] if p["item_id"] == record_["item_id"]]
+    assert (after["course"], after["response"]) == (record_["course"], "partial")
+
+
 def test_a_missed_session_shifts_the_rest_and_keeps_the_plan_history(api, patient):
     course = new_course(api, template="ect-mwf", start="2025-12-22")
     assert record(api, course, 1, {"delivered_at": "2025-12-22T08:05"}).status_code == 200

@@ -198,6 +198,28 @@ def test_a_second_course_of_a_running_treatment_is_refused_on_the_plan_form(clin
     assert "Expected" not in again.text
 
 
+def test_the_record_of_an_active_course_is_not_changed_by_hand(clinic, stage2):
+    base = f"/app/patients/{stage2}"
+    with clinic.client() as browser:
+        assert plan(browser, base, "cbt-weekly", "2025-01-06").status_code == 303
+        store, actor = clinic.server.store, clinic.actor
+        [kept] = [
+            p
+            for p in patients.get_patient(store, actor, stage2)["psychotherapy"]
+            if p.get("course")
+        ]
+        url = f"{base}/psychotherapy/{kept['item_id']}"
+        edited = browser.form(
+            f"{url}/edit", url, {"type": "IPT", "start": "2020-01-01", "sessions": "3"}
+        )
+        removed = browser.form(f"{url}/edit", f"{url}/remove", {})
+        page = browser.get(removed.headers["location"]).text
+    assert edited.status_code == 409
+    assert "which is active: record its sessions or stop it" in edited.text
+    assert 'value="IPT"' in edited.text  # the entries are kept
+    assert "Nothing was removed: this record is kept by course" in page
+
+
 def test_stopping_a_course(clinic, stage2):
     base = f"/app/patients/{stage2}"
     with clinic.client() as browser:

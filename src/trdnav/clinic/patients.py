@@ -892,9 +892,12 @@ def correct_item(
         patient = load_patient(session, actor, patient_id)
         row = _item(patient, kind, item_id)
         bump_version(session, patient, if_match)
+        _not_kept_by_a_course(session, patient, kind.section, row.id)
         doc = history_rows.document(patient, today)
         live = [r for r in getattr(patient, kind.section) if r.removed_at is None]
         index = live.index(row)
+        if isinstance(data, dict):  # the link to the course that wrote the record stays
+            data = {**data, **{k: v for k, v in row.extra.items() if k in COURSE_LINK}}
         doc[kind.section][index] = data
         history = revalidate(kb, doc, item=(kind.section, index))
         values = history_rows.item_values(kind, getattr(history, kind.section)[index])
@@ -916,6 +919,30 @@ def correct_item(
         return patient_view(patient)
 
 
+COURSE_LINK = ("course", "course_template")
+"""The keys of a record's ``extra`` that name the course that keeps it."""
+
+
+def _not_kept_by_a_course(session: Session, patient: Patient, section: str, item_id: int) -> None:
+    """Refuse a change to a record that an active course keeps (it writes the sessions
+    given and the outcome there): changed by hand, the course would go on writing into a
+    record that no longer says what it gives."""
+    course = session.scalars(
+        select(Course).where(
+            Course.patient_pk == patient.pk,
+            Course.history_section == section,
+            Course.history_item_id == item_id,
+            Course.status == "active",
+        )
+    ).first()
+    if course is not None:
+        raise Conflict(
+            f"this record is kept by course {course.id} ({course.template_id}), which is "
+            "active: record its sessions or stop it; the record can be corrected once the "
+            "course has ended"
+        )
+
+
 def remove_item(
     store: Store,
     actor: Actor,
@@ -934,6 +961,7 @@ def remove_item(
         patient = load_patient(session, actor, patient_id)
         row = _item(patient, kind, item_id)
         bump_version(session, patient, if_match)
+        _not_kept_by_a_course(session, patient, kind.section, row.id)
         row.removed_at = utcnow()
         # Nothing is added: what is kept is read as stored.
         history = parse_history(history_rows.document(patient, today), kb, stored=True)

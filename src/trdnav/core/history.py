@@ -149,6 +149,8 @@ RecordId = Annotated[
         }
     ),
 ]
+
+
 def _none_if_empty(value: str) -> str | None:
     """An empty name or record number is none: stored as empty, it came back as none when
     the patient was next changed."""

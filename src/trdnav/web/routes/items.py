@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from trdnav.clinic import patients
 from trdnav.core import instruments
 from trdnav.core.knowledge import Instrument, KnowledgeBase
-from trdnav.errors import InputError, NotFound, PreconditionFailed, Problem
+from trdnav.errors import Conflict, InputError, NotFound, PreconditionFailed, Problem
 from trdnav.web import forms
 from trdnav.web.deps import Reader, WebUser, Writer
 from trdnav.web.pages import redirect, render
@@ -140,7 +140,7 @@ def _register(form: forms.ItemForm) -> None:
             data = _keep_extras(user, patient_id, form.section, item_id, data)
         try:
             _save(user, patient_id, segment, data, item_id)
-        except (InputError, PreconditionFailed) as exc:
+        except (InputError, Conflict, PreconditionFailed) as exc:
             view = patients.get_patient(user.state.store, user.actor, patient_id)
             shown = {**values, "dose_optimized": "on" if "dose_optimized" in checked else ""}
             shown["version"] = user.field("version")
@@ -148,9 +148,10 @@ def _register(form: forms.ItemForm) -> None:
                 return _item_page(
                     request, user, view, form, shown, item_id=item_id, stale=str(exc), status=412
                 )
-            errors = forms.place_problems(exc.problems, form.labels())
+            errors = forms.place_refusal(exc, form.labels())
+            status = 409 if isinstance(exc, Conflict) else 422
             return _item_page(
-                request, user, view, form, shown, item_id=item_id, errors=errors, status=422
+                request, user, view, form, shown, item_id=item_id, errors=errors, status=status
             )
         verb = "corrected" if item_id else "added"
         return redirect(
@@ -206,6 +207,10 @@ def _remove(
             _patient_url(patient_id),
             flash="Nothing was removed: the patient was changed by someone else since you opened "
             "the form. Check the history below and try again.",
+        )
+    except Conflict as exc:  # a record an active course keeps
+        return redirect(
+            request, _patient_url(patient_id, "history"), flash=f"Nothing was removed: {exc}."
         )
     return redirect(
         request, _patient_url(patient_id, "history"), flash=f"{noun.capitalize()} removed."
