@@ -1,6 +1,9 @@
 """A server process settled for serving (``settle``, as ``trdnav serve`` workers are)."""
 
+import asyncio
 import gc
+
+import httpx
 
 from trdnav.api.app import GC_YOUNG_THRESHOLD, create_app, settle
 from trdnav.settings import Settings
@@ -31,3 +34,27 @@ def test_a_settled_process_freezes_what_it_has_loaded_and_collects_less_often(tm
     finally:
         gc.set_threshold(*before)
         gc.unfreeze()
+
+
+def test_an_unexpected_error_is_a_problem_with_the_request_id_and_no_caching(tmp_path):
+    """The 500 is answered outside the middleware that gives every response its request id
+    and no-store: it had neither header, though its body named the id."""
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'trdnav.db'}"))
+
+    def broken() -> None:
+        raise RuntimeError("a defect")
+
+    app.add_api_route("/broken", broken)
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://trdnav") as client:
+            return await client.get("/broken", headers={"X-Request-ID": "my-req-1"})
+
+    response = asyncio.run(call())
+    assert response.status_code == 500
+    assert response.json()["type"] == "/problems/internal-error"
+    assert response.json()["request_id"] == "my-req-1"
+    assert response.headers["X-Request-ID"] == "my-req-1"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "a defect" not in response.text

@@ -99,6 +99,25 @@ def test_a_body_that_is_not_sent_as_json_is_refused(api, example_doc, content_ty
     assert stored_ids(api) == []
 
 
+def test_a_body_that_is_not_json_is_said_where_it_stops(api):
+    """The path was a character offset ("[7]") and the value an empty object."""
+    problem = invalid(api.post("/patients", content=b'{"id": \n  ', headers=JSON), "(body)")
+    assert problem["value"] == "Expecting value: line 2 column 3"
+    assert problem["expected"] == "a JSON document"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff", b'{"id": ' + b"1" * 5000 + b"}", b'{"id": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"],
+)
+def test_a_body_its_parser_cannot_read_is_a_422_with_its_problem(api, body):
+    """Text not in UTF-8, a huge integer or nesting beyond the parser was a 400 that no
+    operation documented, without the problem."""
+    problem = invalid(api.post("/patients", content=body, headers=JSON), "(body)")
+    assert problem["expected"].startswith("a JSON document in UTF-8")
+    assert stored_ids(api) == []
+
+
 def test_values_json_cannot_hold_are_shown_as_strings(api):
     response = api.post("/patients", content=b'{"id": NaN, "patient": [Infinity]}', headers=JSON)
     assert invalid(response, "id")["value"] == "NaN"

@@ -193,6 +193,23 @@ def test_records_before_the_birth_date_are_errors_except_as_stored(kb, history, 
     assert len(parse_history(doc, kb, stored=True).medication_trials) == 1
 
 
+def test_a_document_nested_too_deeply_is_refused_before_anything_walks_it(kb, history):
+    """A note nested 900 levels deep was stored over the API; at 2,000 the checks that walk
+    the document overflowed."""
+    deep: list = []
+    for _ in range(2_000):
+        deep = [deep]
+    with pytest.raises(InputError) as exc:
+        parse_history(history(note=deep), kb)
+    [problem] = exc.value.problems
+    assert (problem.path, problem.expected) == (
+        "(document)",
+        "a document nested at most 64 levels",
+    )
+    shallow = history(note={"a": [[{"b": [[]]}]]})
+    assert parse_history(shallow, kb).model_extra["note"] == {"a": [[{"b": [[]]}]]}
+
+
 @pytest.mark.parametrize("doc", [None, [], "text", 3])
 def test_the_document_must_be_an_object(kb, doc):
     assert "(document)" in problems(kb, doc)

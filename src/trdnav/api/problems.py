@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from trdnav import json_text
 from trdnav.core.intake import problems_from_errors
 from trdnav.errors import (
     InputError,
@@ -230,6 +231,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = []
     for err in exc.errors():
+        if err["type"] == "json_invalid":  # its loc is a character offset, its input {}
+            problems = [_not_json(err, exc.body)]
+            break
         if err["loc"][:1] == ("body",) and isinstance(err.get("input"), bytes | bytearray):
             # not JSON, so FastAPI did not parse it: say what the body should be
             content_type = request.headers.get("content-type")
@@ -256,8 +260,37 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _not_json(err: Mapping[str, Any], doc: Any) -> Problem:
+    """A body that is not JSON, with the parser's reason and where it stopped."""
+    reason = (err.get("ctx") or {}).get("error", "not JSON")
+    pos = err["loc"][-1]
+    if isinstance(doc, str) and isinstance(pos, int):
+        line = doc.count("\n", 0, pos) + 1
+        column = pos - doc.rfind("\n", 0, pos)
+        reason = f"{reason}: line {line} column {column}"
+    return Problem("(body)", reason, "a JSON document")
+
+
+_UNPARSED = "There was an error parsing the body"
+"""FastAPI's 400 for a body its JSON parser raised on with something else than a syntax
+error: text that is not UTF-8, an integer of more than 4,300 digits, nesting deeper than the
+parser goes."""
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNPARSED:
+        expected = (
+            "a JSON document in UTF-8 (integers of at most 4,300 digits, nested at most "
+            f"{json_text.MAX_DEPTH} levels)"
+        )
+        return problem_response(
+            request,
+            422,
+            "Invalid input",
+            "1 problem(s) in the request; nothing was changed",
+            errors=[Problem("(body)", None, expected)],
+        )
     title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
     return problem_response(
         request, exc.status_code, title, str(exc.detail), headers=getattr(exc, "headers", None)
@@ -273,11 +306,15 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         getattr(request.state, "request_id", "-"),
         exc_info=exc,
     )
+    # answered outside the middleware that adds these to every other response
+    request_id = getattr(request.state, "request_id", None)
+    headers = {"Cache-Control": "no-store"} | ({"X-Request-ID": request_id} if request_id else {})
     return problem_response(
         request,
         500,
         "Internal error",
         "the server could not complete the request; it has been logged",
+        headers=headers,
     )
 
 

@@ -33,6 +33,7 @@ from trdnav.core.history import (
 )
 from trdnav.core.knowledge import Drug, Instrument, KnowledgeBase
 from trdnav.errors import InputError, Problem, format_path
+from trdnav.json_text import MAX_DEPTH, too_deep
 
 __all__ = [
     "check_as_of",
@@ -407,6 +408,9 @@ def parse_history(data: Any, kb: KnowledgeBase, *, stored: bool = False) -> Pati
     every problem otherwise."""
     if not isinstance(data, Mapping):
         raise InputError([Problem("(document)", type(data).__name__, "a JSON object")])
+    if not stored and too_deep(data):  # checked first: the checks below recurse through it
+        expected = f"a document nested at most {MAX_DEPTH} levels"
+        raise InputError([Problem("(document)", f"nested more than {MAX_DEPTH} levels", expected)])
     problems: list[Problem] = _unencodable_text(data)
     problems.extend(_misspelt_fields(data, PatientHistory, ()))
 
