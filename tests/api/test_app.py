@@ -2,6 +2,8 @@
 
 import asyncio
 import gc
+import json
+import re
 
 import httpx
 
@@ -58,3 +60,13 @@ def test_an_unexpected_error_is_a_problem_with_the_request_id_and_no_caching(tmp
     assert response.headers["X-Request-ID"] == "my-req-1"
     assert response.headers["Cache-Control"] == "no-store"
     assert "a defect" not in response.text
+
+
+def test_every_schema_the_openapi_document_refers_to_is_in_it(tmp_path):
+    """The CDS Hooks bodies referred to FhirAuthorization and FeedbackItem, which the
+    document did not define."""
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'trdnav.db'}"))
+    spec = app.openapi()
+    referred = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(spec)))
+    assert referred
+    assert referred <= set(spec["components"]["schemas"])

@@ -92,6 +92,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
             spec = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in cds.BODY_SCHEMAS.items():
+                schemas.setdefault(name, schema)
             app.openapi_schema = problems.document_problems(spec, PUBLIC_OPERATIONS)
         return app.openapi_schema
 

@@ -129,9 +129,14 @@ def _actor(request: Request, caller: CdsCaller) -> Actor:
     )
 
 
+BODY_SCHEMAS: dict[str, Any] = {}
+"""The schemas the request bodies below refer to (their ``$defs``): the application adds them
+to the OpenAPI document's components, where the references point."""
+
+
 def _body(model: type[Any]) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    schema.pop("$defs", None)
+    BODY_SCHEMAS.update(schema.pop("$defs", {}))
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
