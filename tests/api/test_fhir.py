@@ -100,6 +100,18 @@ def test_bad_fhir_is_refused_with_every_problem_and_nothing_is_stored(api, clini
     assert count(clinic.server.store, FhirResource, clinic.id) == 0
     not_json = api.post("/patients/import/fhir", content=b"{nope", headers=FHIR_JSON)
     assert not_json.status_code == 422
+    # a body sent as something else than JSON is refused, as the documents say (it was read)
+    body = json.dumps(fhir_bundle(example_doc)).encode()
+    for content_type in ("text/plain", "application/xml", None):
+        headers = {"content-type": content_type} if content_type else {}
+        wrong = api.post("/patients/import/fhir", content=body, headers=headers)
+        assert wrong.status_code == 422
+        [problem] = wrong.json()["errors"]
+        assert (problem["path"], problem["value"]) == ("content-type", content_type)
+        assert problem["expected"].startswith("application/json or application/fhir+json")
+    assert api.get("/patients").json()["total"] == 0
+    charset = {"content-type": "application/fhir+json; charset=utf-8"}
+    assert api.post("/patients/import/fhir", content=body, headers=charset).status_code == 201
     two = fhir_bundle(example_doc)
     other = fhir_bundle(example_doc, "refractory-recurrent")
     two["entry"] += other["entry"]

@@ -44,9 +44,17 @@ class FhirImportResult(BaseModel):
     )
 
 
+_JSON_TYPES = ("application/json", FHIR_JSON)
+
+
 async def _body(request: Request, max_mb: int) -> Any:
-    """The request body as JSON, refused once it passes the size limit (never buffered
-    beyond it)."""
+    """The request body as JSON sent as JSON (``application/json`` or FHIR's own type),
+    refused once it passes the size limit (never buffered beyond it)."""
+    given = request.headers.get("content-type")
+    media = (given or "").split(";", 1)[0].strip().lower()
+    if media not in _JSON_TYPES:
+        expected = f"{' or '.join(_JSON_TYPES)}, with a FHIR document in JSON as the body"
+        raise InputError([Problem("content-type", given, expected, missing=given is None)])
     raw = await read_limited(
         request,
         max_mb,
