@@ -113,6 +113,14 @@ def test_nobody_can_edit_the_log_through_the_api(clinic, method):
         response = admin.request(method, "/audit", json={})
     assert response.status_code == 405
     assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["Allow"] == "GET"
+
+
+def test_a_method_not_allowed_names_every_method_of_the_path(api):
+    """Two routes share /patients (GET and POST): the answer named only the first's."""
+    response = api.put("/patients", json={})
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, POST"
 
 
 def test_the_database_refuses_to_change_the_log(clinic, api, example_doc):

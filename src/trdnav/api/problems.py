@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from trdnav import json_text
 from trdnav.core.intake import problems_from_errors
@@ -292,9 +293,27 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
             errors=[Problem("(body)", None, expected)],
         )
     title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
-    return problem_response(
-        request, exc.status_code, title, str(exc.detail), headers=getattr(exc, "headers", None)
-    )
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed(request)}
+    return problem_response(request, exc.status_code, title, str(exc.detail), headers=headers)
+
+
+def _allowed(request: Request) -> str:
+    """Every method the path answers: the router names only the first route's, where two
+    routes share a path (``GET`` and ``POST /patients``)."""
+    methods: set[str] = set()
+    routes = list(request.app.router.routes)
+    while routes:
+        route = routes.pop()
+        included = getattr(route, "original_router", None)  # an included router's routes
+        if included is not None:
+            routes.extend(included.routes)
+        elif isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
