@@ -95,6 +95,19 @@ def _write_then_fail(out: Path) -> None:
         raise RuntimeError("interrupted")
 
 
+def test_a_device_or_a_pipe_is_refused_not_replaced(tmp_path):
+    """Writing replaces the path with a new file: run as root, --report /dev/full replaced
+    the device, and a FIFO became a file."""
+    fifo = tmp_path / "fifo"  # not a device: were the check to fail, it would be replaced
+    os.mkfifo(fifo)
+    with pytest.raises(InputError) as exc:
+        write_files([("--report", fifo, lambda out: out.write_text("[]"))])
+    [problem] = exc.value.problems
+    assert (problem.path, problem.value) == ("--report", str(fifo))
+    assert problem.expected == "a regular file path, not a device, pipe or socket"
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
 def test_a_new_folder_is_created_only_when_the_block_succeeds(tmp_path):
     out = tmp_path / "deep" / "out"
     with pytest.raises(RuntimeError):

@@ -67,6 +67,9 @@ def _unwritable(folder: Path) -> str | None:
 def _file_problem(option: str, path: Path) -> Problem | None:
     if path.is_dir():
         return Problem(option, str(path), "a file path, not a folder")
+    if path.exists() and not path.is_file():
+        # a device or a pipe would be replaced by a file, not written to
+        return Problem(option, str(path), "a regular file path, not a device, pipe or socket")
     reason = _unwritable(path.parent)
     if reason is not None:
         return Problem(
