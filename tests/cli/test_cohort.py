@@ -268,6 +268,35 @@ def test_a_table_folder_with_a_bad_file_is_refused_naming_it(synthetic, tmp_path
             assert said.endswith("year_of_birth; part-9.parquet has person_id)"), said
 
 
+def test_a_table_given_twice_or_beside_other_files_is_refused(synthetic, tmp_path):
+    """Both person.parquet and person/ were read as the file alone, and a text file in a
+    table folder was passed over: part of the data left out without a word. Files named
+    with a leading _ or . (Spark's _SUCCESS, .crc) are not data and are passed over."""
+    data = tmp_path / "both"
+    shutil.copytree(synthetic, data)
+    people = data / "person"
+    if people.is_dir():
+        shutil.copy(next(people.glob("*.parquet")), data / "person.parquet")
+    else:
+        people.mkdir()
+        shutil.copy(data / "person.parquet", people / "part-0.parquet")
+    (people / "_SUCCESS").write_text("")
+    (people / ".part-0.parquet.crc").write_text("")
+    both = cli("cohort", "run", "--data", str(data), "--out", str(tmp_path / "x.parquet"))
+    assert both.returncode == 2, both.stderr
+    said = " ".join(both.stderr.split())
+    assert "expected person.parquet or a folder person/ of Parquet files, not both" in said
+    (data / "person.parquet").unlink()
+    (people / "notes.txt").write_text("x")
+    junk = cli("cohort", "run", "--data", str(data), "--out", str(tmp_path / "x.parquet"))
+    assert junk.returncode == 2, junk.stderr
+    said = " ".join(junk.stderr.split())
+    assert "expected a folder of Parquet files (*.parquet) only; it holds notes.txt" in said
+    (people / "notes.txt").unlink()
+    fine = cli("cohort", "run", "--data", str(data), "--out", str(tmp_path / "x.parquet"))
+    assert fine.returncode == 0, fine.stderr
+
+
 def test_data_without_a_person_table_is_named(synthetic, tmp_path):
     data = tmp_path / "no-person"
     shutil.copytree(synthetic, data, ignore=shutil.ignore_patterns("person", "person.parquet"))

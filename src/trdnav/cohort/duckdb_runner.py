@@ -23,14 +23,26 @@ __all__ = ["DuckDBRunner", "parquet_path"]
 
 
 def parquet_path(folder: Path, table: str) -> str | None:
-    """The Parquet file or glob of an OMOP table in ``folder``, or None."""
+    """The Parquet file or glob of an OMOP table in ``folder``, or None. A table given both
+    ways, or a table folder holding other files, is an :class:`InputError`: part of the
+    data would be left out unseen. Files whose names start with ``.`` or ``_`` are not data
+    (Spark's ``_SUCCESS`` and ``.crc`` files)."""
     single = folder / f"{table}.parquet"
+    many = folder / table
+    if single.is_file() and many.is_dir():
+        expected = f"{table}.parquet or a folder {table}/ of Parquet files, not both"
+        raise InputError([Problem("--data", str(folder), expected)])
     if single.is_file():
         return str(single)
-    many = folder / table
-    if many.is_dir() and any(many.glob("*.parquet")):
-        return str(many / "*.parquet")
-    return None
+    if not many.is_dir():
+        return None
+    files = [f for f in many.iterdir() if not f.name.startswith((".", "_"))]
+    others = sorted(f.name for f in files if not (f.is_file() and f.suffix == ".parquet"))
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        expected = f"a folder of Parquet files (*.parquet) only; it holds {shown}"
+        raise InputError([Problem("--data", str(many), expected)])
+    return str(many / "*.parquet") if files else None
 
 
 class DuckDBRunner(Runner):
