@@ -19,6 +19,7 @@ from trdnav.core.history import PatientHistory
 from trdnav.core.intake import parse_history
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import InputError, Problem
+from trdnav.fhir.bundles import is_ndjson
 from trdnav.fhir.codes import FhirCodes
 from trdnav.fhir.imports import import_document, import_files, is_fhir
 from trdnav.fhir.intake import FhirHistory
@@ -128,7 +129,7 @@ def assess_input(
     """Assess a file: a patient history in the core format, a FHIR Bundle or resource
     (JSON), or bulk-data NDJSON of one patient. FHIR input is assessed as of ``as_of``, else
     today."""
-    if source.endswith(".ndjson"):
+    if is_ndjson(source):
         codes = fhir_codes_for(settings)
         when = as_of or settings.today()
         found = _one(import_files([Path(source)], kb, codes, when).patients, source)

@@ -132,19 +132,21 @@ def test_import_fhir_bundles_and_bulk_files_with_a_report(tmp_path):
             for r in export_history(other, KB, CODES).resources
             if r["resourceType"] == kind
         ]
-        (folder / f"{kind}.ndjson").write_text("\n".join(lines) + "\n", "utf-8")
+        suffix = ".NDJSON" if kind == "Observation" else ".ndjson"  # named in any case
+        (folder / f"{kind}{suffix}").write_text("\n".join(lines) + "\n", "utf-8")
     bad = tmp_path / "bad.json"
     broken = json.loads(bundle_path.read_text("utf-8"))
     broken["entry"][0]["resource"]["id"] = "bad-one"
     broken["entry"][1]["resource"]["onsetDateTime"] = "2024-13-01"
     bad.write_text(json.dumps(broken), "utf-8")
     report = tmp_path / "report.json"
-    files = [bundle_path, *sorted(folder.glob("*.ndjson")), bad]
+    files = [bundle_path, *sorted(folder.iterdir()), bad]
     result = run("import", *files, "--clinic", "North", "--report", report, db=db)
     assert result.returncode == 2
     assert f"imported {bundle_path} as patient {history.id}" in result.stdout
     assert f"imported bulk data as patient {other.id}" in result.stdout
     assert f"error: {bad}: entry[1].resource.onsetDateTime" in result.stderr
+    assert "Observation.NDJSON" not in result.stderr
     reports = json.loads(report.read_text("utf-8"))
     assert [r["patient"] for r in reports] == [history.id, other.id]
     engine = create_engine(db)
@@ -153,7 +155,7 @@ def test_import_fhir_bundles_and_bulk_files_with_a_report(tmp_path):
         stored = conn.scalar(select(func.count()).select_from(FhirResource))
     engine.dispose()
     assert ids == sorted([history.id, other.id])
-    lines = [line for p in folder.glob("*.ndjson") for line in p.read_text("utf-8").splitlines()]
+    lines = [line for p in folder.iterdir() for line in p.read_text("utf-8").splitlines()]
     assert stored == len(exported) + len([line for line in lines if line.strip()])
 
 

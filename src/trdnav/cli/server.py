@@ -20,6 +20,7 @@ from trdnav.clinic import accounts, demo, patients
 from trdnav.clinic.actor import Actor
 from trdnav.clinic.fhir import import_fhir_bulk, import_fhir_patient
 from trdnav.errors import InputError, Problem, TrdnavError, hide_password, printable
+from trdnav.fhir.bundles import is_ndjson
 from trdnav.fhir.imports import is_fhir
 from trdnav.files import check_output_files, write_files
 from trdnav.service import fhir_codes_for, knowledge_for, read_json_document
@@ -313,9 +314,9 @@ def import_command(
     not_imported: list[str] = []
     reports: list[dict[str, object]] = []
     out = _out()
-    bulk = [Path(name) for name in files if name.endswith(".ndjson")]
+    bulk = [Path(name) for name in files if is_ndjson(name)]
     for name in files:
-        if name.endswith(".ndjson"):
+        if is_ndjson(name):
             continue
         try:
             data = read_json_document(name, fhir_max_mb=settings.fhir_max_bundle_mb)

@@ -18,9 +18,16 @@ from trdnav import json_text
 from trdnav.errors import InputError, Problem
 from trdnav.fhir.resources import Located
 
-__all__ = ["document_resources", "files_of", "ndjson_resources", "read_resources"]
+__all__ = ["document_resources", "files_of", "is_ndjson", "ndjson_resources", "read_resources"]
 
 SUFFIXES = (".json", ".ndjson")
+"""The file names read, whatever their case (``BULK.NDJSON``)."""
+
+
+def is_ndjson(path: str | Path) -> bool:
+    """Whether a file is read as NDJSON (one resource a line): its name ends ``.ndjson``,
+    in any case."""
+    return Path(path).suffix.lower() == ".ndjson"
 
 
 def files_of(paths: Iterable[str | Path], problems: list[Problem]) -> list[Path]:
@@ -29,7 +36,9 @@ def files_of(paths: Iterable[str | Path], problems: list[Problem]) -> list[Path]
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+            found = sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()
+            )
             if not found:
                 problems.append(
                     Problem("PATH", str(given), "a folder holding .json or .ndjson FHIR files")
@@ -102,7 +111,7 @@ def document_resources(data: Any, name: str, problems: list[Problem]) -> Iterato
 
 def _from_file(path: Path, problems: list[Problem]) -> Iterator[Located]:
     name = str(path)
-    if path.suffix == ".ndjson":
+    if is_ndjson(path):
         yield from ndjson_resources(path, problems)
         return
     try:

@@ -282,10 +282,10 @@ def import_files(
 
 
 def _stream(paths: Iterable[Path], problems: list[Problem]) -> Iterator[Located]:
-    from trdnav.fhir.bundles import _from_file
+    from trdnav.fhir.bundles import _from_file, is_ndjson
 
     for path in paths:
-        if path.suffix == ".ndjson":
+        if is_ndjson(path):
             yield from ndjson_resources(path, problems)
         else:
             yield from _from_file(path, problems)
