@@ -86,6 +86,13 @@ def test_a_sqlite_file_that_does_not_exist_is_only_created_when_asked(tmp_path):
     assert unusable(url) is None
     assert missing_file("sqlite://") is None
     assert missing_file("sqlite:///:memory:") is None
+    # an in-memory database was set up and reported 'at revision None', then gone
+    for memory in ("sqlite://", "sqlite:///:memory:"):
+        for create in (False, True):
+            reason = unusable(memory, create=create)
+            assert (
+                reason == "an in-memory SQLite database ends with the command; name a file instead"
+            )
     assert missing_file("postgresql+psycopg://u:p@127.0.0.1/x") is None
 
 

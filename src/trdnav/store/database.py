@@ -70,6 +70,14 @@ def _sqlite_file(url: str) -> bool:
     return parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
 
 
+def _in_memory(url: str) -> bool:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return False
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
 def missing_file(url: str) -> Path | None:
     """The file of a SQLite database URL when that file does not exist (connecting would
     create it, empty); None for an existing file and for other databases."""
@@ -110,6 +118,8 @@ def unusable(url: str, *, create: bool = False) -> str | None:
     missing = None if create else missing_file(url)
     if missing is not None:
         return f"there is no database file {missing}; `trdnav db upgrade` creates one"
+    if _in_memory(url):
+        return "an in-memory SQLite database ends with the command; name a file instead"
     try:
         engine = make_engine(url)
     except (ArgumentError, ImportError, OSError) as exc:
