@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -304,3 +304,19 @@ def test_a_course_starts_by_default_on_the_clinics_today(tmp_path):
     assert planned.returncode == 0, planned.stderr
     first = json.loads(planned.stdout)["sessions"][0]["date"]
     assert first == datetime.now(ZoneInfo(zone)).date().isoformat()
+
+
+def test_a_refused_time_is_named_once(tmp_path):
+    """With --at refused, the session was checked at its planned time, and a planned time
+    after today was reported as --at too: a value the user never gave."""
+    db = clinic_with_patient(tmp_path)
+    start = (datetime.now(UTC).date() + timedelta(days=7)).isoformat()
+    plan = ("course", "plan", "example-stage-2", "--template", "ketamine-iv", "--clinic", "1")
+    assert run(*plan, "--start", start, db=db).returncode == 0
+    record = ("course", "record", "example-stage-2", "1", "1", "--clinic", "1")
+    given = ("--param", "dose_mg_per_kg=0.5", "--param", "bp_before=120/80")
+    refused = run(*record, *given, "--at", "yesterday", db=db)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [
+        'error: --at: got "yesterday"; expected a date-time such as 2026-01-05T09:00'
+    ]

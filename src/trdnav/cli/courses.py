@@ -325,7 +325,8 @@ def record_command(
         "side_effects": effects,
         "measurements": scores,
     }
-    if delivered_at and not any(p.path == "--at" for p in problems):
+    bad_at = any(p.path == "--at" for p in problems)
+    if delivered_at and not bad_at:
         body["delivered_at"] = delivered_at
     if note:
         body["note"] = note
@@ -344,7 +345,9 @@ def record_command(
             given_problems=problems,
         )
     except InputError as exc:  # the options' problems are listed in it, first
-        raise InputError([_as_option(p) for p in exc.problems]) from None
+        # with --at refused, the session was checked at its planned time: not what was given
+        found = [p for p in exc.problems if not (bad_at and p.path == "delivered_at")]
+        raise InputError([_as_option(p) for p in found]) from None
     except TrdnavError:  # no such course or session, or it is recorded already
         for line in InputError(problems).lines() if problems else []:
             sys.stderr.write(f"error: {line}\n")
