@@ -37,6 +37,23 @@ def test_a_clinic_name_must_be_new_case_aside_and_not_a_number(store):
     assert accounts.find_clinic(store, str(north.id)).id == north.id
 
 
+@pytest.mark.parametrize("name", ["x\ny", "a\tb", "bell\x07", "esc\x1b[31m"])
+def test_names_hold_no_control_characters(store, name):
+    """`clinic list` prints a clinic a line, its fields between tabs: a name with a line
+    break or a tab read as another clinic."""
+    with pytest.raises(InputError) as info:
+        accounts.add_clinic(store, name)
+    assert _problem(info).endswith(
+        "expected a clinic name without control characters (tabs, line breaks)"
+    )
+    actor = _admin(store)
+    with pytest.raises(InputError, match="a name without control characters"):
+        accounts.add_user(
+            store, actor, email="u@n.example", name=name, role="viewer", password="p" * 10
+        )
+    assert accounts.add_clinic(store, "Clinique Saint-Éloi").name == "Clinique Saint-Éloi"
+
+
 def test_the_database_itself_keeps_clinic_names_apart(store):
     """Two clinics added at the same moment both pass the check in code; the unique key on
     the case-folded name refuses the second, which is told as the same problem."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -100,6 +101,14 @@ def _normal_email(email: str) -> str:
     return address
 
 
+def _printable_name(name: str, what: str) -> None:
+    """Refuse a name holding a control character (a tab, a line break): listed one per
+    line, with tabs between the fields, it would read as another clinic or user."""
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        expected = f"{what} without control characters (tabs, line breaks)"
+        raise InputError([Problem("name", name, expected)])
+
+
 MAX_ROW_ID = 2**31 - 1
 """The largest id a row can have; a larger number is no clinic's."""
 
@@ -116,6 +125,7 @@ def add_clinic(store: Store, name: str) -> Clinic:
     if len(name) > CLINIC_NAME_LENGTH:
         expected = f"a clinic name of at most {CLINIC_NAME_LENGTH} characters"
         raise InputError([Problem("name", f"{len(name)} characters", expected)])
+    _printable_name(name, "a clinic name")
     key = name.casefold()
     try:
         with store.transaction() as session:
@@ -173,6 +183,7 @@ def add_user(
     if len(name) > USER_NAME_LENGTH:
         expected = f"a name of at most {USER_NAME_LENGTH} characters"
         raise InputError([Problem("name", f"{len(name)} characters", expected)])
+    _printable_name(name, "a name")
     try:
         with store.transaction() as session:
             user = User(
