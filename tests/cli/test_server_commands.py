@@ -297,6 +297,24 @@ def test_serve_refuses_a_port_out_of_range():
     assert "--port" in result.stderr
 
 
+def test_serve_refuses_an_address_it_cannot_listen_on_before_setting_anything_up(tmp_path):
+    """A host that does not resolve, or a port in use, stopped the server with exit 3 and
+    uvicorn's message, after it had printed the address to sign in at."""
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    bad_host = run("serve", "--host", "999.1.1.1", "--port", "18765", db=url)
+    assert bad_host.returncode == 2
+    assert bad_host.stderr.startswith('error: --host: got "999.1.1.1"; expected an address')
+    assert "web app" not in bad_host.stdout
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = run("serve", "--port", str(port), db=url)
+    assert busy.returncode == 2
+    assert busy.stderr.startswith(f"error: --port: got {port}; expected a port free to listen on")
+    assert not (tmp_path / "serve.db").exists()  # refused before the database was set up
+
+
 def test_serve_names_an_unmigrated_database_without_its_password(fresh_postgres_url):
     result = run("serve", "--no-migrate", db=fresh_postgres_url)
     password = urlsplit(fresh_postgres_url).password

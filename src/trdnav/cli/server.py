@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -408,6 +409,23 @@ def _imported(out: Console, name: str, patient_id: str, notes: list[str]) -> Non
         out.print(f"  {line}", markup=False)
 
 
+def _check_listen(host: str, port: int) -> None:
+    """Refuse an address the server could not listen on (a name that does not resolve, a
+    port in use) before anything is set up: the server itself would stop with exit 3."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InputError([Problem("--host", host, f"an address to listen on ({reason})")]) from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            expected = f"a port free to listen on at {host} ({exc.strerror or exc})"
+            raise InputError([Problem("--port", port, expected)]) from None
+
+
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
@@ -427,6 +445,7 @@ def serve_command(
     import uvicorn
 
     settings = _settings(config, database_url)
+    _check_listen(host, port)
     url = settings.database_url
     if demo_data and url is None:
         url = default_database_url().replace("trdnav.db", "trdnav-demo.db")
