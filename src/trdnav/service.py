@@ -42,7 +42,7 @@ _PEEK = 65536
 def knowledge_for(settings: Settings) -> KnowledgeBase:
     """The knowledge base of the settings; ``adequate_trial_days`` is checked against it
     (the settings checked it against the packaged one, which another folder may differ from)."""
-    kb = load_knowledge(settings.knowledge_dir or DATA_DIR)
+    kb = load_knowledge(_knowledge_dir(settings))
     days = settings.adequate_trial_days
     found = None if days is None else trial_days_problem(days, kb)
     if found is not None:
@@ -51,7 +51,19 @@ def knowledge_for(settings: Settings) -> KnowledgeBase:
 
 
 def fhir_codes_for(settings: Settings) -> FhirCodes:
-    return load_fhir_codes(settings.knowledge_dir or DATA_DIR)
+    return load_fhir_codes(_knowledge_dir(settings))
+
+
+def _knowledge_dir(settings: Settings) -> Path:
+    """The knowledge data's folder: the packaged one, else the setting's, which must hold
+    a manifest (a mistyped folder is named, not reported as a file missing in it)."""
+    folder = settings.knowledge_dir
+    if folder is None:
+        return DATA_DIR
+    if not (Path(folder) / "manifest.yaml").is_file():
+        expected = "a folder of knowledge data, with its manifest.yaml"
+        raise InputError([Problem(settings.path_of("knowledge_dir"), str(folder), expected)])
+    return Path(folder)
 
 
 def _too_large(path: Path, max_mb: int) -> bool:

@@ -264,3 +264,15 @@ def test_an_adequate_trial_is_at_least_28_days():
         "the shortest any source accepts; see docs/settings.md and docs/rules.md) to 365\n"
     )
     assert cli("assess", example, "--adequate-trial-days", "28").returncode == 0
+
+
+def test_a_knowledge_folder_without_knowledge_data_is_named(tmp_path):
+    """It said 'manifest.yaml: file is missing', naming neither the setting nor the folder."""
+    example = str(ROOT / "examples" / "stage-2-trd.json")
+    for folder in (tmp_path / "missing", tmp_path):
+        result = cli("assess", example, env={"TRDNAV_KNOWLEDGE_DIR": str(folder)})
+        assert result.returncode == 2
+        assert result.stderr == (
+            f'error: settings.knowledge_dir: got "{folder}"; expected a folder of knowledge '
+            "data, with its manifest.yaml\n"
+        )
