@@ -32,8 +32,8 @@ from trdnav.core.history import (
     RecordId,
 )
 from trdnav.core.knowledge import Drug, Instrument, KnowledgeBase
+from trdnav.core.nesting import MAX_DEPTH, too_deep
 from trdnav.errors import InputError, Problem, format_path
-from trdnav.json_text import MAX_DEPTH, too_deep
 
 __all__ = [
     "check_as_of",
