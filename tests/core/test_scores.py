@@ -85,6 +85,31 @@ def test_one_alert_names_every_flagged_instrument(run, history):
     assert "HAMD-17 item 3 = 2" in alerts[0].message
 
 
+def test_a_positive_suicide_item_before_the_episode_is_said_while_nothing_was_measured_since(
+    run, history
+):
+    """It raised no alert and was not mentioned: the patient's latest answer to the suicide
+    item, dropped without a word because it came before the episode's onset."""
+    before = phq("2023-12-01", [0] * 8 + [3])
+    a = run(history(measurements=[phq("2023-06-01", [0] * 9), before]))
+    assert [x.code for x in a.alerts] == ["suicide_item_before_episode"]
+    assert "before this episode's onset (2024-01-01)" in a.alerts[0].message
+    assert "PHQ-9 item 9 = 3 on 2023-12-01" in a.alerts[0].message
+    assert a.alerts[0].rule_id == "alert.suicide_item_before_episode"
+    # the verdicts rest on the episode's own measurements
+    ect = next(o for o in a.options if o.treatment == "ect")
+    assert ect.basis["suicidal_ideation"] is False
+    # an earlier positive answer, a negative one since: nothing to say
+    assert (
+        run(
+            history(measurements=[phq("2023-06-01", [0] * 8 + [2]), phq("2023-12-01", [0] * 9)])
+        ).alerts
+        == []
+    )
+    # anything measured in the episode is the latest answer
+    assert run(history(measurements=[before, phq("2024-02-01", [0] * 9)])).alerts == []
+
+
 def test_measurement_after_as_of_is_ignored(run, history):
     doc = history(measurements=[phq("2024-05-01", [1] * 9), phq("2025-06-02", [3] * 9)])
     assert run(doc).scores[0].total == 9

@@ -6,6 +6,8 @@
   remission when the latest total meets the instrument's remission threshold.
 * Alert ``suicidal_ideation`` when a measurement on the latest day of any instrument has
   its suicide item at or above the instrument's alert value.
+* Alert ``suicide_item_before_episode`` when the episode has no measurement and one on the
+  latest day before its onset has its suicide item at or above the alert value.
 
 Nothing depends on the order measurements are given in: those of one day are ordered by
 total (then items), so of several on the first day the baseline is the lowest and of
@@ -133,4 +135,40 @@ def score_episode(history: PatientHistory, kb: KnowledgeBase) -> EpisodeScores:
                 references=kb.cite(rule.sources),
             )
         )
+    if not series:
+        alerts.extend(_before_episode(history, kb))
     return EpisodeScores(series=series, latest=latest, outcome=outcome, alerts=alerts)
+
+
+def _before_episode(history: PatientHistory, kb: KnowledgeBase) -> list[Alert]:
+    """With no measurement in the episode, the latest one before its onset is the latest
+    answer the patient gave: its suicide item is said (rule alert.suicide_item_before_episode)."""
+    earlier = [m for m in history.measurements if m.date < history.episode.onset]
+    if not earlier:
+        return []
+    last_day = max(m.date for m in earlier)
+    flagged = []
+    for m in earlier:
+        inst = kb.instruments[m.instrument]
+        value = instruments.suicide_item_value(inst, m.items)
+        if m.date == last_day and value >= inst.suicide_item.alert_at:
+            flagged.append(
+                f"{inst.id} item {inst.suicide_item.item} = {value} on {m.date.isoformat()}"
+                f" (alert at {inst.suicide_item.alert_at} or more)"
+            )
+    if not flagged:
+        return []
+    rule = kb.rule("alert.suicide_item_before_episode")
+    onset = history.episode.onset.isoformat()
+    return [
+        Alert(
+            code="suicide_item_before_episode",
+            message=f"Suicide item positive on the latest measurement, before this episode's "
+            f"onset ({onset}): "
+            + "; ".join(sorted(set(flagged)))
+            + ". Nothing measured in the episode since. Assess suicide risk now.",
+            source="; ".join(kb.cite(rule.sources)),
+            rule_id=rule.id,
+            references=kb.cite(rule.sources),
+        )
+    ]
