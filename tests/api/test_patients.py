@@ -162,6 +162,21 @@ def test_an_empty_name_or_record_number_is_none_and_stays_so(api, example_doc):
     assert (later.json()["mrn"], later.json()["name"], later.json()["sex"]) == (None, None, "male")
 
 
+def test_a_refused_change_names_the_fields_it_sent(api, example_doc):
+    """A birth date after today and an empty sex were reported at patient.birth_date and
+    patient.sex, fields of the history the request does not have."""
+    api.post("/patients/import", json=example_doc("stage-2-trd"))
+    bad = api.patch(
+        "/patients/example-stage-2",
+        json={"birth_date": "2099-01-01", "sex": ""},
+        headers={"If-Match": '"1"'},
+    )
+    assert bad.status_code == 422
+    paths = {e["path"] for e in bad.json()["errors"]}
+    assert {"birth_date", "sex"} <= paths
+    assert not any(path.startswith("patient.") for path in paths)
+
+
 def test_update_is_validated_like_an_import(api, example_doc):
     api.post("/patients/import", json=example_doc("stage-2-trd"))
     bad = api.patch(

@@ -61,7 +61,7 @@ def test_a_change_keeps_text_from_before_its_limit_and_checks_what_it_touches(cl
     with pytest.raises(InputError) as info:
         patients.update_patient(store, actor, kb, pid, {"sex": "x" * 33}, view["version"], TODAY)
     assert [str(p) for p in info.value.problems] == [
-        'patient.sex: got "33 characters"; expected a text of at most 32 characters'
+        'sex: got "33 characters"; expected a text of at most 32 characters'
     ]
     item = therapy_id(store)
     therapy = {"type": "t" * 65, "start": "2024-02-05", "end": "2024-06-10", "sessions": 16}

@@ -766,7 +766,10 @@ def update_patient(
             doc["conditions"] = changes["conditions"]
         touched = [f"patient.{k}" for k in PATIENT_FIELDS if k in changes]
         touched += [k for k in ("episode", "conditions") if k in changes]
-        history = revalidate(kb, doc, changed=touched)
+        try:
+            history = revalidate(kb, doc, changed=touched)
+        except InputError as exc:  # named as the change names them: birth_date, sex
+            raise InputError([_as_changed(p) for p in exc.problems]) from None
         if "clinician" in changes:
             patient.clinician = _clinician(session, actor, changes["clinician"])
         p = history.patient
@@ -794,6 +797,16 @@ def update_patient(
         )
         session.flush()
         return patient_view(patient)
+
+
+def _as_changed(problem: Problem) -> Problem:
+    """A problem of the history at a demographic field (``patient.sex``) named as a change
+    of the patient names it (``sex``)."""
+    head, _, rest = problem.path.partition(".")
+    field = rest.split(".", 1)[0].split("[", 1)[0]
+    if head != "patient" or field not in PATIENT_FIELDS:
+        return problem
+    return Problem(rest, problem.value, problem.expected, problem.missing)
 
 
 def delete_patient(store: Store, actor: Actor, patient_id: str, if_match: int | None) -> None:
