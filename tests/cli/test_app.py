@@ -207,6 +207,12 @@ def test_treatments(tmp_path):
         "tms",
     ]
     assert {"drugs", "instruments", "conditions", "rules", "sources"} <= set(data)
+    # at the width of a pipe (80 columns), every schedule is shown, not cut to "…"
+    narrow = cli("treatments", env={"COLUMNS": "80"}).stdout
+    assert "…" not in narrow
+    words = " ".join(line.strip("│ ") for line in narrow.splitlines())
+    for t in data["treatments"]:
+        assert t["schedule"]["summary"].split()[0] in words
 
 
 @pytest.mark.parametrize(

@@ -32,11 +32,13 @@ CONFIDENCE_MARK = {
 
 def treatments_table(kb: KnowledgeBase, on: date) -> RenderableType:
     table = Table(title=f"trdnav treatment options (knowledge base {kb.version})", expand=True)
+    # every column wraps but the id: at 80 columns, text that may not wrap left the
+    # schedule no room at all (it showed as "…")
     table.add_column("id", no_wrap=True)
-    table.add_column("name")
-    table.add_column(f"status on {on.isoformat()}", no_wrap=True)
-    table.add_column("setting", no_wrap=True)
-    table.add_column("typical schedule", ratio=1)
+    table.add_column("name", ratio=2, overflow="fold")
+    table.add_column(f"status on {on.isoformat()}", ratio=2, overflow="fold")
+    table.add_column("setting", ratio=2, overflow="fold")
+    table.add_column("typical schedule", ratio=3, overflow="fold")
     for t in kb.treatments.values():
         table.add_row(t.id, t.name, t.regulatory_status(on), t.setting, t.schedule.summary)
     return table
