@@ -210,9 +210,19 @@ def test_a_document_nested_too_deeply_is_refused_before_anything_walks_it(kb, hi
     assert parse_history(shallow, kb).model_extra["note"] == {"a": [[{"b": [[]]}]]}
 
 
-@pytest.mark.parametrize("doc", [None, [], "text", 3])
-def test_the_document_must_be_an_object(kb, doc):
-    assert "(document)" in problems(kb, doc)
+@pytest.mark.parametrize(
+    ("doc", "shown"),
+    [
+        (None, "null"),
+        ([], "an array"),
+        ("text", "a string"),
+        (3, "a number"),
+        (True, "true or false"),
+    ],
+)
+def test_the_document_must_be_an_object(kb, doc, shown):
+    """Named as JSON names it (it said "NoneType" for null)."""
+    assert problems(kb, doc)["(document)"].value == shown
 
 
 def test_negative_dose_and_sessions(kb, history, trial):

@@ -72,8 +72,8 @@ def test_every_unreadable_input_is_reported(tmp_path):
     lines = "\n".join(info.value.lines())
     assert f'{tmp_path}/broken.json (line 1, column 38): got "Expecting value"' in lines
     assert "expected valid JSON" in lines
-    assert f'{tmp_path}/list.json: got "list"; expected a FHIR Bundle or resource' in lines
-    assert f'{tmp_path}/entries.json: entry[0]: got "int"; expected a Bundle entry' in lines
+    assert f'{tmp_path}/list.json: got "an array"; expected a FHIR Bundle or resource' in lines
+    assert f'{tmp_path}/entries.json: entry[0]: got "a number"; expected a Bundle entry' in lines
     assert f"{tmp_path}/lines.ndjson line 2 (line 1, column 2)" in lines
     assert f"{tmp_path}/latin1.json: got null; expected a UTF-8 encoded JSON file" in lines
     assert f'PATH: got "{tmp_path}/missing.json"; expected an existing file or folder' in lines

@@ -34,7 +34,7 @@ from trdnav.clinic.fhir import annotated_document
 from trdnav.clinic.patients import TODAY
 from trdnav.core.assessment import Assessment, assess
 from trdnav.core.history import PatientHistory
-from trdnav.core.intake import dated_after, parse_history
+from trdnav.core.intake import dated_after, json_kind, parse_history
 from trdnav.core.knowledge import KnowledgeBase
 from trdnav.errors import InputError, Problem
 from trdnav.fhir.codes import FhirCodes
@@ -105,7 +105,7 @@ def read_core_json(data: bytes, context: ReadContext | None = None) -> Reading:
     if problems:
         return Reading(None, problems)
     if not isinstance(document, dict):
-        return Reading(None, [Problem("(document)", type(document).__name__, "a JSON object")])
+        return Reading(None, [Problem("(document)", json_kind(document), "a JSON object")])
     return Reading(document)
 
 

@@ -38,6 +38,7 @@ from trdnav.errors import InputError, Problem, format_path
 __all__ = [
     "check_as_of",
     "dated_after",
+    "json_kind",
     "parse_history",
     "problems_from_errors",
     "problems_from_validation_error",
@@ -403,11 +404,26 @@ def _section_date(data: Mapping[str, Any], section: str, key: str) -> date | Non
     return value
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, as JSON names it (``null``, an array)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
 def parse_history(data: Any, kb: KnowledgeBase, *, stored: bool = False) -> PatientHistory:
     """Validate parsed JSON into a :class:`PatientHistory`; raise :class:`InputError` listing
     every problem otherwise."""
     if not isinstance(data, Mapping):
-        raise InputError([Problem("(document)", type(data).__name__, "a JSON object")])
+        raise InputError([Problem("(document)", json_kind(data), "a JSON object")])
     if not stored and too_deep(data):  # checked first: the checks below recurse through it
         expected = f"a document nested at most {MAX_DEPTH} levels"
         raise InputError([Problem("(document)", f"nested more than {MAX_DEPTH} levels", expected)])

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from trdnav import json_text
+from trdnav.core.intake import json_kind
 from trdnav.errors import InputError, Problem
 from trdnav.fhir.resources import Located
 
@@ -132,7 +133,7 @@ def _kind(value: Any) -> str:
     """A short description of a JSON value, for messages about whole documents."""
     if isinstance(value, dict):
         return "an object without resourceType"
-    return type(value).__name__ if value is not None else "null"
+    return json_kind(value)
 
 
 def read_resources(paths: Iterable[str | Path]) -> list[Located]:
