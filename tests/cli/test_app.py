@@ -282,3 +282,16 @@ def test_a_knowledge_folder_without_knowledge_data_is_named(tmp_path):
             f'error: settings.knowledge_dir: got "{folder}"; expected a folder of knowledge '
             "data, with its manifest.yaml\n"
         )
+
+
+@pytest.mark.parametrize(
+    "args", [("assess", "--json", "--fhir"), ("rules", "--json", "--markdown")]
+)
+def test_two_output_formats_at_once_are_refused(args):
+    """One of them was printed and the other passed over without a word."""
+    example = str(ROOT / "examples" / "stage-2-trd.json")
+    command, *flags = args
+    result = cli(command, *flags, *([example] if command == "assess" else []))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "expected one output format, not both" in result.stderr

@@ -89,6 +89,7 @@ def assess(
 
     For FHIR input, data that is missing or ambiguous is listed right after the alerts (on
     stderr with --json or --fhir)."""
+    _one_output(json=as_json, fhir=as_fhir)
     settings = _settings(config, adequate_trial_days=adequate_trial_days)
     kb = knowledge_for(settings)
     when = _parse_date("--as-of", as_of) if as_of else None
@@ -105,6 +106,13 @@ def assess(
     else:
         notes_panel = import_report(found.fhir.report) if found.fhir else None
         _console().print(assessment_report(found.assessment, notes_panel))
+
+
+def _one_output(**given: bool) -> None:
+    """Refuse two output formats at once (one of them was printed, the other not)."""
+    chosen = [f"--{name}" for name, on in given.items() if on]
+    if len(chosen) > 1:
+        raise InputError([Problem(" and ".join(chosen), True, "one output format, not both")])
 
 
 def _parse_date(option: str, value: str) -> date:
@@ -156,6 +164,7 @@ def rules(
     config: ConfigOption = None,
 ) -> None:
     """List every rule with its statement and sources."""
+    _one_output(json=as_json, markdown=markdown)
     kb = knowledge_for(_settings(config))
     if as_json:
         _print_json([r.model_dump(mode="json") for r in kb.rules.values()])
