@@ -157,6 +157,11 @@ def test_import_fhir_bundles_and_bulk_files_with_a_report(tmp_path):
     assert ids == sorted([history.id, other.id])
     lines = [line for p in folder.iterdir() for line in p.read_text("utf-8").splitlines()]
     assert stored == len(exported) + len([line for line in lines if line.strip()])
+    # the same bulk data again: the patient it names is said (it said "a patient of these
+    # files exists already")
+    again = run("import", *sorted(folder.iterdir()), "--clinic", "North", db=db)
+    assert again.returncode == 2
+    assert f"patient {other.id!r} exists already in this clinic" in again.stderr
 
 
 def test_an_unwritable_report_is_refused_before_anything_is_imported(tmp_path):

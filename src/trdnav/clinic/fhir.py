@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from trdnav.clinic import audit, patients
@@ -32,6 +33,7 @@ from trdnav.fhir.intake import FhirHistory
 from trdnav.fhir.report import ImportReport
 from trdnav.fhir.resources import Located
 from trdnav.store.database import Store
+from trdnav.store.tables import Patient
 
 __all__ = ["annotated_document", "export_patient", "import_fhir_bulk", "import_fhir_patient"]
 
@@ -143,7 +145,13 @@ def import_fhir_bulk(
                     _flush(session, batch)
             _flush(session, batch)
     except IntegrityError:
-        raise Conflict("a patient of these files exists already in this clinic") from None
+        ids = [history.id for _, history in histories.values()]
+        with store.reading() as session:
+            taken = session.scalars(
+                select(Patient.id).where(Patient.clinic_id == actor.clinic_id, Patient.id.in_(ids))
+            ).all()
+        named = ", ".join(repr(i) for i in sorted(taken)) or "a patient of these files"
+        raise Conflict(f"patient {named} exists already in this clinic") from None
     return views
 
 
