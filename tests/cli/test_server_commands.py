@@ -466,6 +466,10 @@ def test_clinics_users_and_passwords_are_refused_with_the_reason(db):
     assert 'email: got "a@b@north.example"; expected an e-mail address' in two_ats.stderr
     listing = run("user", "list", "--clinic", "North", db=db).stdout
     assert listing == "boss@north.example\tadmin\tactive\n"
+    # a clinic not found is named at the option it came from
+    unknown = run("user", "list", "--clinic", "99", db=db)
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith('error: --clinic: got "99"; expected a clinic of this')
 
 
 def test_a_database_error_is_told_without_the_statement_or_its_values(fresh_postgres_url):

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from trdnav.clinic import accounts, demo, patients
 from trdnav.clinic.actor import Actor
 from trdnav.clinic.fhir import import_fhir_bulk, import_fhir_patient
-from trdnav.errors import InputError, Problem, TrdnavError, hide_password, printable
+from trdnav.errors import InputError, NotFound, Problem, TrdnavError, hide_password, printable
 from trdnav.fhir.bundles import is_ndjson
 from trdnav.fhir.imports import is_fhir
 from trdnav.files import check_output_files, write_files
@@ -187,8 +187,18 @@ def clinic_list(database_url: DatabaseOption = None, config: ConfigOption = None
 
 
 def _cli_actor(store: Store, clinic: str) -> Actor:
-    """The command line acting for ``clinic`` (an id or name), in its time zone."""
-    found = accounts.find_clinic(store, clinic)
+    """The command line acting for ``clinic`` (an id or name), in its time zone; a clinic
+    not found, or a name several clinics have, is an error at ``--clinic``."""
+    try:
+        found = accounts.find_clinic(store, clinic)
+    except NotFound as exc:
+        raise InputError(
+            [Problem("--clinic", clinic, f"a clinic of this database ({exc})")]
+        ) from None
+    except InputError as exc:
+        raise InputError(
+            [Problem("--clinic", p.value, p.expected, p.missing) for p in exc.problems]
+        ) from None
     return Actor.command_line(found.id, accounts.zone_of(found.settings))
 
 
