@@ -295,3 +295,25 @@ def test_two_output_formats_at_once_are_refused(args):
     assert result.returncode == 2
     assert result.stdout == ""
     assert "expected one output format, not both" in result.stderr
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    """--json of the course commands and --password-stdin of reset-password had no help."""
+    import typer.main
+
+    from trdnav.cli.app import app
+
+    def commands(command, path):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():  # a group's commands
+            yield from commands(sub, [*path, name])
+
+    found = list(commands(typer.main.get_command(app), ["trdnav"]))
+    assert len(found) > 30  # every sub-command was reached
+    silent = [
+        f"{' '.join(path)} {param.opts[0]}"
+        for path, command in found
+        for param in command.params
+        if param.param_type_name == "option" and not param.hidden and not (param.help or "").strip()
+    ]
+    assert silent == []

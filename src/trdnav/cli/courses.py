@@ -99,10 +99,11 @@ def _sessions_table(view: dict[str, Any]) -> Table:
     return table
 
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
 @course_app.command("templates")
-def templates(
-    as_json: Annotated[bool, typer.Option("--json")] = False, config: ConfigOption = None
-) -> None:
+def templates(as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """List the course templates."""
     kb = knowledge_for(_settings(config, None))
     if as_json:
@@ -160,7 +161,7 @@ def plan_command(
             "needed unless it is eligible (the refusal lists its reasons).",
         ),
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -229,7 +230,7 @@ def plan_command(
 def list_command(
     patient: str,
     clinic: ClinicOption,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -274,7 +275,7 @@ def record_command(
         list[str] | None, typer.Option(help="INSTRUMENT:item,item,..., repeatable.")
     ] = None,
     delivered_at: Annotated[str | None, typer.Option("--at", help="When (ISO date-time).")] = None,
-    note: Annotated[str | None, typer.Option()] = None,
+    note: Annotated[str | None, typer.Option(help="A note kept with the session.")] = None,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -366,7 +367,7 @@ def show_command(
     patient: str,
     course: int,
     clinic: ClinicOption,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:

@@ -261,7 +261,9 @@ def user_enable(
 def user_reset_password(
     email: str,
     clinic: ClinicOption,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from standard input.")
+    ] = False,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
