@@ -2,6 +2,7 @@
 
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
@@ -10,7 +11,7 @@ from sqlalchemy import select
 
 from trdnav.clinic import accounts
 from trdnav.clinic.actor import Actor
-from trdnav.store.tables import AuditEvent
+from trdnav.store.tables import AuditEvent, RevokedToken
 
 PASSWORD = "correct horse battery"
 
@@ -50,6 +51,26 @@ def test_password_guessing_is_throttled(server, clinic):
     assert int(blocked.headers["Retry-After"]) > 0
     assert blocked.json()["type"] == "/problems/too-many-requests"
     assert login(server, clinic.emails["clinician"], PASSWORD).status_code == 200
+
+
+def test_a_revoked_token_is_refused_and_expired_revocations_are_forgotten(server, clinic):
+    key = accounts.token_key(server.store, server.settings)
+    token = clinic.token("clinician")
+    me = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{server.url}/auth/me", headers=me).status_code == 200
+    gone = datetime.now(UTC) - timedelta(days=1)
+    with server.store.transaction() as session:
+        session.add(RevokedToken(jti="an-old-one", expires_at=gone))
+    accounts.revoke_token(server.store, key, token)
+    refused = httpx.get(f"{server.url}/auth/me", headers=me)
+    assert refused.status_code == 401
+    assert "no longer valid" in refused.text
+    accounts.revoke_token(server.store, key, token)  # again: nothing more to do
+    accounts.revoke_token(server.store, key, "not a token")
+    with server.store.reading() as session:
+        kept = set(session.scalars(select(RevokedToken.jti)))
+    assert "an-old-one" not in kept
+    assert jwt.decode(token, key, algorithms=["HS256"])["jti"] in kept
 
 
 def test_expired_and_forged_tokens_are_refused(server, clinic):

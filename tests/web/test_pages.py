@@ -49,6 +49,25 @@ def test_sign_in_keeps_the_token_in_a_hardened_cookie(clinic):
         assert browser.get("/app/patients").status_code == 303
 
 
+def test_a_copy_of_a_signed_out_session_no_longer_signs_in(clinic):
+    """Signing out forgot the cookie only: a copy of it (a shared computer, a proxy log)
+    still opened the patient list until the token expired."""
+    with clinic.client(None) as browser:
+        browser.login(clinic.emails["clinician"])
+        page = browser.get("/app/patients")
+        copied = browser.cookies.get("trdnav_session")
+        assert copied
+        browser.post("/app/logout", data={"csrf": csrf_of(page.text)})
+    with clinic.client(None) as other:
+        other.cookies.set("trdnav_session", copied, path="/app")
+        later = other.get("/app/patients")
+    assert later.status_code == 303
+    assert later.headers["location"].startswith("/app/login")
+    with clinic.client(None) as again:  # signing in again works, with a new token
+        assert again.login(clinic.emails["clinician"]).status_code == 303
+        assert again.get("/app/patients").status_code == 200
+
+
 def test_sign_in_goes_on_to_the_page_asked_for_and_never_elsewhere(clinic, stage2):
     with clinic.client(None) as browser:
         for wanted, landed in (

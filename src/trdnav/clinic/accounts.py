@@ -13,13 +13,13 @@ import secrets
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, String, bindparam, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,7 @@ from trdnav.store.tables import (
     USER_NAME_LENGTH,
     Clinic,
     LoginFailure,
+    RevokedToken,
     ServerSecret,
     User,
     utcnow,
@@ -59,6 +60,7 @@ __all__ = [
     "list_users",
     "resolve_token",
     "resolve_token_on",
+    "revoke_token",
     "set_active",
     "set_password",
     "token_key",
@@ -424,6 +426,7 @@ _TOKEN_USER = (
         User.active,
         User.token_version,
         Clinic.settings.label("clinic_settings"),
+        exists().where(RevokedToken.jti == bindparam("jti", type_=String)).label("revoked"),
     )
     .join(Clinic, Clinic.id == User.clinic_id)
     .where(User.id == bindparam("user_id"))
@@ -452,8 +455,11 @@ def resolve_token_on(
         raise NotAuthenticated("the token is not valid") from None
     if not str(claims["sub"]).isdigit():
         raise NotAuthenticated("the token is not valid")
-    user = connection.execute(_TOKEN_USER, {"user_id": int(claims["sub"])}).one_or_none()
-    if user is None or not user.active or user.token_version != claims["tv"]:
+    jti = claims.get("jti") if isinstance(claims.get("jti"), str) else None
+    user = connection.execute(
+        _TOKEN_USER, {"user_id": int(claims["sub"]), "jti": jti}
+    ).one_or_none()
+    if user is None or not user.active or user.token_version != claims["tv"] or user.revoked:
         raise NotAuthenticated("the token is no longer valid; sign in again")
     return Actor(
         clinic_id=user.clinic_id,
@@ -464,6 +470,25 @@ def resolve_token_on(
         request_id=request_id,
         timezone=zone_of(user.clinic_settings),
     )
+
+
+def revoke_token(store: Store, key: str, token: str) -> None:
+    """End a sign-in token before its expiry (signing out): it is refused from now on, and
+    tokens revoked earlier that have since expired are forgotten. An invalid or expired
+    token needs nothing."""
+    try:
+        claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["exp"]})
+    except jwt.InvalidTokenError:
+        return
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti or len(jti) > 64:
+        return
+    now = utcnow()
+    with store.transaction() as session:
+        session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
+        if session.get(RevokedToken, jti) is None:
+            expires = datetime.fromtimestamp(int(claims["exp"]), UTC)
+            session.add(RevokedToken(jti=jti, expires_at=expires))
 
 
 def zone_of(clinic_settings: dict[str, Any] | None) -> str | None:

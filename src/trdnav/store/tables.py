@@ -337,6 +337,16 @@ class ServerSecret(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RevokedToken(Base):
+    """A sign-in token ended before its expiry (signed out): refused until it expires,
+    after which its row may go."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class Course(Base):
     """A treatment course planned from a template; its sessions and plan history follow."""
 

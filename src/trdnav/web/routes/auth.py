@@ -75,5 +75,10 @@ def login(request: Request, form: Annotated[FormData, Depends(checked_form)]) ->
 
 @router.post("/logout")
 def logout(request: Request, user: Writer) -> Response:
+    # the token is ended on the server too: a copy of the cookie no longer signs in
+    token = session_of(request).token
+    if token:
+        state = user.state
+        accounts.revoke_token(state.store, state.token_key(), token)
     set_session(request, SessionData(flash="You have signed out."))
     return redirect(request, "/app/login")
