@@ -230,3 +230,25 @@ def test_a_course_plan_is_a_care_plan_with_a_service_request_per_session(fhir_co
     with pytest.raises(InputError) as info:
         course_plan_resources(Plan("tmss", [datetime(2025, 1, 1, 9)]), "p1", KB, fhir_codes)
     assert [p.path for p in info.value.problems] == ["plan.treatment", "plan.sessions[0]"]
+
+
+def test_an_alert_on_the_answer_before_the_episode_derives_from_that_measurement(fhir_codes):
+    doc = json.loads((EXAMPLES / "stage-2-trd.json").read_text("utf-8"))
+    doc["measurements"] = [
+        {"instrument": "PHQ-9", "date": "2023-08-20", "items": [1, 1, 1, 1, 1, 1, 1, 1, 2]}
+    ]
+    history = parse_history(doc, KB)
+    result = assess(history, KB)
+    assert [a.code for a in result.alerts] == ["suicide_item_before_episode"]
+    resources = [e["resource"] for e in assessment_bundle(result, history, KB, fhir_codes)["entry"]]
+    measured = [
+        r
+        for r in resources
+        if r.get("effectiveDateTime", "").startswith("2023-08-20")
+        and "alert" not in json.dumps(r.get("code", {}))
+    ]
+    alert = next(r for r in resources if "suicide_item_before_episode" in json.dumps(r))
+    assert {d["reference"] for d in alert["derivedFrom"]} <= {
+        f"Observation/{r['id']}" for r in measured
+    }
+    assert alert["derivedFrom"]

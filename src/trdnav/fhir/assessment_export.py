@@ -140,6 +140,12 @@ class _Results:
                 if last is None or self.h.measurements[last].date <= m.date:
                     latest[m.instrument] = i
         derived = [self.ex.refs[f"measurements[{i}]"] for i in latest.values()]
+        # an alert on the latest answer before the episode derives from that day's measurements
+        before = [
+            (m.date, i) for i, m in enumerate(self.h.measurements) if m.date < self.h.episode.onset
+        ]
+        last_day = max((day for day, _ in before), default=None)
+        earlier = [self.ex.refs[f"measurements[{i}]"] for day, i in before if day == last_day]
         system = self.codes.local_system("alert")
         for alert in self.a.alerts:
             value = {
@@ -148,7 +154,8 @@ class _Results:
                     "text": alert.message,
                 }
             }
-            self.observation("alert", f"alert-{alert.code}", value, derived, [alert.source])
+            sources = earlier if alert.code == "suicide_item_before_episode" else derived
+            self.observation("alert", f"alert-{alert.code}", value, sources, [alert.source])
 
     def options(self) -> None:
         verdicts, treatments = (
