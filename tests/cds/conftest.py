@@ -182,6 +182,10 @@ class CdsBench:
     def service_url(self, service: str) -> str:
         return f"{self.url}/cds-services/{service}"
 
+    def audience(self, service: str, path: str = "") -> str:
+        """What a client's JWT names as its audience: the service under the public URL."""
+        return f"{PUBLIC_URL}/cds-services/{service}{path}"
+
     def call(
         self,
         service: str,
@@ -191,7 +195,7 @@ class CdsBench:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         url = self.service_url(service) + path
-        token = token or self.token(url)
+        token = token or self.token(self.audience(service, path))
         sent = {"Authorization": f"Bearer {token}", **(headers or {})}
         return httpx.post(url, json=body, headers=sent, timeout=30)
 

@@ -37,7 +37,7 @@ def unsigned(claims):
 
 
 def test_es384_and_rs384_from_a_file_and_a_url_are_accepted(cds):
-    url = cds.service_url(SERVICE)
+    url = cds.audience(SERVICE)
     for token in (
         cds.token(url),
         cds.token([url, "https://elsewhere.example.org"], alg="RS384", kid="rsa-1"),
@@ -50,7 +50,7 @@ def test_es384_and_rs384_from_a_file_and_a_url_are_accepted(cds):
 def test_a_rotated_jwks_file_is_read_again(cds):
     """Key sets are kept per process, but an edited JWKS file takes effect at once: a key
     added is accepted, a key removed is refused."""
-    url = cds.service_url(SERVICE)
+    url = cds.audience(SERVICE)
     original = cds.jwks_file.read_text(encoding="utf-8")
     new_key = ec.generate_private_key(ec.SECP384R1())
     new_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(new_key.public_key()))
@@ -70,7 +70,7 @@ def test_a_rotated_jwks_file_is_read_again(cds):
 
 
 def test_symmetric_and_unsigned_tokens_are_refused(cds):
-    url = cds.service_url(SERVICE)
+    url = cds.audience(SERVICE)
     hs256 = jwt.encode(
         {"iss": ISS, "aud": url, "exp": 4102444800, "iat": 1700000000, "jti": "x"},
         "a shared secret that is long enough",
@@ -102,12 +102,12 @@ def test_symmetric_and_unsigned_tokens_are_refused(cds):
 )
 def test_bad_tokens_are_refused(cds, change, reason):
     change = dict(change)
-    url = change.pop("aud", cds.service_url(SERVICE))
+    url = change.pop("aud", cds.audience(SERVICE))
     assert reason in refused(cds, cds.token(url, **change))
 
 
 def test_an_exp_beyond_any_time_is_refused(cds):
-    url = cds.service_url(SERVICE)
+    url = cds.audience(SERVICE)
     for exp in (10**20, 253402300799):  # past what a datetime holds; 9999-12-31T23:59:59
         token = cds.token(url, expires_in=exp - int(time.time()))
         assert f"exp ({exp})" in refused(cds, token)
@@ -132,7 +132,7 @@ def test_only_this_machine_is_loopback(url, loopback):
 
 
 def test_a_replayed_jti_is_refused(cds):
-    url = cds.service_url(SERVICE)
+    url = cds.audience(SERVICE)
     jti = str(uuid.uuid4())
     first = cds.call(SERVICE, cds.request(prefetch=cds.prefetch()), token=cds.token(url, jti=jti))
     assert first.status_code == 200
@@ -143,13 +143,13 @@ def test_a_replayed_jti_is_refused(cds):
 def test_a_token_of_a_failed_call_cannot_be_used_again(cds):
     """The jti of a call that fails after its token verified (bad JSON, 412, 422) is recorded
     too: the token is spent, and a replay is refused whatever its body."""
-    url = cds.service_url(SERVICE)
+    url, audience = cds.service_url(SERVICE), cds.audience(SERVICE)
     for body in (
         b'{"hook": "patient-view",',
         json.dumps(cds.request(prefetch=cds.prefetch(skip=("conditions",)))).encode(),
         json.dumps({**cds.request(prefetch=cds.prefetch()), "hook": "order-sign"}).encode(),
     ):
-        token = cds.token(url)
+        token = cds.token(audience)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         failed = httpx.post(url, content=body, headers=headers, timeout=30)
         assert failed.status_code in (412, 422), failed.text
@@ -162,7 +162,7 @@ def test_a_token_of_a_failed_call_cannot_be_used_again(cds):
 def test_a_replayed_call_stores_and_audits_nothing(cds):
     """The jti is recorded in the transaction that stores the cards and the audit record: a
     replay is refused and leaves no cards and no audit record of its own."""
-    url = cds.service_url(SERVICE)
+    url = cds.audience(SERVICE)
     token = cds.token(url)
     first = cds.request(prefetch=cds.prefetch())
     assert cds.call(SERVICE, first, token=token).status_code == 200
@@ -180,7 +180,7 @@ def test_a_replayed_call_stores_and_audits_nothing(cds):
 def test_one_token_sent_at_once_many_times_is_answered_once(cds):
     """Calls with one token at the same time: exactly one is answered, whichever records the
     jti first; the others are refused as replays."""
-    url = cds.service_url(SERVICE)
+    url = cds.audience(SERVICE)
     token = cds.token(url)
     body = cds.request(prefetch=cds.prefetch())
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -203,7 +203,7 @@ def test_missing_or_malformed_credentials(cds):
 
 def test_a_token_altered_after_signing_is_refused(cds):
     """The header and claims are peeked at to find the key; the token itself is verified."""
-    url = cds.service_url(SERVICE)
+    url = cds.audience(SERVICE)
     header, payload, signature = cds.token(url).split(".")
     junk = f"{header}.{payload[:5]}!{payload[5:]}.{signature}"
     assert refused(cds, junk)
@@ -245,7 +245,7 @@ def test_keys_at_hand_says_when_verifying_a_token_needs_the_network(cds):
 
 
 def _long_jti(cds, body):
-    url = cds.service_url(SERVICE)
+    url = cds.audience(SERVICE)
     return lambda: cds.call(SERVICE, body, token=cds.token(url, jti="j" * 256))
 
 
@@ -301,7 +301,40 @@ def test_text_longer_than_the_database_keeps_is_refused_and_nothing_stored(
 
 
 def test_a_jti_as_long_as_is_kept_is_accepted(cds):
-    url = cds.service_url(SERVICE)
+    url = cds.audience(SERVICE)
     token = cds.token(url, jti="j" * 255)
     assert cds.call(SERVICE, cds.request(prefetch=cds.prefetch()), token=token).status_code == 200
     assert "jti replay" in refused(cds, token)
+
+
+def test_with_a_public_url_only_it_is_the_audience(cds):
+    """The URL called counted too, and it comes from the Host header: a service an EHR also
+    calls could replay the EHR's token for it here, naming its own host."""
+    elsewhere = "https://evil.example/cds-services/" + SERVICE
+    token = cds.token(elsewhere)
+    spoofed = cds.call(
+        SERVICE,
+        cds.request(prefetch=cds.prefetch()),
+        token=token,
+        headers={"Host": "evil.example", "X-Forwarded-Proto": "https"},
+    )
+    assert spoofed.status_code == 401
+    assert "JWT aud must be the URL called (https://trdnav.example.org/" in spoofed.text
+    assert "JWT aud must be" in refused(cds, cds.token(cds.service_url(SERVICE)))
+
+
+@pytest.mark.parametrize(("alg", "kid"), [("ES384", "rsa-1"), ("RS384", "ec-1"), ("PS384", "ec-1")])
+def test_an_algorithm_that_does_not_fit_its_key_is_refused_not_a_server_error(cds, alg, kid):
+    """No valid signature is needed to reach the key: a header naming an EC key with an RSA
+    algorithm (or the reverse) was a 500 for anyone who knew a client's issuer and kid."""
+    url = cds.audience(SERVICE)
+    head = {"alg": alg, "kid": kid, "typ": "JWT"}
+    now = int(time.time())
+    claims = {"iss": ISS, "aud": url, "exp": now + 300, "iat": now, "jti": str(uuid.uuid4())}
+
+    def part(value):
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    token = f"{part(head)}.{part(claims)}.AAAA"
+    assert f"algorithm {alg} is not one for key {kid!r}" in refused(cds, token)
+    assert f"algorithm {alg} is not one for key {kid!r}" in refused(cds, token, "/feedback")

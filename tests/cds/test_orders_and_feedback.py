@@ -4,6 +4,8 @@ option is contraindicated or needs caution; feedback on cards, stored and report
 import json
 from pathlib import Path
 
+import pytest
+
 from .conftest import PATIENT
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -161,3 +163,16 @@ def test_feedback_is_stored_and_reported_to_administrators(cds):
         assert audit[-1]["user_email"].startswith("cds:https://")
     with cds.client("clinician") as clinician:
         assert clinician.get("/cds/feedback").status_code == 403
+
+
+@pytest.mark.parametrize("at", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_feedback_time_outside_the_calendar_in_utc_is_refused(cds, at):
+    """It was a 500 when the time was stored (in UTC)."""
+    card = cds.call("trdnav-patient-view", cds.request(prefetch=cds.prefetch())).json()["cards"][0]
+    feedback = {
+        "feedback": [{"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": at}]
+    }
+    refused = cds.call("trdnav-patient-view", feedback, path="/feedback")
+    assert refused.status_code == 422
+    [problem] = refused.json()["errors"]
+    assert (problem["path"], problem["value"]) == ("feedback[0].outcomeTimestamp", at)

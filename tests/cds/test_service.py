@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
 from trdnav.api.routes.cds import ON_LOOP_MAX_BYTES
 from trdnav.cds.models import Response
@@ -135,7 +136,7 @@ def test_a_body_that_is_not_json_is_422_after_authentication(cds):
         return httpx.post(url, content=b'{"hook": "patient-view",', headers=headers, timeout=30)
 
     assert post(None).status_code == 401
-    broken = post(cds.token(url))
+    broken = post(cds.token(cds.audience("trdnav-patient-view")))
     assert broken.status_code == 422
     assert broken.json()["errors"][0]["path"] == "(body)"
 
@@ -143,7 +144,7 @@ def test_a_body_that_is_not_json_is_422_after_authentication(cds):
 def test_a_body_over_the_size_limit_is_refused_unread_with_or_without_a_token(cds):
     url = cds.service_url("trdnav-patient-view")
     too_large = b" " * (Settings().fhir_max_bundle_mb * 1024 * 1024 + 1)
-    for token in (None, cds.token(url)):
+    for token in (None, cds.token(cds.audience("trdnav-patient-view"))):
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -205,7 +206,7 @@ def test_an_unchanged_prefetch_is_answered_again_stored_and_audited(cds):
             "Procedure"
         ]
 
-    token = cds.token(cds.service_url("trdnav-patient-view"))
+    token = cds.token(cds.audience("trdnav-patient-view"))
     body = cds.request(prefetch=cds.prefetch())
     assert cds.call("trdnav-patient-view", body, token=token).status_code == 200
     replay = cds.call("trdnav-patient-view", body, token=token)
@@ -278,7 +279,8 @@ def test_a_call_closes_its_connection_so_that_the_next_goes_to_a_free_process(cd
     body = json.dumps(cds.request(prefetch=cds.prefetch())).encode()
     head = (
         f"POST {url.path} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
-        f"Authorization: Bearer {cds.token(str(url))}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {cds.token(cds.audience('trdnav-patient-view'))}\r\n"
+        "Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     received = b""
@@ -327,3 +329,27 @@ def test_a_call_is_decided_on_the_clinics_today(cds):
     assert response.status_code == 200, response.text
     [open_] = [c for c in response.json()["cards"] if c["summary"].startswith("Open options")]
     assert ("Esketamine" in open_["summary"]) == (zone_today == later), open_["summary"]
+
+
+@pytest.mark.parametrize(
+    "server", ["http://[::1", "https://[::1", "https://example.org:abc", "https://[zz]"]
+)
+def test_a_fhir_server_that_is_not_a_url_is_said_not_a_server_error(cds, server):
+    body = {**cds.request(prefetch=cds.prefetch(skip=("conditions",)), fhir=True)}
+    body["fhirServer"] = server
+    response = cds.call("trdnav-patient-view", body)
+    assert response.status_code == 412, response.text
+    assert f"fhirServer {server} is not a URL" in response.json()["detail"]
+
+
+def test_a_call_nested_too_deeply_is_refused(cds):
+    """Nesting of 900 levels inside the context was read; the other readers refuse more
+    than 64."""
+    body = cds.request(prefetch=cds.prefetch())
+    deep: list = []
+    for _ in range(900):
+        deep = [deep]
+    body["context"]["extra"] = deep
+    response = cds.call("trdnav-patient-view", body)
+    assert response.status_code == 422
+    assert "nested more than 64 levels" in response.text

@@ -318,6 +318,10 @@ def verify(
         raise NotAuthenticated(f"the JWT has no {exc.claim!r} claim") from None
     except jwt.PyJWTError as exc:
         raise NotAuthenticated(f"the JWT does not verify ({exc})") from None
+    except (TypeError, ValueError):  # the algorithm is not one for this kind of key
+        raise NotAuthenticated(
+            f"the JWT does not verify: algorithm {alg} is not one for key {kid!r} of {iss}"
+        ) from None
     if claims["iat"] > time.time() + LEEWAY:
         raise NotAuthenticated("the JWT is issued in the future (iat)")
     jti = str(claims["jti"])

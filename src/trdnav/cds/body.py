@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trdnav import json_text
+from trdnav.core.nesting import too_deep
 from trdnav.errors import InputError, Problem
 
 __all__ = ["CallBody", "read_body", "read_call"]
@@ -54,6 +55,8 @@ def read_call(raw: bytes) -> CallBody:
         if _skip(text, end) != len(text):
             raise ValueError("extra data")
     except (ValueError, IndexError, StopIteration, RecursionError):
+        return CallBody(read_body(raw), None)
+    if too_deep(value):  # as every other document: its reader would recurse through it
         return CallBody(read_body(raw), None)
     return CallBody(value, walk.prefetch)
 

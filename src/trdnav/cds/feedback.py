@@ -9,7 +9,7 @@ for administrators.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -28,7 +28,9 @@ __all__ = ["FeedbackQuery", "feedback_report", "store_feedback"]
 def _timestamp(value: str, index: int) -> datetime:
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if when.tzinfo is not None:
+            when.astimezone(UTC)  # kept in UTC: it must be in the calendar there too
+    except (ValueError, OverflowError):
         when = None
     if when is None or when.tzinfo is None:
         raise InputError(

@@ -63,7 +63,13 @@ class _Fetcher:
         """Why the FHIR server cannot be used, or None."""
         if not self.base:
             return "the request has no fhirServer to fetch it from"
-        scheme = urlsplit(self.base).scheme
+        try:
+            parts = urlsplit(self.base)
+            parts.port  # noqa: B018  (a port that is not a number raises here)
+            httpx.URL(self.base)
+        except (ValueError, httpx.InvalidURL):
+            return f"fhirServer {self.base} is not a URL"
+        scheme = parts.scheme
         if scheme == "https":
             return None
         if scheme == "http" and self.allow_http and is_loopback(self.base):
@@ -126,8 +132,10 @@ def _pages(fetcher: _Fetcher, first: dict[str, Any], key: str) -> Iterator[Locat
         why = fetcher.usable()
         if why is not None:
             raise DataUnavailable(f"prefetch {key!r} has more pages, but {why}")
-        if not url.startswith(fetcher.base + "/") or number >= MAX_PAGES:
+        if not url.startswith(fetcher.base + "/"):
             raise DataUnavailable(f"prefetch {key!r}: the next page {url} is not on {fetcher.base}")
+        if number >= MAX_PAGES:
+            raise DataUnavailable(f"prefetch {key!r} has more than {MAX_PAGES} pages")
         page = fetcher.get(url)
         if not isinstance(page, dict):
             raise DataUnavailable(f"prefetch {key!r}: the next page is not a FHIR Bundle")

@@ -99,9 +99,14 @@ its connections to the client open, the client keeps its connection (see docs/pe
 
 
 def _audiences(request: Request, state: StateDep) -> list[str]:
-    called = str(request.url).split("?", 1)[0]
+    """The URLs a call's JWT may name as its audience: the service's path under
+    ``public_url`` when that is set; else the URL called. With ``public_url`` set the call's
+    own Host header does not count: a service that an EHR also calls could otherwise replay
+    the EHR's token for it here, naming its own host."""
     public = state.settings.public_url
-    return [called] + ([public.rstrip("/") + request.url.path] if public else [])
+    if public:
+        return [public.rstrip("/") + request.url.path]
+    return [str(request.url).split("?", 1)[0]]
 
 
 def cds_caller(request: Request, state: StateDep) -> CdsCaller:
