@@ -353,3 +353,19 @@ def test_a_call_nested_too_deeply_is_refused(cds):
     response = cds.call("trdnav-patient-view", body)
     assert response.status_code == 422
     assert "nested more than 64 levels" in response.text
+
+
+def test_a_prefetch_bundle_that_is_not_fhir_is_refused_not_read_in_part(cds):
+    """An entry given as an object, or entries that hold no resource, were passed over: a
+    Condition left out that way hid the contraindication it stands for (200 with cards)."""
+    for change, path in [
+        (lambda b: {**b, "entry": b["entry"][0]}, "prefetch.conditions.entry"),
+        (lambda b: {**b, "entry": [7, *b["entry"]]}, "prefetch.conditions.entry[0]"),
+        (lambda b: {**b, "entry": [{"resource": 5}]}, "prefetch.conditions.entry[0].resource"),
+    ]:
+        prefetch = cds.prefetch()
+        assert prefetch["conditions"]["entry"]
+        prefetch["conditions"] = change(prefetch["conditions"])
+        response = cds.call("trdnav-patient-view", cds.request(prefetch=prefetch))
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["path"] == path

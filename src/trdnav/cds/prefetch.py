@@ -25,7 +25,8 @@ import httpx
 
 from trdnav.cds.auth import is_loopback
 from trdnav.cds.models import CdsRequest
-from trdnav.errors import DataUnavailable
+from trdnav.core.intake import json_kind
+from trdnav.errors import DataUnavailable, InputError, Problem
 from trdnav.fhir.resources import Located
 
 __all__ = ["FETCH_TIMEOUT", "MAX_PAGES", "complete", "gather"]
@@ -109,14 +110,28 @@ def _entries(value: Any, where: str) -> Iterator[Located]:
     if value.get("resourceType") != "Bundle":
         yield Located(value, where)
         return
-    for index, entry in enumerate(value.get("entry") or []):
-        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
-            full = entry.get("fullUrl")
-            yield Located(
-                entry["resource"],
-                f"{where}.entry[{index}].resource",
-                full if isinstance(full, str) else None,
-            )
+    # Invalid FHIR is refused, not passed over: a Condition left out unseen would hide the
+    # contraindication it stands for.
+    entries = value.get("entry")
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        raise InputError([Problem(f"{where}.entry", _shown(entries), "an array of entries")])
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            at = f"{where}.entry[{index}]" + ("" if not isinstance(entry, dict) else ".resource")
+            shown = _shown(entry if not isinstance(entry, dict) else resource)
+            raise InputError([Problem(at, shown, "an entry with a resource (a JSON object)")])
+        full = entry.get("fullUrl")
+        yield Located(
+            resource, f"{where}.entry[{index}].resource", full if isinstance(full, str) else None
+        )
+
+
+def _shown(value: Any) -> Any:
+    """A value as a problem shows it: a JSON object or array only by its kind."""
+    return json_kind(value) if isinstance(value, dict | list) else value
 
 
 def _pages(fetcher: _Fetcher, first: dict[str, Any], key: str) -> Iterator[Located]:
