@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from trdnav.errors import InputError
 from trdnav.measures.timing import add_months
 
 INDEX_DAY = "2025-02-25"
@@ -317,3 +318,41 @@ def test_evidence_names_the_resources_behind_each_step(remitted, evaluate):
         ("remission", "Observation/obs4"),
         ("exclusion", None),
     ]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_score_or_age_that_is_not_a_finite_number_is_refused(indexed, evaluate, value):
+    """Python's JSON reader makes 1e999 infinite and accepts NaN: the measure crashed on
+    them (internal error) instead of naming the element."""
+    chart = indexed()
+    chart.resources[-1]["valueInteger"] = value
+    with pytest.raises(InputError) as exc:
+        evaluate("cms159", chart)
+    assert [(p.path.rsplit(".", 1)[-1], p.expected) for p in exc.value.problems] == [
+        ("valueInteger", "a finite number")
+    ]
+    aged = indexed()
+    condition = next(r for r in aged.resources if r["resourceType"] == "Condition")
+    condition.pop("onsetDateTime", None)
+    condition["onsetAge"] = {"value": value, "code": "a"}
+    with pytest.raises(InputError, match="a finite number"):
+        evaluate("cms159", aged)
+
+
+def test_an_abatement_at_the_first_instant_of_the_calendar_is_read(indexed, evaluate, pops):
+    chart = indexed()
+    condition = next(r for r in chart.resources if r["resourceType"] == "Condition")
+    condition["abatementPeriod"] = {"end": "0001-01-01T00:00:00Z"}
+    assert pops(evaluate("cms159", chart))  # an internal error before (date out of range)
+
+
+@pytest.mark.parametrize("refills", [-5, 1.5, float("inf")])
+def test_a_refill_count_that_is_not_an_unsigned_integer_is_refused(indexed, evaluate, refills):
+    """A negative count was taken as given and took days away from the supply (it turned a
+    numerator met into one not met); an infinite one crashed."""
+    chart = indexed()
+    order = chart.medication_request("2026-01-05")
+    order["dispenseRequest"]["numberOfRepeatsAllowed"] = refills
+    with pytest.raises(InputError) as exc:
+        evaluate("cms159", chart)
+    assert [p.path.rsplit(".", 1)[-1] for p in exc.value.problems] == ["numberOfRepeatsAllowed"]

@@ -14,6 +14,7 @@ raises them together.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -241,7 +242,11 @@ class ElementReader:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.bad(path, value, "a number")
             return None
-        return float(value)
+        number = float(value)
+        if not math.isfinite(number):  # JSON has none; Python's reader makes 1e999 infinite
+            self.bad(path, str(number), "a finite number")
+            return None
+        return number
 
     def quantity(self, obj: dict[str, Any], key: str, path: str) -> tuple[float, str] | None:
         value = self.mapping(obj, key, path)

@@ -236,6 +236,10 @@ def _supply(r: ElementReader, res: dict[str, Any]) -> Supply:
     period_unit = repeat.get("periodUnit")
     times = repeat.get("timeOfDay")
     refills = r.number(dispense, "numberOfRepeatsAllowed", "dispenseRequest.numberOfRepeatsAllowed")
+    if refills is not None and (refills < 0 or refills != int(refills)):
+        # an unsignedInt: a negative count would take refills away from the supply
+        r.bad("dispenseRequest.numberOfRepeatsAllowed", refills, "a whole number of 0 or more")
+        refills = None
     return Supply(
         bounds=r.period(repeat, "boundsPeriod", "dosageInstruction[0].timing.repeat.boundsPeriod"),
         validity_start=validity.start if validity else None,

@@ -412,7 +412,11 @@ def predecessor(moment: Moment) -> Moment:
     """CQL ``predecessor of``: the moment one unit of its precision earlier (the previous
     year, month or day; the instant a millisecond before a time)."""
     if moment.at is not None:
-        at = moment.at - timedelta(milliseconds=1)
+        try:
+            at = moment.at - timedelta(milliseconds=1)
+            at.astimezone(UTC)  # a moment is compared in UTC: it must be in the calendar there
+        except OverflowError:
+            return moment  # the first instant there is: held there, as dates are
         return Moment(at.date(), at)
     if moment.precision is Precision.DAY:
         return shift_days(moment, -1)
