@@ -770,3 +770,51 @@ def test_the_closing_line_names_every_file_written(synthetic, default_run, tmp_p
         "episodes.parquet",
     }
     assert _named_as_written(run.stderr) == written
+
+
+def test_phq9_totals_out_of_any_range_are_reported_not_a_failed_run(synthetic, tmp_path):
+    """NaN, infinity and 1e20 are numbers a float column holds: the engine converted them
+    before leaving them out, and the run failed naming neither the column nor the row."""
+    measurements = pq.read_table(synthetic / "measurement")
+    values = measurements.column("value_as_number").to_pylist()
+    rows = [i for i, v in enumerate(values) if v is not None][:3]
+    for row, odd in zip(rows, (float("nan"), float("inf"), 1e20), strict=True):
+        values[row] = odd
+    index = measurements.column_names.index("value_as_number")
+    odd_table = measurements.set_column(index, "value_as_number", pa.array(values, pa.float64()))
+    folder = _copy_with(synthetic, tmp_path / "odd", "measurement", odd_table)
+    out = tmp_path / "p.parquet"
+    result = cli("cohort", "run", "--data", str(folder), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    invalid = [f for f in figures["findings"] if f["check"] == "invalid_value"]
+    assert invalid
+    assert invalid[0]["count"] >= 3
+
+
+def test_results_are_never_written_into_the_data_or_taken_from_odd_dates(synthetic, tmp_path):
+    """--out inside --data replaced person.parquet with the results; --as-of read
+    2025-W01-1 and 20251231 though it asks for YYYY-MM-DD."""
+    data = tmp_path / "data"
+    shutil.copytree(synthetic, data)
+    before = sorted(p.name for p in data.iterdir())
+    into = cli("cohort", "run", "--data", str(data), "--out", str(data / "person.parquet"))
+    assert into.returncode == 2
+    assert "expected a path outside the --data folder" in " ".join(into.stderr.split())
+    assert sorted(p.name for p in data.iterdir()) == before
+    for odd in ("2025-W01-1", "20251231"):
+        result = cli(
+            "cohort",
+            "run",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "x.parquet"),
+            "--as-of",
+            odd,
+        )
+        assert result.returncode == 2
+        assert f'--as-of: got "{odd}"; expected a date as YYYY-MM-DD' in result.stderr
+    huge = cli("synth", "omop", "--persons", "99999999999999999999", "--out", str(tmp_path / "s"))
+    assert huge.returncode == 2
+    assert not (tmp_path / "s").exists()

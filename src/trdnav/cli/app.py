@@ -21,6 +21,7 @@ from trdnav.cli import catalog, server
 from trdnav.cli.cohort import cohort_app, synth_app
 from trdnav.cli.courses import course_app
 from trdnav.cli.measure import measure as measure_command
+from trdnav.cli.options import option_date
 from trdnav.cli.report import DISCLAIMER, assessment_report, import_report
 from trdnav.core.history import PatientHistory
 from trdnav.errors import InputError, KnowledgeError, Problem, TrdnavError
@@ -92,7 +93,7 @@ def assess(
     _one_output(json=as_json, fhir=as_fhir)
     settings = _settings(config, adequate_trial_days=adequate_trial_days)
     kb = knowledge_for(settings)
-    when = _parse_date("--as-of", as_of) if as_of else None
+    when = option_date("--as-of", as_of) if as_of else None
     found = assess_input(file, kb, settings, as_of=when)
     notes = found.fhir.report.lines() if found.fhir else []
     if as_json or as_fhir:
@@ -113,13 +114,6 @@ def _one_output(**given: bool) -> None:
     chosen = [f"--{name}" for name, on in given.items() if on]
     if len(chosen) > 1:
         raise InputError([Problem(" and ".join(chosen), True, "one output format, not both")])
-
-
-def _parse_date(option: str, value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError([Problem(option, value, "a date as YYYY-MM-DD")]) from None
 
 
 def _notice() -> Text:

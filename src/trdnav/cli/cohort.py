@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -16,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from trdnav.cli.options import option_date
 from trdnav.cohort.concepts import load_cohort_knowledge
 from trdnav.errors import InputError, Problem
 from trdnav.files import Writer, check_output_files, write_files
@@ -52,9 +52,13 @@ def _progress(console: Console) -> Progress:
     )
 
 
+MAX_PERSONS = 100_000_000
+"""The most persons one synthetic data set holds (about a billion drug exposures)."""
+
+
 @synth_app.command("omop")
 def synth_omop(
-    persons: Annotated[int, typer.Option(min=1, help="Number of persons.")],
+    persons: Annotated[int, typer.Option(min=1, max=MAX_PERSONS, help="Number of persons.")],
     out: Annotated[Path, typer.Option(help="Folder to write the OMOP Parquet tables to.")],
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 0,
     clean: Annotated[
@@ -156,14 +160,21 @@ def cohort_run(
     )
     when = None
     if as_of is not None:
-        try:
-            when = date.fromisoformat(as_of)
-        except ValueError:
-            raise InputError([Problem("--as-of", as_of, "a date as YYYY-MM-DD")]) from None
+        when = option_date("--as-of", as_of)
     page = report or out.with_suffix(".html")
     targets = {"--out": out, "--report": page, "--report (its .json)": page.with_suffix(".json")}
     if episodes is not None:
         targets["--episodes"] = episodes
+    if "://" not in data:  # results written into the data would replace its tables
+        inside = [
+            Problem(
+                option, str(path), "a path outside the --data folder (it would replace the data)"
+            )
+            for option, path in targets.items()
+            if path.resolve().is_relative_to(Path(data).resolve())
+        ]
+        if inside:
+            raise InputError(inside)
     check_output_files(targets)
     kb = knowledge_for(settings)
     ck = load_cohort_knowledge(kb)

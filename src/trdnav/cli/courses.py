@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from trdnav.cli.options import option_date
 from trdnav.cli.server import (
     ClinicOption,
     ConfigOption,
@@ -41,15 +42,8 @@ course_app = typer.Typer(
 STATUSES = ("delivered", "missed", "cancelled")
 
 
-def _date(option: str, value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InputError([Problem(option, value, "a date as YYYY-MM-DD")]) from None
-
-
 def _start(value: str) -> date:
-    first = _date("--start", value)
+    first = option_date("--start", value)
     if first > LATEST_START:
         expected = (
             f"a date on or before {LATEST_START.isoformat()} (a course is planned up to three "

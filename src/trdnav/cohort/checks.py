@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from trdnav.cohort.lookups import ANTIDEPRESSANT, AUGMENTATION, UNMAPPED
-from trdnav.cohort.steps import flag
+from trdnav.cohort.steps import flag, valid_total
 
 if TYPE_CHECKING:
     from trdnav.cohort.definition import Definition
@@ -256,7 +256,7 @@ def _table_checks(
         phq, v = t.phq9_id.notnull(), t.value_as_number
         top = definition.p.phq9_max_total
         extra = {
-            "invalid_value": phq & (v.isnull() | (v.floor() != v) | (v < 0) | (v > top)),
+            "invalid_value": phq & ~valid_total(v, top),
             "after_as_of": phq & t.known_person.notnull() & (t.measurement_date > t.person_as_of),
         }
     elif name == "observation_period":

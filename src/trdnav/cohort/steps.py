@@ -49,6 +49,7 @@ __all__ = [
     "flag",
     "severity_points",
     "step_points",
+    "valid_total",
 ]
 
 LINES_SHOWN = 4
@@ -74,6 +75,20 @@ def exposure_end_day(
     """The end of a drug exposure: its end date, else start + days_supply, else start + 1."""
     supplied = ibis.ifelse(days_supply > 0, start_day + days_supply, ibis.null("int64"))
     return ibis.coalesce(day_number(end_date), supplied, start_day + 1)
+
+
+def _in_range(v: ir.FloatingValue, top: int) -> ir.FloatingValue:
+    """``v`` when it is from 0 to ``top``, else 0. Ibis rounds down to an integer (a cast),
+    and an engine may compute an expression on rows it filters out afterwards (DuckDB does):
+    rounding NaN or 1e20 down fails the whole run, so out-of-range values never reach it."""
+    return ibis.ifelse((v >= 0) & (v <= top), v, 0.0)
+
+
+def valid_total(v: ir.FloatingValue, top: int) -> ir.BooleanValue:
+    """Whether a scale's total ``v`` is a whole number from 0 to ``top`` (NaN is not: every
+    engine orders it above all numbers)."""
+    kept = _in_range(v, top)
+    return v.notnull() & (v >= 0) & (v <= top) & (kept.floor() == kept)
 
 
 def flag(condition: ir.BooleanValue) -> ir.IntegerValue:
@@ -586,19 +601,11 @@ class Steps:
             m = self.t["measurement"]
             codes = self.phq9_codes()
             m = m.filter(m.measurement_concept_id.isin(codes.concept_id))
-            v = m.value_as_number
-            valid = (
-                v.notnull()
-                & (v.floor() == v)
-                & (v >= 0)
-                & (v <= self.p.phq9_max_total)
-                & m.measurement_date.notnull()
-            )
-            m = m.filter(valid).select(
+            m = m.filter(self._valid_phq9(m)).select(
                 "person_id",
                 "measurement_date",
                 day=day_number(m.measurement_date),
-                total=m.value_as_number.floor().cast("int64"),
+                total=self._phq9_total(m.value_as_number),
             )
             eps = self.episodes()
             return m.join(
@@ -608,6 +615,16 @@ class Steps:
 
         return self._once("episode_phq9", build)
 
+    def _valid_phq9(self, m: ir.Table) -> ir.BooleanValue:
+        """A PHQ-9 total that counts: a whole number in range, dated."""
+        return valid_total(m.value_as_number, self.p.phq9_max_total) & (
+            m.measurement_date.notnull()
+        )
+
+    def _phq9_total(self, v: ir.FloatingValue) -> ir.IntegerValue:
+        """A valid total as an integer (only valid totals are kept: :meth:`_valid_phq9`)."""
+        return _in_range(v, self.p.phq9_max_total).floor().cast("int64")
+
     def _phq9_after_onset(self) -> ir.Table:
         """Valid PHQ-9 totals up to the person's assessment date, for the follow-up
         window: the episodes' totals when that window cannot start before the first onset
@@ -616,19 +633,12 @@ class Steps:
             return self.episode_phq9()
         m = self.t["measurement"]
         m = m.filter(m.measurement_concept_id.isin(self.phq9_codes().concept_id))
-        v = m.value_as_number
-        m = m.filter(
-            v.notnull()
-            & (v.floor() == v)
-            & (v >= 0)
-            & (v <= self.p.phq9_max_total)
-            & m.measurement_date.notnull()
-        )
+        m = m.filter(self._valid_phq9(m))
         persons = self.persons()
         m = m.join(persons, m.person_id == persons.person_id).select(
             m.person_id,
             day=day_number(m.measurement_date),
-            total=m.value_as_number.floor().cast("int64"),
+            total=self._phq9_total(m.value_as_number),
             as_of_day=persons.as_of_day,
         )
         return m.filter(m.day <= m.as_of_day)
