@@ -176,3 +176,14 @@ def test_a_feedback_time_outside_the_calendar_in_utc_is_refused(cds, at):
     assert refused.status_code == 422
     [problem] = refused.json()["errors"]
     assert (problem["path"], problem["value"]) == ("feedback[0].outcomeTimestamp", at)
+
+
+def test_a_drafted_order_without_an_id_is_warned_of_without_an_action_naming_none(cds):
+    """The card's delete action named 'MedicationRequest/None'."""
+    order = medication_order("x", "Spravato 56 MG")
+    del order["id"]
+    body = cds.request("order-sign", prefetch=cds.prefetch(), draftOrders=drafts(order))
+    cards = cds.call("trdnav-order-sign", body).json()["cards"]
+    assert cards, "the warning is still given"
+    assert "None" not in json.dumps(cards)
+    assert all(not c.get("suggestions") for c in cards)

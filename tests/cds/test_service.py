@@ -369,3 +369,15 @@ def test_a_prefetch_bundle_that_is_not_fhir_is_refused_not_read_in_part(cds):
         response = cds.call("trdnav-patient-view", cds.request(prefetch=prefetch))
         assert response.status_code == 422, response.text
         assert response.json()["errors"][0]["path"] == path
+
+
+def test_a_second_patient_in_the_prefetch_is_refused(cds):
+    """A prefetched Patient of another id was passed over when the context's patient came in
+    another prefetch Bundle."""
+    prefetch = cds.prefetch()
+    context_patient = {**prefetch["patient"]}
+    prefetch["patient"] = {**prefetch["patient"], "id": "other"}
+    prefetch["conditions"]["entry"].append({"resource": context_patient})
+    response = cds.call("trdnav-patient-view", cds.request(prefetch=prefetch))
+    assert response.status_code == 422
+    assert [e["path"] for e in response.json()["errors"]] == ["prefetch.patient"]

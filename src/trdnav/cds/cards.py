@@ -169,7 +169,9 @@ def patient_view_cards(a: Assessment, report: ImportReport | None, ctx: CardCont
 
 @dataclass(frozen=True)
 class DraftedOrder:
-    reference: str
+    reference: str | None
+    """``MedicationRequest/<id>``; None for an order sent without an id (it cannot be named
+    in an action, but its warning is given all the same)."""
     treatment: str
     text: str
 
@@ -185,7 +187,7 @@ def drafted_orders(
         if not isinstance(res, dict):
             continue
         kind, rid = res.get("resourceType"), res.get("id")
-        reference = f"{kind}/{rid}"
+        reference = f"{kind}/{rid}" if isinstance(rid, str) and rid else None
         if selections is not None and reference not in selections:
             continue
         reader = ctx.reader(f"context.draftOrders.entry[{index}].resource")
@@ -231,26 +233,30 @@ def order_cards(a: Assessment, orders: list[DraftedOrder], ctx: CardContext) -> 
             continue
         findings = option.contraindications or option.cautions
         first = findings[0].replace("_", " ") if findings else ""
-        remove = Action(
-            type="delete",
-            description=f"Remove the drafted order for {option.name} ({order.text})",
-            resourceId=order.reference,
-        )
+        suggestions = []
+        if order.reference is not None:  # an order without an id cannot be named to remove
+            remove = Action(
+                type="delete",
+                description=f"Remove the drafted order for {option.name} ({order.text})",
+                resourceId=order.reference,
+            )
+            suggestions.append(
+                Suggestion(
+                    label=f"Remove the {option.name} order",
+                    uuid=str(uuid.uuid4()),
+                    actions=[remove],
+                )
+            )
+        named = f" {order.reference}" if order.reference else ""
         cards.append(
             ctx.card(
                 "warning",
                 f"{ctx.name(option)}: {option.verdict.replace('_', ' ')} for this patient "
                 f"({first})",
-                f"The drafted order {order.reference} ({order.text}) is for {option.name}.\n\n"
+                f"The drafted order{named} ({order.text}) is for {option.name}.\n\n"
                 f"{_bullets(option.reasons)}{_sources(option)}",
-                suggestions=[
-                    Suggestion(
-                        label=f"Remove the {option.name} order",
-                        uuid=str(uuid.uuid4()),
-                        actions=[remove],
-                    )
-                ],
-                selectionBehavior="at-most-one",
+                suggestions=suggestions or None,
+                selectionBehavior="at-most-one" if suggestions else None,
                 overrideReasons=ctx.override_reasons,
             )
         )

@@ -262,8 +262,10 @@ def _decide(
     found = import_resources(resources, call.kb, call.codes, call.today)
     # Only the context's patient: cards from another patient's data would be shown in this
     # patient's chart.
+    # A call's data is one patient's: a second Patient (the prefetched one another, the
+    # context's found elsewhere) is not passed over.
     chosen = [p for p in found.patients if p.history.id == patient_id]
-    if len(chosen) != 1:
+    if len(chosen) != 1 or len(found.patients) != 1:
         raise InputError(
             [
                 Problem(
