@@ -356,3 +356,17 @@ def test_a_refill_count_that_is_not_an_unsigned_integer_is_refused(indexed, eval
     with pytest.raises(InputError) as exc:
         evaluate("cms159", chart)
     assert [p.path.rsplit(".", 1)[-1] for p in exc.value.problems] == ["numberOfRepeatsAllowed"]
+
+
+def test_a_resource_given_twice_is_refused_as_a_patient_is(indexed, evaluate):
+    """A second Observation with the id of the first, dated later with another score, was
+    counted as well and turned a numerator met into one not met."""
+    chart = indexed()
+    first = chart.resources[-1]
+    chart.resources.append(
+        {**first, "effectiveDateTime": "2026-01-10T10:00:00Z", "valueInteger": 7}
+    )
+    with pytest.raises(InputError) as exc:
+        evaluate("cms159", chart)
+    [problem] = exc.value.problems
+    assert (problem.value, problem.expected) == (first["id"], "an Observation id given only once")

@@ -321,6 +321,7 @@ def patient_records(resources: Iterable[Located]) -> list[PatientRecord]:
     by_url: dict[str, str] = {}
     by_group: dict[str, list[str]] = {}
     others: list[tuple[Located, str, Any]] = []
+    seen: set[tuple[str, str]] = set()
     for item in resources:
         res = item.resource
         if not isinstance(res, dict):
@@ -337,6 +338,13 @@ def patient_records(resources: Iterable[Located]) -> list[PatientRecord]:
         if rid is None:
             problems.extend(reader.problems)
             continue
+        if kind != "Patient" and (kind, rid) in seen:
+            # given twice, a record would count twice (or one copy say something else)
+            article = "an" if kind[0] in "AEIOU" else "a"
+            expected = f"{article} {kind} id given only once"
+            problems.append(Problem(f"{item.where}.id", rid, expected))
+            continue
+        seen.add((kind, rid))
         record = _PARSERS[kind](reader, res, rid)
         problems.extend(reader.problems)
         if kind != "Patient":
