@@ -32,6 +32,7 @@ __all__ = [
     "assess_document",
     "assess_input",
     "fhir_codes_for",
+    "knowledge_dir",
     "knowledge_for",
     "read_json_document",
 ]
@@ -42,7 +43,7 @@ _PEEK = 65536
 def knowledge_for(settings: Settings) -> KnowledgeBase:
     """The knowledge base of the settings; ``adequate_trial_days`` is checked against it
     (the settings checked it against the packaged one, which another folder may differ from)."""
-    kb = load_knowledge(_knowledge_dir(settings))
+    kb = load_knowledge(knowledge_dir(settings))
     days = settings.adequate_trial_days
     found = None if days is None else trial_days_problem(days, kb)
     if found is not None:
@@ -51,10 +52,10 @@ def knowledge_for(settings: Settings) -> KnowledgeBase:
 
 
 def fhir_codes_for(settings: Settings) -> FhirCodes:
-    return load_fhir_codes(_knowledge_dir(settings))
+    return load_fhir_codes(knowledge_dir(settings))
 
 
-def _knowledge_dir(settings: Settings) -> Path:
+def knowledge_dir(settings: Settings) -> Path:
     """The knowledge data's folder: the packaged one, else the setting's, which must hold
     a manifest (a mistyped folder is named, not reported as a file missing in it)."""
     folder = settings.knowledge_dir

@@ -275,8 +275,9 @@ def test_an_adequate_trial_is_at_least_28_days():
 def test_a_knowledge_folder_without_knowledge_data_is_named(tmp_path):
     """It said 'manifest.yaml: file is missing', naming neither the setting nor the folder."""
     example = str(ROOT / "examples" / "stage-2-trd.json")
-    for folder in (tmp_path / "missing", tmp_path):
-        result = cli("assess", example, env={"TRDNAV_KNOWLEDGE_DIR": str(folder)})
+    commands = [("assess", example), ("measure", "cms159", "--period", "2026", str(tmp_path))]
+    for folder, command in zip((tmp_path / "missing", tmp_path), commands, strict=True):
+        result = cli(*command, env={"TRDNAV_KNOWLEDGE_DIR": str(folder)})
         assert result.returncode == 2
         assert result.stderr == (
             f'error: settings.knowledge_dir: got "{folder}"; expected a folder of knowledge '

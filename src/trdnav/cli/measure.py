@@ -20,10 +20,10 @@ from trdnav.errors import InputError, Problem
 from trdnav.fhir.bundles import read_resources
 from trdnav.fhir.measure_report import report_folder, write_reports_into
 from trdnav.fhir.resources import patient_records
-from trdnav.knowledge.loader import DATA_DIR
 from trdnav.knowledge.measures import load_measure
 from trdnav.measures import MeasurementPeriod, MeasureResult, Population
 from trdnav.measures.measure import MeasureInfo
+from trdnav.service import knowledge_dir
 from trdnav.settings import load_settings
 
 __all__ = ["measure", "measure_table", "parse_period"]
@@ -136,7 +136,7 @@ def measure(
     """Compute a quality measure (CMS159, CMS2) per patient, with evidence, and its score."""
     when = parse_period(period)
     settings = load_settings({}, config_file=config)
-    folder = (settings.knowledge_dir or DATA_DIR) / "measures"
+    folder = knowledge_dir(settings) / "measures"
     chosen = load_measure(measure_id.lower(), folder)
     with ExitStack() as outputs:
         # the report folder is checked before the work, and filled only when it succeeded

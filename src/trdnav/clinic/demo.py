@@ -21,8 +21,7 @@ from sqlalchemy import select
 from trdnav.clinic import accounts, demo_courses, demo_measures, fhir, patients
 from trdnav.clinic.actor import Actor
 from trdnav.core.knowledge import KnowledgeBase
-from trdnav.knowledge import DATA_DIR
-from trdnav.knowledge.fhir_codes import load_fhir_codes
+from trdnav.service import fhir_codes_for
 from trdnav.settings import Settings
 from trdnav.store.database import Store
 from trdnav.store.tables import Clinic, Patient, User
@@ -283,7 +282,7 @@ def seed_demo(
             patients.import_patient(
                 store, cli, kb, doc, today, clinician=owner, adequate_trial_days=days
             )
-        codes = load_fhir_codes(settings.knowledge_dir or DATA_DIR)
+        codes = fhir_codes_for(settings)
         for bundle in demo_measures.measure_bundles(kb, codes, today):
             fhir.import_fhir_patient(
                 store,
